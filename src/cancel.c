@@ -5,6 +5,15 @@
 
 static _Thread_local weft__cancel *current;
 
+_Thread_local uint64_t weft__self_id_;
+static atomic_uint_fast64_t next_id = 1;
+
+uint64_t weft__self_id_slow(void)
+{
+    weft__self_id_ = atomic_fetch_add(&next_id, 1);
+    return weft__self_id_;
+}
+
 void weft__cancel_init(weft__cancel *tok)
 {
     atomic_init(&tok->requested, false);

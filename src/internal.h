@@ -129,6 +129,19 @@ static inline bool weft__wait_cancelled(weft__cancel *tok)
 }
 void weft__wait_leave(weft__cancel *tok);
 
+/* ------------------------------------------------------------ identity */
+
+/* A per-thread id for lock ownership: nonzero, unique for the life of the
+ * process (never reused, unlike pthread_t or TLS addresses). One TLS load and
+ * a predictable branch. */
+extern _Thread_local uint64_t weft__self_id_;
+uint64_t weft__self_id_slow(void);
+static inline uint64_t weft__self_id(void)
+{
+    uint64_t id = weft__self_id_;
+    return WEFT__LIKELY(id != 0) ? id : weft__self_id_slow();
+}
+
 /* ------------------------------------------------------------ errors */
 
 /* Clears the calling thread's pending failure message (before a task runs). */
