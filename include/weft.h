@@ -16,5 +16,9 @@
 #include "weft/cond.h"
 #include "weft/barrier.h"
 #include "weft/timer.h"
+#include "weft/queue.h"
+#include "weft/future.h"
+#include "weft/executor.h"
+#include "weft/group.h"
 
 #endif

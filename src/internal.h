@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define WEFT__UNUSED(x) ((void)(x))
-#define WEFT__LIKELY(x) __builtin_expect(!!(x), 1)
+#define WEFT__UNUSED(x)   ((void)(x))
+#define WEFT__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define WEFT__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ------------------------------------------------------------ failures */
@@ -83,7 +83,7 @@ void weft__now(struct timespec *ts);
 void weft__mutex_init(pthread_mutex_t *m);
 /* A condvar on CLOCK_MONOTONIC. */
 void weft__cond_init(pthread_cond_t *c);
-#define weft__lock(m) WEFT__CHECK(pthread_mutex_lock(m))
+#define weft__lock(m)   WEFT__CHECK(pthread_mutex_lock(m))
 #define weft__unlock(m) WEFT__CHECK(pthread_mutex_unlock(m))
 /* Waits on c (m held) until signalled or the deadline passes. Returns 0 or
  * ETIMEDOUT; the caller re-checks its predicate either way. */

@@ -12,7 +12,7 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define WEFT_API __attribute__((visibility("default")))
+#define WEFT_API          __attribute__((visibility("default")))
 #define WEFT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define WEFT_API
