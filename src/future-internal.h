@@ -1,0 +1,51 @@
+/* future-internal.h: how executor.c (and group.c) drive futures (future.c).
+ *
+ * DESIGN: an executor task is a future created by weft__future_new_task and
+ * carried through the executor's own run queue. The worker calls
+ * weft__future_begin (PENDING -> RUNNING; false if it was cancelled while
+ * queued), runs the task with the future's cancel token installed as the
+ * thread's current token, then weft__future_finish. Waiters are woken and
+ * done-callbacks run inside finish, on the worker, with no weft lock held.
+ *
+ * Self-deadlock: weft_future_result/_wait/as_completed called on a PENDING
+ * future whose owner is the caller's own executor ask owner_check(owner);
+ * when it says no worker can ever pick the future up (all are busy, none can
+ * start), the wait returns EDEADLK instead of hanging. */
+#ifndef WEFT_FUTURE_INTERNAL_H
+#define WEFT_FUTURE_INTERNAL_H
+
+#include "internal.h"
+
+/* True when a pending task of `owner` can never start, because the calling
+ * worker would block and no other worker is free or can be started. */
+typedef bool weft__deadlock_check_fn(void *owner);
+
+/* Creates a PENDING future for a task of `owner` (an executor), holding one
+ * reference for the caller. name may be NULL. Returns 0 or ENOMEM. */
+int weft__future_new_task(weft_future **out, const char *name, void *owner,
+                          weft__deadlock_check_fn *owner_check);
+
+/* The owner given to weft__future_new_task (NULL for standalone futures). */
+void *weft__future_owner(const weft_future *f);
+
+/* Worker side: PENDING -> RUNNING and installs f's cancel token as the
+ * calling thread's current token. Returns false (and changes nothing) when f
+ * was cancelled: skip the task. */
+bool weft__future_begin(weft_future *f);
+
+/* Worker side: RUNNING -> FINISHED with the task's return code, result and
+ * message (malloc'd by weft__error_take, owned by f from here on; may be NULL
+ * for rc == 0 or when memory was short), uninstalls the token, wakes waiters
+ * and runs the done callbacks with no lock held. */
+void weft__future_finish(weft_future *f, int rc, void *result, char *message);
+
+/* Fails a PENDING future without running it (broken executor): as
+ * weft_future_set_error, but does not count as a task the user's code ran.
+ * Returns 0, or EALREADY when f was done already (e.g. cancelled). */
+int weft__future_fail_pending(weft_future *f, int code, const char *message);
+
+/* The cancel token that weft__future_begin installs (for the group, which
+ * asks running siblings to stop). */
+weft__cancel *weft__future_token(weft_future *f);
+
+#endif
