@@ -25,7 +25,7 @@ typedef struct waiter {
 } waiter;
 
 struct weft_cond {
-    weft_lock *lock;   /* exactly one of lock and rlock is set */
+    weft_lock *lock; /* exactly one of lock and rlock is set */
     weft_rlock *rlock;
     bool own_rlock;    /* rlock was made by weft_cond_new and is freed with it */
     pthread_mutex_t m; /* guards the list and every node's flag */

@@ -165,8 +165,7 @@ bool weft_lock_locked(const weft_lock *l)
 
 bool weft_lock_held(const weft_lock *l)
 {
-    return atomic_load_explicit(&((weft_lock *)l)->owner, memory_order_relaxed) ==
-           weft__self_id();
+    return atomic_load_explicit(&((weft_lock *)l)->owner, memory_order_relaxed) == weft__self_id();
 }
 
 weft_lock *weft_lock_guard_acquire_(weft_lock *l)
@@ -174,8 +173,7 @@ weft_lock *weft_lock_guard_acquire_(weft_lock *l)
     int rc = weft_lock_acquire(l, WEFT_FOREVER);
     if (rc != 0) {
         /* Running the guarded block unlocked would be worse than stopping. */
-        fprintf(stderr, "weft: WEFT_WITH_LOCK could not acquire the lock: %s\n",
-                weft_strerror(rc));
+        fprintf(stderr, "weft: WEFT_WITH_LOCK could not acquire the lock: %s\n", weft_strerror(rc));
         abort();
     }
     return l;

@@ -205,7 +205,7 @@ TEST(notify_one_wakes_longest_waiting_first)
         CHECK_OK(weft_cond_notify(s.cond, 1));
         want_woken = k;
         CHECK_OK(weft_cond_wait_for(s.progress, woken_reached, &s, WEFT_FOREVER));
-        CHECK_EQ(s.nwoken, k); /* exactly one per notify(1) ... */
+        CHECK_EQ(s.nwoken, k);           /* exactly one per notify(1) ... */
         CHECK_EQ(s.order[k - 1], k - 1); /* ... and the oldest one */
         if (k < NWAITERS) {
             /* No other waiter is on its way: nothing more arrives. */
@@ -509,10 +509,10 @@ TEST(constructors_under_fault_injection)
 
 /* ------------------------------------------------------------ stress */
 
-#define PRODUCERS 4
-#define CONSUMERS 4
+#define PRODUCERS  4
+#define CONSUMERS  4
 #define ITEMS_EACH 5000
-#define RING 8
+#define RING       8
 
 typedef struct {
     weft_lock *lock;
@@ -585,8 +585,7 @@ TEST_T(stress_producers_consumers, 30)
     pthread_barrier_init(&s.start, NULL, PRODUCERS + CONSUMERS);
     pthread_t t[PRODUCERS + CONSUMERS];
     for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
-        CHECK_EQ(pthread_create(&t[i], NULL, i < PRODUCERS ? stress_producer : stress_consumer,
-                                &s),
+        CHECK_EQ(pthread_create(&t[i], NULL, i < PRODUCERS ? stress_producer : stress_consumer, &s),
                  0);
     for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
         pthread_join(t[i], NULL);

@@ -353,7 +353,7 @@ TEST(new_under_fault_injection)
 /* ------------------------------------------------------------ the seeds' race */
 
 #define RACE_THREADS 5
-#define RACE_ITERS 100000
+#define RACE_ITERS   100000
 
 typedef struct {
     weft_lock *lock;
@@ -394,7 +394,7 @@ TEST(race_counter_is_exact)
 /* ------------------------------------------------------------ stress */
 
 #define STRESS_THREADS 6
-#define STRESS_ITERS 100000
+#define STRESS_ITERS   100000
 
 typedef struct {
     weft_lock *lock;

@@ -313,7 +313,7 @@ TEST(new_under_fault_injection)
 /* ------------------------------------------------------------ stress */
 
 #define STRESS_THREADS 6
-#define STRESS_ITERS 50000
+#define STRESS_ITERS   50000
 
 typedef struct {
     weft_rlock *lock;
