@@ -511,7 +511,7 @@ TEST(constructors_under_fault_injection)
 
 #define PRODUCERS  4
 #define CONSUMERS  4
-#define ITEMS_EACH 5000
+#define ITEMS_EACH 20000
 #define RING       8
 
 typedef struct {

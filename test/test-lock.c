@@ -393,6 +393,14 @@ TEST(race_counter_is_exact)
 
 /* ------------------------------------------------------------ stress */
 
+/* A little work inside the critical section, so holders overlap with
+ * arrivals and the slow path (sleep, timeout, wakeup) really runs. */
+static void busy_work(void)
+{
+    for (volatile int k = 0; k < 50; k++)
+        ;
+}
+
 #define STRESS_THREADS 6
 #define STRESS_ITERS   100000
 
@@ -429,6 +437,7 @@ static void *stress_main(void *arg)
         if (__atomic_add_fetch(&a->inside, 1, __ATOMIC_RELAXED) != 1)
             __atomic_store_n(&a->bad, -1, __ATOMIC_RELAXED);
         (*a->counter)++;
+        busy_work();
         __atomic_sub_fetch(&a->inside, 1, __ATOMIC_RELAXED);
         if (weft_lock_release(a->lock) != 0)
             __atomic_store_n(&a->bad, -2, __ATOMIC_RELAXED);
@@ -457,6 +466,80 @@ TEST_T(stress_mixed_acquire, 20)
     /* No wakeup was lost: the lock is still usable from here. */
     CHECK_OK(weft_lock_acquire(l, 0));
     CHECK_OK(weft_lock_release(l));
+    pthread_barrier_destroy(&start);
+    weft_lock_free(l);
+}
+
+/* Waiters that give up (cancelled) while others sleep must not swallow the
+ * wakeup those others need: the plain waiters here would then hang. */
+#define CSTRESS_PLAIN     3
+#define CSTRESS_CANCELLED 2
+#define CSTRESS_ITERS     100000
+
+typedef struct {
+    weft_lock *lock;
+    pthread_barrier_t *start;
+    weft__cancel *tok; /* NULL for a plain waiter */
+    long *counter;
+    long cancels;
+    int bad;
+} cstress_arg;
+
+static void *cstress_main(void *arg)
+{
+    cstress_arg *a = arg;
+    weft__cancel_swap(a->tok);
+    pthread_barrier_wait(a->start);
+    for (int i = 0; i < CSTRESS_ITERS; i++) {
+        int rc = weft_lock_acquire(a->lock, WEFT_FOREVER);
+        if (rc == ECANCELED && a->tok) {
+            a->cancels++;
+            continue;
+        }
+        if (rc != 0) {
+            a->bad = rc;
+            break;
+        }
+        (*a->counter)++;
+        busy_work();
+        weft_lock_release(a->lock);
+    }
+    weft__cancel_swap(NULL);
+    return NULL;
+}
+
+TEST_T(stress_cancelled_waiters_lose_no_wakeup, 20)
+{
+    enum { N = CSTRESS_PLAIN + CSTRESS_CANCELLED };
+    weft_lock *l;
+    CHECK_OK(weft_lock_new(&l));
+    long counter = 0;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N + 1);
+    weft__cancel toks[CSTRESS_CANCELLED];
+    cstress_arg a[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (cstress_arg){.lock = l, .start = &start, .counter = &counter};
+        if (i < CSTRESS_CANCELLED) {
+            weft__cancel_init(&toks[i]);
+            a[i].tok = &toks[i];
+        }
+        CHECK_EQ(pthread_create(&t[i], NULL, cstress_main, &a[i]), 0);
+    }
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < CSTRESS_CANCELLED; i++)
+        weft__cancel_request(&toks[i]);
+    long cancels = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(a[i].bad, 0);
+        cancels += a[i].cancels;
+    }
+    CHECK_EQ(counter + cancels, (long)N * CSTRESS_ITERS);
+    CHECK(!weft_lock_locked(l));
+    for (int i = 0; i < CSTRESS_CANCELLED; i++)
+        weft__cancel_destroy(&toks[i]);
     pthread_barrier_destroy(&start);
     weft_lock_free(l);
 }
