@@ -342,11 +342,15 @@ TEST(barrier_abort_from_action)
 /* A waiter whose deadline passes while the action runs has seen every party
  * arrive: as in CPython (where the action holds the lock), it gets the
  * round's outcome, not ETIMEDOUT. */
+#define SLOW_TIMEOUT 1.0
+static double slow_arrived_at;
 static int slow_action(void *arg)
 {
     (void)arg;
-    /* Not synchronisation: the point is to let the waiter's deadline pass. */
-    weft_sleep(0.15);
+    /* Not synchronisation: the point is to outlast the waiter's deadline,
+     * which is at most SLOW_TIMEOUT after it was seen waiting. */
+    while (weft_monotonic() < slow_arrived_at + SLOW_TIMEOUT + 0.05)
+        weft_sleep(0.05);
     return 0;
 }
 
@@ -355,8 +359,10 @@ TEST(barrier_deadline_passing_during_action_still_passes)
     weft_barrier *b;
     CHECK_OK(weft_barrier_new(&b, 2, slow_action, NULL));
     party p;
-    party_start(&p, b, 0.05, NULL);
-    wait_arrived(b, 1);
+    party_start(&p, b, SLOW_TIMEOUT, NULL);
+    while (weft_barrier_n_waiting(b) != 1 && !weft_barrier_broken(b))
+        sched_yield();
+    slow_arrived_at = weft_monotonic();
     unsigned idx;
     CHECK_OK(weft_barrier_wait(b, WEFT_FOREVER, &idx));
     CHECK_EQ(idx, 1);

@@ -200,7 +200,7 @@ TEST(sem_seed_three_of_ten)
 static struct {
     weft_sem *sem;
     atomic_int order[FIFO_N];
-    atomic_int got;
+    atomic_int claimed, got;
     int rcs[FIFO_N];
     double timeouts[FIFO_N];
 } fifo;
@@ -209,8 +209,11 @@ static void *fifo_waiter(void *arg)
 {
     int i = (int)(intptr_t)arg;
     fifo.rcs[i] = weft_sem_acquire(fifo.sem, fifo.timeouts[i]);
-    if (fifo.rcs[i] == 0)
-        atomic_store(&fifo.order[atomic_fetch_add(&fifo.got, 1)], i);
+    if (fifo.rcs[i] == 0) {
+        /* Claim a slot, fill it, then publish: `got` counts filled slots. */
+        atomic_store(&fifo.order[atomic_fetch_add(&fifo.claimed, 1)], i);
+        atomic_fetch_add(&fifo.got, 1);
+    }
     return NULL;
 }
 
