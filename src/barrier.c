@@ -105,8 +105,7 @@ static int release_round(weft_barrier *b)
 }
 
 /* b->mu held; the caller arrived and is not the last. CPython's _wait. */
-static int wait_round(weft_barrier *b, uint64_t round, const weft__deadline *dl,
-                      weft__cancel *tok)
+static int wait_round(weft_barrier *b, uint64_t round, const weft__deadline *dl, weft__cancel *tok)
 {
     for (;;) {
         if (b->released != round)

@@ -115,7 +115,7 @@ TEST(barrier_rejects_bad_timeouts)
 /* ---------------------------------------------------------------- rounds */
 
 #define R_PARTIES 4
-#define R_ROUNDS 300
+#define R_ROUNDS  300
 static struct {
     weft_barrier *b;
     unsigned idx[R_ROUNDS][R_PARTIES];
@@ -192,7 +192,7 @@ TEST(barrier_indices_cover_every_round)
  * main thread then aborts the barrier to send the stragglers home. */
 #define X_PARTIES 3
 #define X_THREADS 7
-#define X_ROUNDS 400
+#define X_ROUNDS  400
 static struct {
     weft_barrier *b;
     pthread_barrier_t start;

@@ -254,7 +254,7 @@ TEST(event_cancel_requested_before_waiting)
  * visible to a waiter that returned 0 (TSan checks the happens-before, the
  * plain reads check the values). */
 #define STRESS_THREADS 4
-#define STRESS_ROUNDS 400
+#define STRESS_ROUNDS  400
 static struct {
     weft_event *go;
     pthread_barrier_t round;

@@ -371,7 +371,7 @@ TEST(sem_cancelled_waiter_loses_no_permit)
 
 #define STRESS_THREADS 8
 #define STRESS_PERMITS 3
-#define STRESS_ITERS 3000
+#define STRESS_ITERS   3000
 static struct {
     weft_sem *sem;
     pthread_barrier_t start;

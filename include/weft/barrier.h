@@ -19,8 +19,8 @@ typedef int weft_barrier_action_fn(void *arg);
 
 /* Creates a barrier for `parties` threads (at least 1), with an optional
  * action. Returns 0, EINVAL (parties 0), ENOMEM. */
-WEFT_API int weft_barrier_new(weft_barrier **out, unsigned parties,
-                              weft_barrier_action_fn *action, void *arg);
+WEFT_API int weft_barrier_new(weft_barrier **out, unsigned parties, weft_barrier_action_fn *action,
+                              void *arg);
 /* Frees it. NULL-safe. No thread may wait on it. */
 WEFT_API void weft_barrier_free(weft_barrier *b);
 
