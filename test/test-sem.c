@@ -272,7 +272,8 @@ TEST(sem_timed_out_waiter_loses_no_permit)
 {
     CHECK_OK(weft_sem_new(&fifo.sem, 0));
     pthread_t th[2];
-    fifo.timeouts[0] = 0.05;
+    /* Long enough for B to queue behind A even under TSan on a busy box. */
+    fifo.timeouts[0] = 1.0;
     fifo.timeouts[1] = WEFT_FOREVER;
     CHECK_OK(pthread_create(&th[0], NULL, fifo_waiter, (void *)(intptr_t)0));
     wait_queued(fifo.sem, 1);
