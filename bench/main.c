@@ -180,10 +180,10 @@ int main(int argc, char **argv)
         printf("%.0f\n", (double)n / s);
     } else if (strcmp(fig, "rtt") == 0) {
         long w = arg(argc, argv, 2, 2), n = arg(argc, argv, 3, 10000);
-        double *v = calloc((size_t)n, sizeof *v);
+        double *v;
         if (!b->rtt)
             return na();
-        if (!v || b->rtt((int)w, (int)n, v) != 0)
+        if (!(v = calloc((size_t)n, sizeof *v)) || b->rtt((int)w, (int)n, v) != 0)
             return failed(fig);
         qsort(v, (size_t)n, sizeof *v, cmp_double);
         printf("%.2f %.2f\n", v[n / 2] * 1e6, v[(n * 99) / 100] * 1e6);
