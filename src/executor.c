@@ -7,8 +7,10 @@
  *   the ring slot and submit allocates nothing but the future itself.
  * - Workers start lazily: a submit starts one when the queue holds more
  *   tasks than there are idle and just-started workers to take them, and
- *   fewer than max_workers exist. Workers never exit before shutdown, so a
- *   worker's index (0 .. max_workers-1) is never reused.
+ *   fewer than max_workers exist. A new worker, once up, starts the next
+ *   one by the same rule, so a burst of blocking tasks does not make the
+ *   submitter create every thread itself. Workers never exit before
+ *   shutdown, so a worker's index (0 .. max_workers-1) is never reused.
  * - Wakeups: idle workers sleep on ex->work. A submit signals one sleeper,
  *   never broadcasts, and only when no spinning worker will take the task.
  *   A worker that finds the queue empty first spins briefly (at most
@@ -36,6 +38,7 @@
 #define RING_MIN     64
 #define SPIN_ROUNDS  4000 /* tens of microseconds of `pause` */
 #define MAX_SPINNERS 1
+#define MAX_STARTING 2 /* thread creations in flight at once */
 
 typedef struct item {
     weft_future *f;
@@ -68,6 +71,7 @@ struct weft_executor {
     unsigned idle;     /* in the run loop without a task */
     unsigned sleeping; /* of which asleep on `work` */
     unsigned spinning; /* of which spinning */
+    unsigned waking;   /* sleepers signalled and not yet awake */
     unsigned blocked;  /* submitters waiting for room */
     unsigned exited;
     bool shutdown, broken, joining, joined, free_on_exit;
@@ -206,21 +210,66 @@ static void wait_for_work(weft_executor *ex)
         }
     }
     ex->sleeping++;
-    while (ex->len == 0 && !ex->shutdown && !ex->broken)
+    while (ex->len == 0 && !ex->shutdown && !ex->broken) {
         weft__cond_wait(&ex->work, &ex->mu, NULL);
+        if (ex->waking)
+            ex->waking--;
+    }
     ex->sleeping--;
     ex->idle--;
+}
+
+/* With mu held: wakes one sleeper if the queue has work that no spinning or
+ * waking worker will take. At most one wakeup is in flight at a time (as Go's
+ * scheduler does): a woken worker that finds more work wakes the next, so
+ * the pool ramps up as fast as the backlog needs, and tiny tasks that the
+ * running workers keep up with cost no futex calls at all. */
+static void wake_one(weft_executor *ex)
+{
+    if (ex->len && ex->sleeping > ex->waking && !ex->spinning && !ex->waking) {
+        ex->waking++;
+        WEFT__CHECK(pthread_cond_signal(&ex->work));
+    }
+}
+
+static int start_worker(weft_executor *ex, unsigned index);
+
+/* With mu held: reserves the next worker index when the queue holds more
+ * tasks than idle and just-started workers can take, and fewer than
+ * MAX_STARTING thread creations are in flight; returns it, or -1. Creating
+ * a thread costs 70-150 us on a busy VM, so a burst of blocking tasks must
+ * not serialise that on the submitter: a new worker starts the next one,
+ * while the submitter goes on queueing. */
+static int reserve_start(weft_executor *ex)
+{
+    if (ex->shutdown || ex->broken || ex->started >= ex->max_workers ||
+        ex->starting >= MAX_STARTING || ex->len <= ex->idle + ex->fresh)
+        return -1;
+    ex->alive++;
+    ex->fresh++;
+    ex->starting++;
+    return (int)ex->started++;
 }
 
 static void run_loop(weft_executor *ex)
 {
     weft__lock(&ex->mu);
-    ex->fresh--;
+    /* Still counted in `fresh` while unlocked here, so nobody starts a
+     * thread for the task we are about to take. */
+    int next = reserve_start(ex);
+    if (next >= 0) {
+        weft__unlock(&ex->mu);
+        start_worker(ex, (unsigned)next); /* on failure, we are still here */
+        weft__lock(&ex->mu);
+    }
+    ex->fresh--; /* in the same critical section as our first pop or idle++ */
     for (;;) {
         if (ex->len == 0) {
             if (ex->shutdown || ex->broken)
                 break;
             wait_for_work(ex);
+            if (ex->len > 1)
+                wake_one(ex); /* more than we take: pass the wakeup on */
             continue;
         }
         item it = ring_pop(ex);
@@ -394,7 +443,13 @@ int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
         return ENOMEM;
     }
     ex->cap = RING_MIN;
-    weft__mutex_init(&ex->mu);
+    /* Adaptive: submitter and workers hold mu for a few instructions, so a
+     * short spin beats a futex sleep (measured: see bench-executor.c). */
+    pthread_mutexattr_t ma;
+    WEFT__CHECK(pthread_mutexattr_init(&ma));
+    WEFT__CHECK(pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP));
+    WEFT__CHECK(pthread_mutex_init(&ex->mu, &ma));
+    WEFT__CHECK(pthread_mutexattr_destroy(&ma));
     weft__cond_init(&ex->work);
     weft__cond_init(&ex->room);
     weft__cond_init(&ex->exit_cv);
@@ -464,24 +519,16 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     }
     if (rc == 0 && ex->len == ex->cap)
         rc = ring_grow(ex);
-    bool start = false;
-    unsigned index = 0;
+    int start = -1;
     if (rc == 0) {
         ring_push(ex, (item){f, fn, arg});
-        if (ex->sleeping && ex->len > ex->spinning)
-            WEFT__CHECK(pthread_cond_signal(&ex->work));
-        if (ex->len > ex->idle + ex->fresh && ex->started < ex->max_workers) {
-            index = ex->started++;
-            ex->alive++;
-            ex->fresh++;
-            ex->starting++;
-            start = true;
-        }
+        wake_one(ex);
+        start = reserve_start(ex);
     }
     weft__unlock(&ex->mu);
     if (entered)
         weft__wait_leave(tok);
-    if (start && start_worker(ex, index) != 0) {
+    if (start >= 0 && start_worker(ex, (unsigned)start) != 0) {
         /* No thread: fine while another worker will run the task; when none
          * exists the task would wait forever, so take it back. */
         weft__lock(&ex->mu);
