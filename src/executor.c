@@ -307,19 +307,26 @@ static void break_pool(weft_executor *ex, unsigned index, const char *why)
     weft__unlock(&ex->mu);
 }
 
+/* With mu held, after a worker exited or a thread start finished: true when
+ * weft_executor_free ran on one of our workers and everything is over.
+ * Nobody will join the workers then, so this lets every thread go; the
+ * caller frees ex after unlocking. */
+static bool last_out(weft_executor *ex)
+{
+    if (!ex->free_on_exit || ex->alive || ex->starting)
+        return false;
+    for (unsigned i = 0; i < ex->started; i++)
+        if (ex->workers[i].created)
+            WEFT__CHECK(pthread_detach(ex->workers[i].tid));
+    return true;
+}
+
 static void worker_exit(weft_executor *ex)
 {
     weft__lock(&ex->mu);
     ex->exited++;
     ex->alive--;
-    bool last = ex->free_on_exit && ex->alive == 0 && ex->starting == 0;
-    if (last) {
-        /* weft_executor_free ran on one of our workers: nobody will join
-         * us, so the last one out lets every thread go and frees. */
-        for (unsigned i = 0; i < ex->started; i++)
-            if (ex->workers[i].created)
-                WEFT__CHECK(pthread_detach(ex->workers[i].tid));
-    }
+    bool last = last_out(ex);
     WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
     weft__unlock(&ex->mu);
     if (last)
@@ -385,8 +392,15 @@ static int start_worker(weft_executor *ex, unsigned index)
         if (index + 1 == ex->started)
             ex->started--;
     }
+    /* The new worker may have run a task that freed the pool, and exited,
+     * before we got here: then we are the last one out. */
+    bool last = last_out(ex);
     WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
     weft__unlock(&ex->mu);
+    if (last) {
+        destroy(ex);
+        return 0; /* the queue was drained: nothing for the caller to undo */
+    }
     return rc;
 }
 
@@ -804,6 +818,11 @@ static int chunk_done(weft_future *f, void *ud)
     weft_map *m = c->m;
     weft__lock(&m->mu);
     c->done = true;
+    if (!m->unordered) { /* the consumer follows submission order */
+        WEFT__CHECK(pthread_cond_broadcast(&m->cv));
+        weft__unlock(&m->mu);
+        return 0;
+    }
     if (m->done_tail)
         m->done_tail->next_done = c;
     else

@@ -928,28 +928,18 @@ static int free_own_pool(void *arg, void **result)
     return 0;
 }
 
-static int thread_count(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        n += de->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
 TEST(free_from_inside_a_worker)
 {
-    weft_executor *ex = pool(3);
+    weft_executor_opts o = {.max_workers = 3, .thread_name_prefix = "selffree"};
+    weft_executor *ex;
+    CHECK_OK(weft_executor_new(&ex, &o));
     weft_future *f;
     CHECK_OK(weft_executor_submit(ex, free_own_pool, NULL, &f));
     CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
     weft_future_unref(f);
-    /* The last worker frees the pool and exits; wait for it so the leak
+    /* The last worker frees the pool, then exits; wait for it so the leak
      * checker sees the end state. */
-    while (thread_count() > 1)
+    while (some_thread_named("selffree_"))
         sched_yield();
 }
 
@@ -1056,7 +1046,7 @@ typedef struct race {
     weft_executor *ex;
     weft_future *fs[RACE_N];
     pthread_barrier_t start;
-    int wait_rc, ac_count, shutdown_rc;
+    int wait_rc, ac_count;
 } race;
 
 static void *race_wait(void *p)
@@ -1089,8 +1079,7 @@ static void *race_shutdown(void *p)
 {
     race *r = p;
     pthread_barrier_wait(&r->start);
-    r->shutdown_rc = weft_executor_shutdown(r->ex, true, false);
-    return NULL;
+    return (void *)(intptr_t)weft_executor_shutdown(r->ex, true, false);
 }
 
 TEST(wait_as_completed_and_shutdown_at_once)
@@ -1104,11 +1093,14 @@ TEST(wait_as_completed_and_shutdown_at_once)
     pthread_create(&t[1], NULL, race_as_completed, &r);
     pthread_create(&t[2], NULL, race_shutdown, &r);
     pthread_create(&t[3], NULL, race_shutdown, &r);
-    for (int i = 0; i < 4; i++)
-        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        if (i >= 2)
+            CHECK_OK((int)(intptr_t)ret);
+    }
     CHECK_OK(r.wait_rc);
     CHECK_EQ(r.ac_count, RACE_N);
-    CHECK_OK(r.shutdown_rc);
     for (int i = 0; i < RACE_N; i++) {
         CHECK(weft_future_done(r.fs[i]));
         weft_future_unref(r.fs[i]);
