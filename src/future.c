@@ -428,8 +428,7 @@ struct weft_as_completed {
     weft__deadline dl;
 };
 
-int weft_as_completed_new(weft_as_completed **out, weft_future *const *fs, size_t n,
-                          double timeout)
+int weft_as_completed_new(weft_as_completed **out, weft_future *const *fs, size_t n, double timeout)
 {
     weft__deadline dl;
     if (weft__deadline_init(&dl, timeout) || (n && !fs))
