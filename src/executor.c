@@ -686,8 +686,8 @@ static void abandon(weft_future **fs, size_t n)
     }
 }
 
-int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n,
-                      void **results, int *errors)
+int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n, void **results,
+                      int *errors)
 {
     if (!ex || !fn || (n && (!args || !results)))
         return EINVAL;

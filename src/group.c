@@ -196,8 +196,7 @@ static int on_done(weft_future *f, void *ud)
     weft__lock(&g->mu);
     entry *next = NULL;
     weft_future *nf = NULL;
-    if (!g->cancelled && g->pend_head &&
-        (!g->max_concurrency || g->running < g->max_concurrency)) {
+    if (!g->cancelled && g->pend_head && (!g->max_concurrency || g->running < g->max_concurrency)) {
         next = g->pend_head;
         unlink_pending(g, next);
         next->counted_running = true;
