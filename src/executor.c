@@ -533,6 +533,10 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     }
     if (rc == 0 && ex->len == ex->cap)
         rc = ring_grow(ex);
+    /* A submitter woken for room that leaves without using it (timed out,
+     * cancelled, no memory) passes the wakeup on to the next one. */
+    if (rc && entered && ex->blocked && ex->len < ex->max_queued)
+        WEFT__CHECK(pthread_cond_signal(&ex->room));
     int start = -1;
     if (rc == 0) {
         ring_push(ex, (item){f, fn, arg});
