@@ -131,20 +131,24 @@ int weft_local_new(weft_local **out, weft_local_init_fn *init, weft_local_free_f
     return 0;
 }
 
-/* Makes the calling thread's node for l holding `value` (ownership passes
- * only on success). Returns 0 or ENOMEM. */
-static int add_node(weft_local *l, node *n, void *value)
+/* The calling thread's table, made on first use. Returns NULL on ENOMEM. */
+static table *my_table(void)
 {
     table *tab = pthread_getspecific(table_key);
-    if (!tab) {
-        tab = weft__calloc(1, sizeof *tab);
-        if (!tab)
-            return ENOMEM;
-        if (pthread_setspecific(table_key, tab) != 0) {
-            weft__free(tab);
-            return ENOMEM;
-        }
+    if (tab)
+        return tab;
+    tab = weft__calloc(1, sizeof *tab);
+    if (tab && pthread_setspecific(table_key, tab) != 0) {
+        weft__free(tab);
+        tab = NULL;
     }
+    return tab;
+}
+
+/* Links n, holding `value`, as the calling thread's node for l. Returns 0,
+ * or ENOMEM with nothing changed. */
+static int add_node(weft_local *l, table *tab, node *n, void *value)
+{
     if (pthread_setspecific(l->key, n) != 0)
         return ENOMEM;
     n->l = l;
@@ -174,7 +178,10 @@ int weft_local_get(weft_local *l, void **value)
         *value = n->value;
         return 0;
     }
-    /* Allocate first, so a value init made is never lost to ENOMEM. */
+    /* Allocate first, so a value init made is not wasted on ENOMEM. */
+    table *tab = my_table();
+    if (!tab)
+        return ENOMEM;
     n = weft__calloc(1, sizeof *n);
     if (!n)
         return ENOMEM;
@@ -186,7 +193,7 @@ int weft_local_get(weft_local *l, void **value)
             return rc;
         }
     }
-    int rc = add_node(l, n, v);
+    int rc = add_node(l, tab, n, v);
     if (rc) {
         weft__free(n);
         if (l->dtor && v)
@@ -203,10 +210,13 @@ int weft_local_set(weft_local *l, void *value)
         return EINVAL;
     node *n = pthread_getspecific(l->key);
     if (!n) {
+        table *tab = my_table();
+        if (!tab)
+            return ENOMEM;
         n = weft__calloc(1, sizeof *n);
         if (!n)
             return ENOMEM;
-        int rc = add_node(l, n, value);
+        int rc = add_node(l, tab, n, value);
         if (rc)
             weft__free(n);
         return rc;
