@@ -30,12 +30,12 @@
 struct weft_thread {
     atomic_int refs; /* creator's handle + the running thread */
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* broadcast when done */
-    atomic_bool done;         /* fn returned; result/code/message are final */
-    bool freed;               /* the creator released its handle */
-    bool error_read;          /* weft_thread_error was called, or it was reported */
+    pthread_cond_t cv; /* broadcast when done */
+    atomic_bool done;  /* fn returned; result/code/message are final */
+    bool freed;        /* the creator released its handle */
+    bool error_read;   /* weft_thread_error was called, or it was reported */
     bool daemon;
-    atomic_ulong ident;       /* gettid() of the thread, 0 until it runs */
+    atomic_ulong ident; /* gettid() of the thread, 0 until it runs */
     weft_fn *fn;
     void *arg;
     void *result;
@@ -78,9 +78,34 @@ static void join_at_exit(void)
     weft__unlock(&reg_mu);
 }
 
+/* fork() copies the count but only the forking thread: without a reset, a
+ * child that calls exit() would wait forever for threads it does not have
+ * (Python's _after_fork does the same). reg_mu is held across fork so the
+ * child's copy is consistent, then made afresh. */
+static void fork_prepare(void)
+{
+    weft__lock(&reg_mu);
+}
+
+static void fork_parent(void)
+{
+    weft__unlock(&reg_mu);
+}
+
+static void fork_child(void)
+{
+    weft__mutex_init(&reg_mu);
+    WEFT__CHECK(pthread_cond_init(&reg_cv, NULL));
+    /* The forking thread lives on in the child and uncounts itself when it
+     * ends. */
+    reg_nondaemon = (self && !self->daemon && !atomic_load(&self->done)) ? 1 : 0;
+}
+
 static void register_atexit(void)
 {
     atexit_rc = atexit(join_at_exit) == 0 ? 0 : ENOMEM;
+    if (atexit_rc == 0)
+        atexit_rc = pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void unregister_nondaemon(void)
@@ -341,8 +366,8 @@ void weft_thread_free(weft_thread *t)
         return;
     weft__lock(&t->mu);
     t->freed = true;
-    bool report = atomic_load_explicit(&t->done, memory_order_relaxed) && t->code != 0 &&
-                  !t->error_read;
+    bool report =
+        atomic_load_explicit(&t->done, memory_order_relaxed) && t->code != 0 && !t->error_read;
     if (report)
         t->error_read = true;
     weft__unlock(&t->mu);

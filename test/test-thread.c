@@ -15,7 +15,10 @@ typedef struct gate {
     pthread_cond_t c;
     bool open;
 } gate;
-#define GATE_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false}
+#define GATE_INIT                                                                                  \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false                                 \
+    }
 
 static void gate_open(gate *g)
 {
@@ -755,6 +758,8 @@ static int run_child(void (*body)(void), char *out, size_t n)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        /* Our own watchdog: a hang must not outlive the test. */
+        alarm((unsigned)(TEST_DEFAULT_TIMEOUT * test_scale()));
         close(fds[0]);
         exit_pipe = fds[1];
         body();
@@ -832,4 +837,27 @@ TEST(exit_from_a_weft_thread_does_not_wait_for_itself)
     CHECK(WIFEXITED(status));
     CHECK_EQ(WEXITSTATUS(status), 0);
     CHECK_STR(out, "exiting\n");
+}
+
+/* A child forked while a non-daemon thread runs does not have that thread:
+ * its exit() must not wait for it. */
+TEST(exit_after_fork_does_not_wait_for_parent_threads)
+{
+    gate g = GATE_INIT;
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, wait_gate, &g, NULL));
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        alarm((unsigned)(TEST_DEFAULT_TIMEOUT * test_scale()));
+        exit(0);
+    }
+    int status;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    gate_open(&g);
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    weft_thread_free(t);
 }

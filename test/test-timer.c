@@ -17,7 +17,10 @@ typedef struct shot {
     char name[64];
     int fail;
 } shot;
-#define SHOT_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, true, 0, "", 0}
+#define SHOT_INIT                                                                                  \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, true, 0, "", 0                 \
+    }
 
 static int fire(void *arg, void **result)
 {
@@ -207,6 +210,8 @@ TEST(free_cancels_a_pending_timer)
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        /* Our own watchdog: a hang must not outlive the test. */
+        alarm((unsigned)(TEST_DEFAULT_TIMEOUT * test_scale()));
         close(fds[0]);
         weft_timer *t;
         if (weft_timer_start(&t, 60, say_fired, (void *)(intptr_t)fds[1], NULL))
