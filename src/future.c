@@ -599,8 +599,7 @@ static bool wait_met(weft_wait_mode mode, size_t n, size_t ndone, size_t nfailed
 }
 
 /* Snapshot: counts done and failed futures, fills done[] (may be NULL). */
-static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndone,
-                      size_t *nfailed)
+static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndone, size_t *nfailed)
 {
     *ndone = *nfailed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -646,8 +645,7 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
     weft__deadline dl;
     if (weft__deadline_init(&dl, timeout) != 0)
         return EINVAL;
-    if (mode != WEFT_ALL_COMPLETED && mode != WEFT_FIRST_COMPLETED &&
-        mode != WEFT_FIRST_EXCEPTION)
+    if (mode != WEFT_ALL_COMPLETED && mode != WEFT_FIRST_COMPLETED && mode != WEFT_FIRST_EXCEPTION)
         return EINVAL;
     if (n > 0 && !fs)
         return EINVAL;
@@ -773,8 +771,7 @@ static size_t dedup(weft_future *const *fs, size_t n, weft_future **out)
     return m;
 }
 
-int weft_as_completed_new(weft_as_completed **out, weft_future *const *fs, size_t n,
-                          double timeout)
+int weft_as_completed_new(weft_as_completed **out, weft_future *const *fs, size_t n, double timeout)
 {
     weft__deadline dl;
     if (weft__deadline_init(&dl, timeout) != 0)
