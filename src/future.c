@@ -617,18 +617,29 @@ static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndon
 
 /* For a wait from inside a task: EDEADLK when the futures it still needs
  * cannot complete. `all` (ALL_COMPLETED): one such future suffices;
- * otherwise every unfinished one must be stuck. Called with no lock held. */
+ * otherwise every unfinished one must be stuck. Only futures of the caller's
+ * own executor can be stuck, so owner_check is asked at most once per scan.
+ * Called with no lock held. */
 static bool set_would_deadlock(weft_future *const *fs, size_t n, bool all)
 {
     weft_future *cur = running;
     if (!cur || !cur->owner)
         return false;
+    int verdict = -1; /* owner_check's answer, once asked */
     size_t open = 0, stuck = 0;
     for (size_t i = 0; i < n; i++) {
-        if (is_done(state_of(fs[i])))
+        weft_future *f = fs[i];
+        int st = state_of(f);
+        if (is_done(st))
             continue;
         open++;
-        if (may_deadlock(fs[i]) && would_deadlock(fs[i])) {
+        bool s = false;
+        if (st == WEFT_FUTURE_PENDING && may_deadlock(f)) {
+            if (verdict < 0)
+                verdict = f->owner_check(f->owner);
+            s = verdict && state_of(f) == WEFT_FUTURE_PENDING;
+        }
+        if (s) {
             stuck++;
             if (all)
                 return true;

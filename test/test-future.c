@@ -508,6 +508,8 @@ TEST(result_detects_self_deadlock)
      * the foreign one, so it only times out. */
     CHECK_RC(weft_futures_wait(both, 2, WEFT_FOREVER, WEFT_ALL_COMPLETED, done), EDEADLK);
     CHECK_RC(weft_futures_wait(both, 2, 0.01, WEFT_FIRST_COMPLETED, done), ETIMEDOUT);
+    CHECK_RC(weft_futures_wait(&queued, 1, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done), EDEADLK);
+    CHECK_RC(weft_futures_wait(&queued, 1, WEFT_FOREVER, WEFT_FIRST_EXCEPTION, done), EDEADLK);
     weft_as_completed *it = NULL;
     weft_future *got = NULL;
     CHECK_OK(weft_as_completed_new(&it, &queued, 1, WEFT_FOREVER));
