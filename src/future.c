@@ -149,9 +149,9 @@ void weft_future_unref(weft_future *f)
 {
     if (!f)
         return;
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_release) != 1)
+    /* acq_rel rather than release + fence: gcc's TSan cannot model fences. */
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
-    atomic_thread_fence(memory_order_acquire);
     /* Last reference: nobody else can touch f, so no lock is needed. */
     if (state_of(f) == WEFT_FUTURE_FINISHED && f->error && !f->error_read)
         weft_report_unhandled(f->name ? f->name : "task", f->error,
@@ -309,7 +309,9 @@ static void run_callback(weft_future *f, struct callback *c)
 }
 
 /* Called with f->mu held and f not done; moves f to `st` and releases mu,
- * then wakes every kind of waiter and runs the callbacks, lock-free. */
+ * then wakes every kind of waiter and runs the callbacks, lock-free. f is
+ * used after its waiters are woken, so every completer (worker, producer,
+ * canceller) must hold a reference for the duration of the call. */
 static void complete_locked(weft_future *f, int st, int code, void *result, char *message)
 {
     f->error = code;
