@@ -219,6 +219,20 @@ TEST(cancel_semantics)
     weft_future_unref(f);
 }
 
+TEST(interrupt_running_standalone_requests_stop)
+{
+    weft_future *f = new_future(NULL);
+    CHECK_OK(weft_future_set_running(f));
+    CHECK(!atomic_load(&weft__future_token(f)->requested));
+    CHECK_RC(weft_future_interrupt(f), EINPROGRESS);
+    CHECK(atomic_load(&weft__future_token(f)->requested));
+    CHECK(weft_future_running(f)); /* cooperative: the producer decides */
+    CHECK_OK(weft_future_set_error(f, ECANCELED, NULL));
+    CHECK_RC(weft_future_interrupt(f), EALREADY);
+    CHECK_EQ(weft_future_error(f, NULL), ECANCELED);
+    weft_future_unref(f);
+}
+
 TEST(interrupt_pending_cancels)
 {
     weft_future *f = new_future(NULL);
