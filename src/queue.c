@@ -12,13 +12,16 @@
  *   sequence number makes equal priorities come out in put order (stable).
  *   Growth allocates the new array first and swaps it in only on success, so
  *   ENOMEM leaves the queue unchanged.
- * - Speed (the 1 -> 1 bounded case): a signal is sent only when somebody
- *   waits on that condvar (counts of waiting getters, putters and joiners
- *   are kept under the mutex). Before sleeping, a getter or putter spins a
- *   short, bounded while on the lock-free item count, and a contended lock is
- *   retried a few times before the thread sleeps in the kernel: the other
- *   side usually makes progress within a few hundred nanoseconds, far less
- *   than a futex sleep and wakeup costs.
+ * - Speed (the 1 -> 1 bounded case): a signal is sent only when a thread
+ *   sleeps on that condvar and has not been signalled already (each condvar
+ *   keeps counts of sleepers and of wakeups sent, under the mutex). When a
+ *   consumer drains a full queue while the producer is still waking up, the
+ *   gets after the first send no signal at all (this alone took the 1 -> 1
+ *   benchmark from below a plain mutex+condvar ring to well above it). The
+ *   mutex is glibc's adaptive one, which spins briefly under contention
+ *   instead of sleeping at once: critical sections are a few dozen
+ *   instructions. Nothing else spins: on a loaded 2-core machine a spin
+ *   before sleeping measured slower, not faster (bench/bench-queue.c).
  * - Timeouts start when the call finds it has to wait, after taking the
  *   mutex, as in queue.py; the fast path never reads the clock.
  * - Items handed to dispose (free, immediate shutdown) are first moved out
@@ -36,13 +39,17 @@
 
 /* The ring's first allocation, in items. */
 #define MIN_CAP 16
-/* Bounded spins before sleeping: a few microseconds at most. */
-#ifndef SPIN_WAIT
-#define SPIN_WAIT 128
-#endif
-#ifndef SPIN_LOCK
-#define SPIN_LOCK 64
-#endif
+
+/* A condvar with the counts that let wakers skip useless signals. Every
+ * signal adds one to `woken` and every return from a wait takes one off,
+ * whatever woke it (signal, timeout, spurious, a cancel broadcast), so
+ * `woken` never exceeds the wakeups really on their way: the counts can only
+ * err towards a signal too many, never one too few. */
+typedef struct waitq {
+    pthread_cond_t cond;
+    unsigned sleeping; /* threads inside pthread_cond_(timed)wait */
+    unsigned woken;    /* of those, how many a signal is already on its way to */
+} waitq;
 
 typedef struct entry {
     int64_t prio;
@@ -52,9 +59,9 @@ typedef struct entry {
 
 struct weft_queue {
     pthread_mutex_t mu;
-    pthread_cond_t not_empty;      /* getters wait here */
-    pthread_cond_t not_full;       /* putters wait here */
-    pthread_cond_t all_tasks_done; /* joiners wait here */
+    waitq not_empty;      /* getters wait here */
+    waitq not_full;       /* putters wait here */
+    waitq all_tasks_done; /* joiners wait here */
     weft_queue_kind kind;
     size_t maxsize; /* 0: unbounded */
     /* Items in the queue. Written only under mu; read without it by the
@@ -69,30 +76,12 @@ struct weft_queue {
     uint64_t seq;
     size_t cap; /* slots in ring or heap; 0 or a power of two */
     size_t unfinished;
-    unsigned getters, putters, joiners; /* threads waiting on each condvar */
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* Locks q->mu, trying a few times before sleeping in the kernel: the
- * critical sections here are a few dozen instructions long. */
+/* Locks q->mu. (Retrying trylock before sleeping measured slower: every
+ * failed attempt pulls the mutex's cache line away from its holder.) */
 static inline void qlock(weft_queue *q)
 {
-    for (int i = 0; i < SPIN_LOCK; i++) {
-        int rc = pthread_mutex_trylock(&q->mu);
-        if (WEFT__LIKELY(rc == 0))
-            return;
-        if (rc != EBUSY)
-            weft__panic(__FILE__, __LINE__, "pthread_mutex_trylock", rc);
-        cpu_relax();
-    }
     weft__lock(&q->mu);
 }
 
@@ -127,7 +116,7 @@ static inline bool bad_timeout(double timeout)
  * kernel: the critical sections here are a few dozen instructions long. */
 static void init_mutex(pthread_mutex_t *m)
 {
-#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP) && !defined(NO_ADAPTIVE)
+#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
     pthread_mutexattr_t attr;
     WEFT__CHECK(pthread_mutexattr_init(&attr));
     WEFT__CHECK(pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP));
@@ -153,9 +142,9 @@ int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
     if (!q)
         return ENOMEM;
     init_mutex(&q->mu);
-    weft__cond_init(&q->not_empty);
-    weft__cond_init(&q->not_full);
-    weft__cond_init(&q->all_tasks_done);
+    weft__cond_init(&q->not_empty.cond);
+    weft__cond_init(&q->not_full.cond);
+    weft__cond_init(&q->all_tasks_done.cond);
     q->kind = opts->kind;
     q->maxsize = opts->maxsize;
     atomic_init(&q->count, 0);
@@ -319,48 +308,69 @@ void weft_queue_free(weft_queue *q, weft_queue_dispose_fn *dispose, void *ud)
         return;
     drained d = drain(q); /* no other thread may use q: no lock needed */
     dispose_all(&d, dispose, ud);
-    WEFT__CHECK(pthread_cond_destroy(&q->all_tasks_done));
-    WEFT__CHECK(pthread_cond_destroy(&q->not_full));
-    WEFT__CHECK(pthread_cond_destroy(&q->not_empty));
+    WEFT__CHECK(pthread_cond_destroy(&q->all_tasks_done.cond));
+    WEFT__CHECK(pthread_cond_destroy(&q->not_full.cond));
+    WEFT__CHECK(pthread_cond_destroy(&q->not_empty.cond));
     WEFT__CHECK(pthread_mutex_destroy(&q->mu));
     weft__free(q);
 }
 
 /* ------------------------------------------------------------ waiting */
 
-/* Spins briefly, without the lock, until the predicate a sleeper would wait
- * for may have become true. Returns nothing: the caller re-checks under mu. */
-static void spin_until_ready(const weft_queue *q, bool for_put)
+/* Wakes one sleeper on w, unless every sleeper has a wakeup coming (mu held). */
+static inline void wake_one(waitq *w)
 {
-    for (int i = 0; i < SPIN_WAIT; i++) {
-        size_t n = count_of(q);
-        if (shut(q) || (for_put ? !is_full(q, n) : n > 0))
-            return;
-        cpu_relax();
+    if (w->sleeping > w->woken) {
+        w->woken++;
+        WEFT__CHECK(pthread_cond_signal(&w->cond));
     }
+}
+
+/* Wakes every sleeper on w (mu held). */
+static inline void wake_all(waitq *w)
+{
+    if (w->sleeping > w->woken) {
+        w->woken = w->sleeping;
+        WEFT__CHECK(pthread_cond_broadcast(&w->cond));
+    }
+}
+
+/* Sleeps on w until signalled or the deadline (mu held). */
+static inline int sleep_on(weft_queue *q, waitq *w, const weft__deadline *dl)
+{
+    w->sleeping++;
+    int rc = weft__cond_wait(&w->cond, &q->mu, dl);
+    w->sleeping--;
+    /* Assume this wakeup was one of those sent: if it was a timeout or a
+     * spurious wakeup instead, the next waker signals once more than needed,
+     * never once less. */
+    if (w->woken > 0)
+        w->woken--;
+    return rc;
 }
 
 /* Called with mu held when the caller must wait on c until ready(q). Returns
  * with mu held: 0 when ready, ESHUTDOWN (if stop_on_shutdown), ETIMEDOUT or
- * ECANCELED. `waiting` counts the sleepers on c, so that the other side
- * signals only when somebody sleeps.
+ * ECANCELED.
  *
  * The cancellation protocol registers with the thread's token before taking
  * the mutex and unregisters after dropping it (lock order: token first). So
  * a thread with a token drops mu around both, and must re-check the
  * predicate when it retakes mu: another thread may have come in between. A
- * thread without a token (the common case) keeps mu throughout. */
-static int wait_for(weft_queue *q, pthread_cond_t *c, unsigned *waiting,
-                    bool (*ready)(const weft_queue *), bool stop_on_shutdown, double timeout)
+ * thread without a token (the common case) keeps mu throughout. Called and
+ * returns with mu held. */
+static int wait_for(weft_queue *q, waitq *w, bool (*ready)(const weft_queue *),
+                    bool stop_on_shutdown, double timeout)
 {
     weft__deadline dl;
     WEFT__CHECK(weft__deadline_init(&dl, timeout));
-    weft__unlock(&q->mu);
-    if (c != &q->all_tasks_done)
-        spin_until_ready(q, c == &q->not_full);
     for (;;) {
-        weft__cancel *tok = weft__wait_enter(&q->mu, c);
-        qlock(q);
+        weft__cancel *tok = NULL;
+        if (weft__cancel_current()) {
+            weft__unlock(&q->mu);
+            tok = weft__wait_enter(&q->mu, &w->cond);
+            qlock(q);
+        }
         int rc = 0;
         for (;;) {
             if (ready(q))
@@ -373,18 +383,15 @@ static int wait_for(weft_queue *q, pthread_cond_t *c, unsigned *waiting,
                 rc = ECANCELED;
                 break;
             }
-            ++*waiting;
-            int w = weft__cond_wait(c, &q->mu, &dl);
-            --*waiting;
-            if (w == ETIMEDOUT && !ready(q)) {
+            if (sleep_on(q, w, &dl) == ETIMEDOUT && !ready(q)) {
                 rc = (stop_on_shutdown && shut(q)) ? ESHUTDOWN : ETIMEDOUT;
                 break;
             }
         }
         /* A signal may have picked this waiter, which leaves without using
          * it (cancelled, shut down): pass it on so no wakeup is lost. */
-        if (rc != 0 && *waiting > 0 && ready(q))
-            WEFT__CHECK(pthread_cond_signal(c));
+        if (rc != 0 && ready(q))
+            wake_one(w);
         if (!tok)
             return rc;
         weft__unlock(&q->mu);
@@ -396,7 +403,7 @@ static int wait_for(weft_queue *q, pthread_cond_t *c, unsigned *waiting,
             return ESHUTDOWN;
         if (weft__deadline_passed(&dl))
             return ETIMEDOUT;
-        weft__unlock(&q->mu); /* lost the race while unregistering: wait again */
+        /* Lost the race while unregistering: wait again, mu held. */
     }
 }
 
@@ -429,15 +436,17 @@ static int put(weft_queue *q, void *item, int64_t prio, double timeout)
         else if (timeout == 0)
             rc = EAGAIN;
         else
-            rc = wait_for(q, &q->not_full, &q->putters, can_put, true, timeout);
+            rc = wait_for(q, &q->not_full, can_put, true, timeout);
     }
     if (rc == 0)
         rc = grow(q);
     if (rc == 0) {
         push(q, item, prio);
         q->unfinished++;
-        if (q->getters)
-            WEFT__CHECK(pthread_cond_signal(&q->not_empty));
+        wake_one(&q->not_empty);
+    } else if (rc == ENOMEM && can_put(q)) {
+        /* We may have been woken for room we now leave unused. */
+        wake_one(&q->not_full);
     }
     weft__unlock(&q->mu);
     return rc;
@@ -465,12 +474,11 @@ int weft_queue_get(weft_queue *q, void **item, double timeout)
         else if (timeout == 0)
             rc = EAGAIN;
         else
-            rc = wait_for(q, &q->not_empty, &q->getters, can_get, true, timeout);
+            rc = wait_for(q, &q->not_empty, can_get, true, timeout);
     }
     if (rc == 0) {
         *item = pop(q);
-        if (q->putters)
-            WEFT__CHECK(pthread_cond_signal(&q->not_full));
+        wake_one(&q->not_full);
     }
     weft__unlock(&q->mu);
     return rc;
@@ -499,8 +507,8 @@ int weft_queue_task_done(weft_queue *q)
     int rc = 0;
     if (q->unfinished == 0) {
         rc = EINVAL;
-    } else if (--q->unfinished == 0 && q->joiners) {
-        WEFT__CHECK(pthread_cond_broadcast(&q->all_tasks_done));
+    } else if (--q->unfinished == 0) {
+        wake_all(&q->all_tasks_done);
     }
     weft__unlock(&q->mu);
     return rc;
@@ -516,7 +524,7 @@ int weft_queue_join(weft_queue *q, double timeout)
         if (timeout == 0)
             rc = ETIMEDOUT; /* join has no "would block" code; its timeout expired */
         else
-            rc = wait_for(q, &q->all_tasks_done, &q->joiners, all_done, false, timeout);
+            rc = wait_for(q, &q->all_tasks_done, all_done, false, timeout);
     }
     weft__unlock(&q->mu);
     return rc;
@@ -534,13 +542,11 @@ void weft_queue_shutdown(weft_queue *q, bool immediate, weft_queue_dispose_fn *d
         /* As queue.py: each discarded item counts as done, so join returns
          * once the items already gotten are marked done too. */
         q->unfinished = q->unfinished > d.count ? q->unfinished - d.count : 0;
-        if (q->unfinished == 0 && q->joiners)
-            WEFT__CHECK(pthread_cond_broadcast(&q->all_tasks_done));
+        if (q->unfinished == 0)
+            wake_all(&q->all_tasks_done);
     }
-    if (q->getters)
-        WEFT__CHECK(pthread_cond_broadcast(&q->not_empty));
-    if (q->putters)
-        WEFT__CHECK(pthread_cond_broadcast(&q->not_full));
+    wake_all(&q->not_empty);
+    wake_all(&q->not_full);
     weft__unlock(&q->mu);
     dispose_all(&d, dispose, ud);
 }
@@ -550,8 +556,8 @@ void weft_queue_shutdown(weft_queue *q, bool immediate, weft_queue_dispose_fn *d
 void weft__queue_waiters(weft_queue *q, unsigned *getters, unsigned *putters, unsigned *joiners)
 {
     qlock(q);
-    *getters = q->getters;
-    *putters = q->putters;
-    *joiners = q->joiners;
+    *getters = q->not_empty.sleeping;
+    *putters = q->not_full.sleeping;
+    *joiners = q->all_tasks_done.sleeping;
     weft__unlock(&q->mu);
 }
