@@ -178,8 +178,8 @@ static double once(bool use_weft, int producers, int consumers, long items)
     uintptr_t got = 0;
     for (int i = producers; i < n; i++)
         got += r.sums[i];
-    uintptr_t want = (uintptr_t)producers * (uintptr_t)r.per_producer *
-                     ((uintptr_t)r.per_producer + 1) / 2;
+    uintptr_t want =
+        (uintptr_t)producers * (uintptr_t)r.per_producer * ((uintptr_t)r.per_producer + 1) / 2;
     if (got != want) {
         fprintf(stderr, "checksum mismatch\n");
         exit(1);
@@ -210,8 +210,7 @@ int main(int argc, char **argv)
     long items = argc > 1 ? atol(argv[1]) : 4000000;
     const char *only = argc > 2 ? argv[2] : "";
     static const int shapes[][2] = {{1, 1}, {2, 2}};
-    printf("bounded queue, capacity %d, %ld items, best of %d rounds\n", CAPACITY, items,
-           ROUNDS);
+    printf("bounded queue, capacity %d, %ld items, best of %d rounds\n", CAPACITY, items, ROUNDS);
     printf("%-6s %14s %14s %7s\n", "P->C", "weft items/s", "plain items/s", "ratio");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int p = shapes[i][0], c = shapes[i][1];

@@ -21,7 +21,8 @@
  *   mutex is glibc's adaptive one, which spins briefly under contention
  *   instead of sleeping at once: critical sections are a few dozen
  *   instructions. Nothing else spins: on a loaded 2-core machine a spin
- *   before sleeping measured slower, not faster (bench/bench-queue.c).
+ *   before sleeping, or a trylock loop, measured slower, not faster
+ *   (bench/bench-queue.c).
  * - Timeouts start when the call finds it has to wait, after taking the
  *   mutex, as in queue.py; the fast path never reads the clock.
  * - Items handed to dispose (free, immediate shutdown) are first moved out
@@ -64,10 +65,10 @@ struct weft_queue {
     waitq all_tasks_done; /* joiners wait here */
     weft_queue_kind kind;
     size_t maxsize; /* 0: unbounded */
-    /* Items in the queue. Written only under mu; read without it by the
-     * snapshots (qsize, empty, full) and by the spins before a sleep. */
+    /* Items in the queue. Written only under mu; atomic so that the
+     * snapshots (qsize, empty, full) can read it without the lock. */
     atomic_size_t count;
-    atomic_bool is_shutdown;
+    bool is_shutdown;
     /* FIFO/LIFO: ring[(head + i) & (cap - 1)] for i < count. */
     void **ring;
     size_t head;
@@ -77,13 +78,6 @@ struct weft_queue {
     size_t cap; /* slots in ring or heap; 0 or a power of two */
     size_t unfinished;
 };
-
-/* Locks q->mu. (Retrying trylock before sleeping measured slower: every
- * failed attempt pulls the mutex's cache line away from its holder.) */
-static inline void qlock(weft_queue *q)
-{
-    weft__lock(&q->mu);
-}
 
 static inline size_t count_of(const weft_queue *q)
 {
@@ -97,7 +91,7 @@ static inline void set_count(weft_queue *q, size_t n)
 
 static inline bool shut(const weft_queue *q)
 {
-    return atomic_load_explicit(&q->is_shutdown, memory_order_relaxed);
+    return q->is_shutdown;
 }
 
 static inline bool is_full(const weft_queue *q, size_t n)
@@ -148,7 +142,6 @@ int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
     q->kind = opts->kind;
     q->maxsize = opts->maxsize;
     atomic_init(&q->count, 0);
-    atomic_init(&q->is_shutdown, false);
     *out = q;
     return 0;
 }
@@ -369,7 +362,7 @@ static int wait_for(weft_queue *q, waitq *w, bool (*ready)(const weft_queue *),
         if (weft__cancel_current()) {
             weft__unlock(&q->mu);
             tok = weft__wait_enter(&q->mu, &w->cond);
-            qlock(q);
+            weft__lock(&q->mu);
         }
         int rc = 0;
         for (;;) {
@@ -396,7 +389,7 @@ static int wait_for(weft_queue *q, waitq *w, bool (*ready)(const weft_queue *),
             return rc;
         weft__unlock(&q->mu);
         weft__wait_leave(tok);
-        qlock(q);
+        weft__lock(&q->mu);
         if (rc != 0 || ready(q))
             return rc;
         if (stop_on_shutdown && shut(q))
@@ -428,7 +421,7 @@ static int put(weft_queue *q, void *item, int64_t prio, double timeout)
 {
     if (!q || bad_timeout(timeout))
         return EINVAL;
-    qlock(q);
+    weft__lock(&q->mu);
     int rc = 0;
     if (WEFT__UNLIKELY(!can_put(q))) {
         if (shut(q))
@@ -466,7 +459,7 @@ int weft_queue_get(weft_queue *q, void **item, double timeout)
 {
     if (!q || !item || bad_timeout(timeout))
         return EINVAL;
-    qlock(q);
+    weft__lock(&q->mu);
     int rc = 0;
     if (WEFT__UNLIKELY(!can_get(q))) {
         if (shut(q))
@@ -503,7 +496,7 @@ int weft_queue_task_done(weft_queue *q)
 {
     if (!q)
         return EINVAL;
-    qlock(q);
+    weft__lock(&q->mu);
     int rc = 0;
     if (q->unfinished == 0) {
         rc = EINVAL;
@@ -518,7 +511,7 @@ int weft_queue_join(weft_queue *q, double timeout)
 {
     if (!q || bad_timeout(timeout))
         return EINVAL;
-    qlock(q);
+    weft__lock(&q->mu);
     int rc = 0;
     if (!all_done(q)) {
         if (timeout == 0)
@@ -535,8 +528,8 @@ void weft_queue_shutdown(weft_queue *q, bool immediate, weft_queue_dispose_fn *d
     if (!q)
         return;
     drained d = {0};
-    qlock(q);
-    atomic_store_explicit(&q->is_shutdown, true, memory_order_relaxed);
+    weft__lock(&q->mu);
+    q->is_shutdown = true;
     if (immediate) {
         d = drain(q);
         /* As queue.py: each discarded item counts as done, so join returns
@@ -555,7 +548,7 @@ void weft_queue_shutdown(weft_queue *q, bool immediate, weft_queue_dispose_fn *d
 
 void weft__queue_waiters(weft_queue *q, unsigned *getters, unsigned *putters, unsigned *joiners)
 {
-    qlock(q);
+    weft__lock(&q->mu);
     *getters = q->not_empty.sleeping;
     *putters = q->not_full.sleeping;
     *joiners = q->all_tasks_done.sleeping;
