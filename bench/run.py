@@ -175,19 +175,28 @@ def measure(cmd, timeout, stdin=None, out_path=None):
 
 
 class Server:
-    """`weft serve` on loopback; stopped by stop() (and at exit)."""
+    """`weft serve` on loopback; stopped by stop() (and at exit). Port 80
+    when it can bind it (root, port free): wget2 1.99 sends "Host: 127.0.0.1"
+    without the port, the site writes its absolute links with the Host it
+    was given, so on another port wget2 follows them to port 80. Elsewhere
+    wget2 crawls fewer pages (and runs with --tries=1 not to stall)."""
 
     def __init__(self, weft, latency, pages):
-        self.p = subprocess.Popen([weft, "serve", "--latency", str(latency), "--pages", str(pages)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.p.stdout.readline().strip()
-        if not line.startswith("http"):
+        self.p = None
+        for port in (80, 0):
+            self.p = subprocess.Popen([weft, "serve", "--port", str(port), "--latency",
+                                       str(latency), "--pages", str(pages)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            line = self.p.stdout.readline().strip()
+            if line.startswith("http"):
+                self.base = line.rstrip("/")
+                self.port = port
+                return
             self.stop()
-            raise RuntimeError("weft serve did not print its URL")
-        self.base = line.rstrip("/")
+        raise RuntimeError("weft serve did not print its URL")
 
     def stop(self):
-        if self.p.poll() is None:
+        if self.p and self.p.poll() is None:
             self.p.terminate()
             try:
                 self.p.wait(5)
@@ -241,6 +250,8 @@ def summarize(runs, impls, better, ref="weft"):
             states = [v for v in runs.get(impl, []) if isinstance(v, str)]
             cells[impl] = dict(status=states[0] if states else "n/a")
     ratios = []
+    if better not in ("high", "low"):
+        return cells, None
     nrounds = max((len(v) for v in runs.values()), default=0)
     for r in range(nrounds):
         mine = runs.get(ref, [None] * nrounds)[r] if r < len(runs.get(ref, [])) else None
@@ -313,6 +324,8 @@ def svg_chart(sections):
             meds = {i: cells[i]["median"] for i in impls if "median" in cells[i]}
             if not meds:
                 continue
+            if better not in ("high", "low"):
+                better = "high"
             best = max(meds.values()) if better == "high" else min(meds.values())
             h = len(impls) * bar
             parts.append(f'<text x="10" y="{y + h / 2 + 4}" font-size="12">{esc(label)}</text>')
@@ -383,12 +396,16 @@ def main():
                 result["library"][key] = dict(label=label, unit=f["unit"], better=f["better"],
                                               argv=f["argv"], runs={i: [] for i in LIB_IMPLS})
         timeout = 300 if mode == "full" else 120
+        cost = result["meta"]["seconds_per_cell"] = {}
         for r in range(rounds):
             print(f"library round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
             for f in figs:
                 order = LIB_IMPLS[r % len(LIB_IMPLS):] + LIB_IMPLS[:r % len(LIB_IMPLS)]
                 for impl in order:
+                    t0 = time.monotonic()
                     v = run_lib_cell(cmds[impl], f, timeout)
+                    spent = cost.setdefault(f["key"], {})
+                    spent[impl] = round(spent.get(impl, 0) + time.monotonic() - t0, 2)
                     for k, key in enumerate(f.get("keys", [f["key"]])):
                         cell = v[k] if isinstance(v, list) and k < len(v) else (
                             v if isinstance(v, str) else "fail")
@@ -456,8 +473,9 @@ def tool_round(weft, mode, rounds, result):
         for key, label, unit in fetch_figs:
             result[part][f"{part}_{key}"] = dict(label=f"{part} {what}: {label}", unit=unit,
                                                  better="low", runs={c: [] for c in clients})
-        result[part][f"{part}_pages"] = dict(label=f"{part}: pages fetched OK", unit="pages",
-                                             better="high", runs={c: [] for c in clients})
+        # Not a race: a check that each client did the whole job (no ratio).
+        result[part][f"{part}_pages"] = dict(label=f"{part}: pages fetched", unit="pages",
+                                             better="none", runs={c: [] for c in clients})
     tmp = tempfile.mkdtemp(prefix="weft-bench-")
     srv = None
 
@@ -494,6 +512,12 @@ def tool_round(weft, mode, rounds, result):
             if has_requests else None,
         }
         crawl_dir = os.path.join(tmp, "wget2")
+        # The seeds' WebScraper (bench/seed_scraper.py, from the crawl
+        # branch) when present, else this directory's equivalent.
+        seed = os.path.exists(os.path.join(HERE, "seed_scraper.py"))
+        scraper = [PY, os.path.join(HERE, "seed_scraper.py" if seed else "py_crawl.py")]
+        result["meta"]["crawl_peer"] = os.path.basename(scraper[1])
+        result["meta"]["server_port"] = srv.port
         crawl_cmd = {
             "weft": ([weft, "crawl", "-q", "-d", "1000", "-j", "100", base + "/"], None)
             if crawl_ok else None,
@@ -501,7 +525,7 @@ def tool_round(weft, mode, rounds, result):
             # links (//host:port/...) and would retry port 80 for minutes.
             "wget2": (["wget2", "-r", "-l", "inf", "--max-threads=100", "--tries=1", "-q",
                        "-P", crawl_dir, base + "/"], None) if have("wget2") else None,
-            "bs4": ([PY, os.path.join(HERE, "py_crawl.py"), base + "/", "100"], None)
+            "bs4": (scraper + [base + "/", "100", "100000"] + (["threaded"] if seed else []), None)
             if has_bs4 else None,
         }
         timeout = 300
@@ -557,10 +581,17 @@ def count_pages(part, client, rc, crawl_dir, pages_file):
     except OSError:
         return None
     if client == "bs4":
-        try:
-            return float(text.strip().split()[-1])
-        except (ValueError, IndexError):
-            return None
+        # seed_scraper.py: "Threaded: 2.31s, 1001 pages"; py_crawl.py: "1001"
+        for line in text.splitlines()[::-1]:
+            words = line.replace(",", " ").split()
+            try:
+                if line.startswith("Threaded:"):
+                    return float(words[2])
+                if len(words) == 1:
+                    return float(words[0])
+            except (ValueError, IndexError):
+                pass
+        return None
     # weft crawl -q: "Crawled: N pages (K ok, F failed) ..."
     for line in text.splitlines():
         if line.startswith("Crawled:"):
