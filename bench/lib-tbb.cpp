@@ -24,7 +24,8 @@
 #include <thread>
 #include <vector>
 
-namespace {
+namespace
+{
 
 double tasks(int workers, long n)
 {
