@@ -189,7 +189,11 @@ class Server:
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             line = self.p.stdout.readline().strip()
             if line.startswith("http"):
-                self.base = line.rstrip("/")
+                # http://127.0.0.1:80 -> http://127.0.0.1, the form the
+                # site's absolute links take (from the Host header), so a
+                # crawler comparing host:port keeps them on-site.
+                self.base = line.rstrip("/").replace("127.0.0.1:80", "127.0.0.1") \
+                    if port == 80 else line.rstrip("/")
                 self.port = port
                 return
             self.stop()
@@ -523,8 +527,10 @@ def tool_round(weft, mode, rounds, result):
             if crawl_ok else None,
             # --tries=1: wget2 1.99 drops the port of protocol-relative
             # links (//host:port/...) and would retry port 80 for minutes.
+            # -R: the site's images and style sheet, which the others skip.
             "wget2": (["wget2", "-r", "-l", "inf", "--max-threads=100", "--tries=1", "-q",
-                       "-P", crawl_dir, base + "/"], None) if have("wget2") else None,
+                       "-R", "*.png,*.css", "-P", crawl_dir, base + "/"], None)
+            if have("wget2") else None,
             "bs4": (scraper + [base + "/", "100", "100000"] + (["threaded"] if seed else []), None)
             if has_bs4 else None,
         }
