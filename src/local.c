@@ -19,9 +19,11 @@
  * a per-local key has no destructor, so pthread_key_delete in weft_local_free
  * cannot race with a key destructor that glibc is about to call (the classic
  * hazard of a key-with-destructor deleted while threads exit).
+ * A weft thread runs the same clean-up earlier, before it counts as ended
+ * (weft__local_thread_exit, local-internal.h), so joins wait for it.
  *
  * Lock order: only `mu` is taken here; user init/dtor run with no lock held. */
-#include "internal.h"
+#include "local-internal.h"
 
 typedef struct node node;
 typedef struct table table;
@@ -107,6 +109,20 @@ static void table_dtor(void *p)
 static void make_table_key(void)
 {
     table_key_rc = pthread_key_create(&table_key, table_dtor);
+}
+
+void weft__local_thread_exit(void)
+{
+    WEFT__CHECK(pthread_once(&table_once, make_table_key));
+    if (table_key_rc)
+        return;
+    table *tab = pthread_getspecific(table_key);
+    if (!tab)
+        return;
+    /* Cleared first: a destructor that uses a weft_local again gets a fresh
+     * table, which the key destructor then cleans up as usual. */
+    (void)pthread_setspecific(table_key, NULL);
+    table_dtor(tab);
 }
 
 int weft_local_new(weft_local **out, weft_local_init_fn *init, weft_local_free_fn *dtor, void *ud)
