@@ -28,6 +28,7 @@
  * The cancellation protocol takes a token's mutex before either (internal.h);
  * weft__cancel_request is never called with a future's `mu` held.
  */
+#include "error-internal.h"
 #include "future-internal.h"
 
 #include <stdio.h>
@@ -296,16 +297,20 @@ static void link_unregister(struct wlink *l)
 
 static void run_callback(weft_future *f, struct callback *c)
 {
-    /* A callback may attach a message with weft_fail; start it clean. */
-    weft__error_clear();
+    /* A callback may attach a message with weft_fail; start it clean. The
+     * completing thread may be a task that already set its own failure
+     * message and has not returned yet: keep that one for it. */
+    weft__error_saved saved;
+    weft__error_save(&saved);
     int rc = c->fn(f, c->ud);
-    if (rc == 0)
-        return;
-    char who[256];
-    snprintf(who, sizeof who, "done callback of %s", f->name ? f->name : "task");
-    char *msg = weft__error_take(rc);
-    weft_report_unhandled(who, rc, msg ? msg : weft_strerror(rc));
-    weft__free(msg);
+    if (rc != 0) {
+        char who[256];
+        snprintf(who, sizeof who, "done callback of %s", f->name ? f->name : "task");
+        char *msg = weft__error_take(rc);
+        weft_report_unhandled(who, rc, msg ? msg : weft_strerror(rc));
+        weft__free(msg);
+    }
+    weft__error_restore(&saved);
 }
 
 /* Called with f->mu held and f not done; moves f to `st` and releases mu,

@@ -674,6 +674,38 @@ TEST(failing_callback_is_reported)
     weft_set_error_hook(NULL, NULL);
 }
 
+/* A producer that has set its own failure message (weft_fail) and then
+ * completes a future runs the done callbacks on its thread before it returns.
+ * The callbacks must not wipe or replace that message: weft_fail promises it
+ * is kept until the task returns. */
+TEST(callbacks_keep_the_callers_failure_message)
+{
+    struct cb_log log = {0};
+    weft_set_error_hook(hook, NULL);
+    weft__error_clear();
+    weft_future *f = new_future("produced");
+    CHECK_OK(weft_future_add_done_callback(f, cb_a, &log));
+    CHECK_OK(weft_future_add_done_callback(f, failing_cb, NULL));
+    int rc = weft_fail(EIO, "producer failed: %s", "disk gone");
+    CHECK_OK(weft_future_set_result(f, NULL)); /* runs both callbacks here */
+    CHECK_EQ(log.n, 1);
+    CHECK_EQ(hook_log.calls, 1);
+    CHECK_STR(hook_log.message, "callback 7 broke");
+    char *msg = weft__error_take(rc); /* what a thread or worker runner does */
+    CHECK_STR(msg, "producer failed: disk gone");
+    weft__free(msg);
+
+    /* Same when the callback runs at once, on an already-done future. */
+    rc = weft_fail(EIO, "second failure");
+    CHECK_OK(weft_future_add_done_callback(f, failing_cb, NULL));
+    CHECK_EQ(hook_log.calls, 2);
+    msg = weft__error_take(rc);
+    CHECK_STR(msg, "second failure");
+    weft__free(msg);
+    weft_future_unref(f);
+    weft_set_error_hook(NULL, NULL);
+}
+
 /* ------------------------------------------------------------ unhandled */
 
 TEST(unread_error_reported_on_last_unref)
