@@ -7,9 +7,9 @@
  * two lists, its local's and its thread's, and both lists are changed only
  * under the single global mutex `mu`. That is what makes the two ways a value
  * can die race-free against each other:
- * - at thread exit, table_dtor takes `mu`, unlinks every node of the thread
- *   from its local and counts the local as busy (l->exiting), drops `mu`,
- *   then runs the destructors;
+ * - at thread exit, table_dtor takes the thread's nodes one at a time:
+ *   under `mu` it unlinks the node from both lists and counts its local as
+ *   busy (l->exiting), drops `mu`, runs that one destructor, and uncounts;
  * - weft_local_free takes `mu`, unlinks every node of the local from its
  *   thread's table, waits until no exiting thread is still running a
  *   destructor for this local (so `ud` stays valid for them), drops `mu`,
@@ -79,31 +79,33 @@ static void unlink_table(node *n)
 static void table_dtor(void *p)
 {
     table *tab = p;
+    /* One node at a time: only the value being destroyed right now counts
+     * as busy (l->exiting). A destructor may free ANOTHER local whose value
+     * this thread still holds; that free then simply takes the node, where
+     * counting it busy up front would make the free wait for this very
+     * thread. */
     weft__lock(&mu);
-    node *taken = tab->head;
-    for (node *n = taken; n; n = n->tnext) {
+    node *n;
+    while ((n = tab->head) != NULL) {
+        unlink_table(n);
         unlink_local(n);
-        n->l->exiting++;
-        /* A destructor below may call weft_local_get on this thread again:
-         * it must find no node, not this one. */
-        (void)pthread_setspecific(n->l->key, NULL);
-    }
-    tab->head = NULL;
-    weft__unlock(&mu);
-    weft__free(tab);
-
-    node *next;
-    for (node *n = taken; n; n = next) {
-        next = n->tnext;
         weft_local *l = n->l;
+        l->exiting++;
+        /* The destructor may call weft_local_get on this thread again: it
+         * must find no node, not this one. */
+        (void)pthread_setspecific(l->key, NULL);
+        weft__unlock(&mu);
         if (l->dtor && n->value)
             l->dtor(l->ud, n->value);
         weft__free(n);
         weft__lock(&mu);
         if (--l->exiting == 0)
             WEFT__CHECK(pthread_cond_broadcast(&exit_cv));
-        weft__unlock(&mu);
     }
+    weft__unlock(&mu);
+    /* Only this thread ever adds to tab, and it is no longer reachable from
+     * table_key (a destructor that uses a local again gets a new table). */
+    weft__free(tab);
 }
 
 static void make_table_key(void)
