@@ -226,8 +226,9 @@ static weft__dl_class *intern(const char *key)
             return c;
     if (n_classes == MAX_CLASSES) {
         if (!full_warned)
-            fprintf(stderr, "weft: deadlock detector: more than %d lock classes; new ones are "
-                            "not checked\n",
+            fprintf(stderr,
+                    "weft: deadlock detector: more than %d lock classes; new ones are "
+                    "not checked\n",
                     MAX_CLASSES);
         full_warned = true;
         return NULL;
@@ -285,8 +286,8 @@ static atomic_uint_fast64_t chain_cache[CHAIN_SLOTS];
 static bool chain_seen(uint64_t key)
 {
     for (unsigned i = 0; i < CHAIN_PROBES; i++) {
-        uint64_t v = atomic_load_explicit(&chain_cache[(key + i) % CHAIN_SLOTS],
-                                          memory_order_acquire);
+        uint64_t v =
+            atomic_load_explicit(&chain_cache[(key + i) % CHAIN_SLOTS], memory_order_acquire);
         if (v == key)
             return true;
         if (v == 0)
@@ -491,7 +492,9 @@ static bool add_edge(report *r, weft__dl_class *from, weft__dl_class *to, enum e
         put(r, "weft: possible deadlock: lock order cycle\n");
         put(r, "  thread \"%s\" (tid %ld) %s \"%s\" at %s while holding \"%s\",\n", e->thread,
             (long)gettid(),
-            kind == EDGE_RELEASE ? "releases" : kind == EDGE_WAIT ? "waits on" : "acquires",
+            kind == EDGE_RELEASE ? "releases"
+            : kind == EDGE_WAIT  ? "waits on"
+                                 : "acquires",
             kind == EDGE_RELEASE ? from->name : to->name, at,
             kind == EDGE_RELEASE ? to->name : from->name);
         put(r, "  but the opposite order was seen before. Threads running these paths at "
@@ -534,9 +537,8 @@ void weft__dl_before_wait(weft__dl_obj *o, const void *pc)
     uint64_t key = entry_key(top_key(t), c, false);
     if (chain_seen(key))
         return;
-    enum edge_kind kind = strcmp(o->kind, "lock") == 0 || strcmp(o->kind, "rlock") == 0
-                              ? EDGE_ACQUIRE
-                              : EDGE_WAIT;
+    enum edge_kind kind =
+        strcmp(o->kind, "lock") == 0 || strcmp(o->kind, "rlock") == 0 ? EDGE_ACQUIRE : EDGE_WAIT;
     static _Thread_local report r;
     r.len = 0;
     weft__lock(&graph_mu);
@@ -557,8 +559,9 @@ void weft__dl_acquired(weft__dl_obj *o, const void *inst, const void *pc, bool t
     dl_thread *t = me();
     if (t->n == MAX_HELD) {
         if (!t->warned)
-            fprintf(stderr, "weft: deadlock detector: more than %d locks held by one thread; "
-                            "deeper ones are not checked\n",
+            fprintf(stderr,
+                    "weft: deadlock detector: more than %d locks held by one thread; "
+                    "deeper ones are not checked\n",
                     MAX_HELD);
         t->warned = true;
         t->lost++;

@@ -148,8 +148,8 @@ static __attribute__((noinline)) int acquire_slow(weft_lock *l, double timeout, 
 
 /* The detector's side of weft__lock_acquire_: order check before any wait,
  * push after success. Out of line so the fast path stays small. */
-static __attribute__((noinline)) int acquire_checked(weft_lock *l, double timeout,
-                                                     bool cancellable, const void *pc)
+static __attribute__((noinline)) int acquire_checked(weft_lock *l, double timeout, bool cancellable,
+                                                     const void *pc)
 {
     bool on = weft__dl_on();
     /* A try-acquire cannot block, so it cannot deadlock: no edge. */

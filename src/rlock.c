@@ -14,8 +14,7 @@
 #include <limits.h>
 #include <stdio.h>
 
-static int rlock_new(weft_rlock **out, char *name, const char *file, unsigned line,
-                     const void *pc)
+static int rlock_new(weft_rlock **out, char *name, const char *file, unsigned line, const void *pc)
 {
     weft_rlock *l = weft__malloc(sizeof *l);
     if (!l) {
