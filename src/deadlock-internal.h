@@ -24,8 +24,9 @@ typedef struct weft__dl_obj {
     const char *kind; /* "lock", "semaphore"...: for class names made from pc */
 } weft__dl_obj;
 
-/* -1: WEFT_DEADLOCK not read yet; otherwise a weft_deadlock_mode. */
-extern atomic_int weft__dl_state;
+/* -1: WEFT_DEADLOCK not read yet; otherwise a weft_deadlock_mode. Hidden, so
+ * that position-independent code loads it directly, not through the GOT. */
+extern atomic_int weft__dl_state __attribute__((visibility("hidden")));
 
 static inline bool weft__dl_maybe_on(void)
 {
