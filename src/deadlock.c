@@ -48,10 +48,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Declared weak so the detector works in programs that link only part of
- * the static library; thread.c defines it when present. */
-extern const char *weft_thread_current_name(void) __attribute__((weak));
-
 #define MAX_HELD      48
 #define MAX_CLASSES   4096
 #define CLASS_BUCKETS 1024
@@ -353,15 +349,14 @@ static uint64_t entry_key(uint64_t prev, const weft__dl_class *c, bool trylock)
     return mix(prev, (uint64_t)c->id * 2 + trylock);
 }
 
+/* weft's name for the thread; for a thread weft did not start ("Dummy-N"),
+ * the OS name, which pthread_setname_np may have set. */
 static void thread_name(char *buf, size_t n)
 {
-    const char *name = weft_thread_current_name ? weft_thread_current_name() : NULL;
-    char os[16] = "";
-    if (!name) {
-        if (pthread_getname_np(pthread_self(), os, sizeof os) != 0)
-            snprintf(os, sizeof os, "?");
+    const char *name = weft_thread_current_name();
+    char os[16];
+    if (strncmp(name, "Dummy-", 6) == 0 && pthread_getname_np(pthread_self(), os, sizeof os) == 0)
         name = os;
-    }
     snprintf(buf, n, "%s", name);
 }
 
