@@ -56,11 +56,37 @@ void weft__dl_released(const void *inst);
 void weft__dl_sem_acquired(const void *inst);
 void weft__dl_sem_released(weft__dl_obj *o, const void *inst, const void *pc);
 
-/* Emits an already formatted report (other deadlocks the library finds, such
- * as a task waiting on work queued behind its own saturated pool). */
+/* Emits an already formatted report. */
 void weft__dl_report(const char *text);
 
-/* Tests: graph searches run so far (the chain cache avoids them). */
+/* The wait-for graph. A thread about to block on a lock or on a future's
+ * result registers what it waits for (w lives on its stack until
+ * weft__dl_wait_done), then the chain "waits for lock L, held by T; T waits
+ * for future F, running on worker W; W waits for..." is walked; if it comes
+ * back to the caller, the wait would never end: the cycle is reported, w is
+ * not registered and EDEADLK is returned (the caller must not wait). The
+ * walk only reads objects that registered threads are blocked on, which
+ * stay alive while they are. Called only when weft__dl_on(). */
+typedef struct weft__dl_wait {
+    struct weft__dl_wait *next;
+    uint64_t self;
+    const weft_lock *lock; /* exactly one of lock and future is set */
+    const weft_future *future;
+    const void *pc;
+    char thread[48];
+} weft__dl_wait;
+int weft__dl_wait_lock(weft__dl_wait *w, const weft_lock *l, const void *pc);
+int weft__dl_wait_future(weft__dl_wait *w, const weft_future *f, const void *pc);
+void weft__dl_wait_done(weft__dl_wait *w);
+
+/* A wait from inside a task (call: "weft_future_result"...) returned EDEADLK
+ * because the awaited work is queued behind the task's own saturated pool:
+ * report it (when the detector is on). f may be NULL (a set of futures). */
+void weft__dl_report_pool(const char *call, const weft_future *f);
+
+/* Tests: graph searches run so far (the chain cache avoids them); threads
+ * registered as blocked in the wait-for graph now. */
 unsigned long weft__dl_searches(void);
+unsigned weft__dl_n_blocked(void);
 
 #endif

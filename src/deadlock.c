@@ -38,9 +38,21 @@
  * - Reports are formatted under the graph mutex into a buffer and emitted
  *   after it is released, so the user's hook runs with no weft lock held.
  *
- * Lock order: graph_mu, then hook_mu is never nested (each is a leaf); no
- * weft lock is taken by this file. */
+ * - Wait-for graph (beyond lock order): a thread about to block on a lock
+ *   or on a future's result registers a record "I wait for X" in a global
+ *   list, then follows X to the thread that can end the wait (a lock's
+ *   owner, a running task's worker), that thread's record, and so on. A
+ *   chain that comes back to the caller is a deadlock happening now: it is
+ *   reported and the caller gets EDEADLK instead of waiting. Registration
+ *   and walk are one critical section, so of the threads closing a cycle
+ *   exactly one sees it. A thread in the chain that is not registered (it
+ *   is running) ends the walk.
+ *
+ * Lock order: wf_mu before graph_mu (a wait-for report names lock classes);
+ * hook_mu is a leaf; no weft lock is taken by this file. */
 #include "deadlock-internal.h"
+#include "future-internal.h"
+#include "sync-internal.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -636,4 +648,147 @@ void weft__dl_sem_released(weft__dl_obj *o, const void *inst, const void *pc)
     if (locked)
         weft__unlock(&graph_mu);
     finish(&r);
+}
+
+/* ------------------------------------------------------------ wait-for */
+
+static pthread_mutex_t wf_mu = PTHREAD_MUTEX_INITIALIZER;
+static weft__dl_wait *blocked; /* registered waits, under wf_mu */
+static unsigned n_blocked;     /* under wf_mu */
+
+#define WF_MAX_CHAIN 16
+
+unsigned weft__dl_n_blocked(void)
+{
+    weft__lock(&wf_mu);
+    unsigned n = n_blocked;
+    weft__unlock(&wf_mu);
+    return n;
+}
+
+/* wf_mu held. The thread that can end w's wait, or 0. */
+static uint64_t wf_next(const weft__dl_wait *w)
+{
+    if (w->lock)
+        return atomic_load_explicit(&((weft_lock *)w->lock)->owner, memory_order_relaxed);
+    return weft__future_runner(w->future);
+}
+
+static const weft__dl_wait *wf_find(uint64_t id)
+{
+    for (const weft__dl_wait *w = blocked; w; w = w->next)
+        if (w->self == id)
+            return w;
+    return NULL;
+}
+
+/* wf_mu held. One line for "thread waits for X, which thread Y can end". */
+static void wf_line(report *r, const weft__dl_wait *w, const weft__dl_wait *next)
+{
+    char at[128];
+    fmt_pc(at, sizeof at, w->pc);
+    if (w->lock) {
+        weft__dl_class *c = class_of(&((weft_lock *)w->lock)->dl);
+        put(r, "    thread \"%s\" waits (at %s) for lock \"%s\", held by thread \"%s\"\n",
+            w->thread, at, c ? c->name : "?", next->thread);
+    } else {
+        const char *name = weft_future_name(w->future);
+        put(r,
+            "    thread \"%s\" waits (at %s) for the result of future \"%s\", whose task "
+            "runs on thread \"%s\"\n",
+            w->thread, at, name ? name : "(unnamed)", next->thread);
+    }
+}
+
+static int wf_enter(weft__dl_wait *w, const void *pc)
+{
+    w->self = weft__self_id();
+    w->pc = pc;
+    thread_name(w->thread, sizeof w->thread);
+    static _Thread_local report r;
+    r.len = 0;
+    weft__lock(&wf_mu);
+    const weft__dl_wait *path[WF_MAX_CHAIN];
+    unsigned n = 0;
+    const weft__dl_wait *cur = w;
+    bool cycle = false;
+    while (n < WF_MAX_CHAIN) {
+        path[n++] = cur;
+        uint64_t id = wf_next(cur);
+        if (id == 0 || id == cur->self)
+            break; /* free, or granted and about to leave: not waiting */
+        if (id == w->self) {
+            cycle = true;
+            break;
+        }
+        cur = wf_find(id);
+        if (!cur)
+            break; /* that thread is running: it can still end the chain */
+    }
+    if (cycle) {
+        put(&r,
+            "weft: deadlock: wait-for cycle; weft returns EDEADLK to thread \"%s\" instead "
+            "of waiting forever\n",
+            w->thread);
+        for (unsigned i = 0; i < n; i++)
+            wf_line(&r, path[i], path[(i + 1) % n]);
+        put(&r, "  Fix: do not wait for a task while holding a lock that the task takes (see "
+                "docs/deadlock.md).\n");
+    } else {
+        w->next = blocked;
+        blocked = w;
+        n_blocked++;
+    }
+    weft__unlock(&wf_mu);
+    if (!cycle)
+        return 0;
+    emit(r.buf);
+    return EDEADLK;
+}
+
+int weft__dl_wait_lock(weft__dl_wait *w, const weft_lock *l, const void *pc)
+{
+    w->lock = l;
+    w->future = NULL;
+    return wf_enter(w, pc);
+}
+
+int weft__dl_wait_future(weft__dl_wait *w, const weft_future *f, const void *pc)
+{
+    w->lock = NULL;
+    w->future = f;
+    return wf_enter(w, pc);
+}
+
+void weft__dl_wait_done(weft__dl_wait *w)
+{
+    weft__lock(&wf_mu);
+    for (weft__dl_wait **p = &blocked; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            n_blocked--;
+            break;
+        }
+    }
+    weft__unlock(&wf_mu);
+}
+
+void weft__dl_report_pool(const char *call, const weft_future *f)
+{
+    if (!(weft__dl_maybe_on() && weft__dl_on()))
+        return;
+    char me_[NAME_SIZE];
+    thread_name(me_, sizeof me_);
+    const char *name = f ? weft_future_name(f) : NULL;
+    report r = {.len = 0};
+    put(&r,
+        "weft: deadlock: thread \"%s\" (a task) called %s on %s%s%s queued on its own "
+        "executor,\n",
+        me_, call, f ? "future \"" : "futures", f ? (name ? name : "(unnamed)") : "",
+        f ? "\"" : "");
+    put(&r, "  but every worker is busy (this one included) and no other can start: the work "
+            "would never run.\n  weft returns EDEADLK instead of waiting forever.\n");
+    put(&r, "  Fix: do not wait inside a task for work queued on the same pool, or give the "
+            "pool more workers.\n");
+    emit(r.buf);
 }

@@ -157,12 +157,22 @@ static __attribute__((noinline)) int acquire_checked(weft_lock *l, double timeou
         weft__dl_before_wait(&l->dl, pc);
     uint64_t self = weft__self_id();
     int rc;
-    if (try_fast(l))
+    if (try_fast(l)) {
         rc = 0;
-    else if (atomic_load_explicit(&l->owner, memory_order_relaxed) == self)
+    } else if (atomic_load_explicit(&l->owner, memory_order_relaxed) == self) {
         return EDEADLK;
-    else
+    } else if (on && timeout != 0 && cancellable) {
+        /* Wait-for graph: EDEADLK rather than wait on a chain of threads
+         * that leads back here. Not for a condition re-taking its lock,
+         * which must succeed. */
+        weft__dl_wait wf;
+        if (weft__dl_wait_lock(&wf, l, pc) != 0)
+            return EDEADLK;
         rc = acquire_slow(l, timeout, cancellable);
+        weft__dl_wait_done(&wf);
+    } else {
+        rc = acquire_slow(l, timeout, cancellable);
+    }
     if (rc != 0)
         return rc;
     atomic_store_explicit(&l->owner, self, memory_order_relaxed);

@@ -7,8 +7,10 @@
  * the orders are real but no run can actually deadlock. */
 #include "test.h"
 #include "deadlock-internal.h"
+#include "future-internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -598,4 +600,138 @@ TEST(named_constructors_under_fault_injection)
     weft_lock_free(l);
     CHECK_OK(weft_rlock_new_at(&r, __FILE__, __LINE__));
     weft_rlock_free(r);
+}
+
+/* ------------------------------------------------------------ wait-for graph */
+
+static weft_future *wf_task;
+static int wf_rc;
+
+/* Waits until n threads are registered as blocked in the wait-for graph:
+ * a handshake on the detector's own state, not a sleep. */
+static void wait_blocked(unsigned n)
+{
+    while (weft__dl_n_blocked() < n)
+        sched_yield();
+}
+
+/* A "worker" running wf_task, whose task needs lc. */
+static void *task_needing_lock(void *arg)
+{
+    pthread_setname_np(pthread_self(), (const char *)arg);
+    CHECK(weft__future_begin(wf_task));
+    int rc = weft_lock_acquire(lc, WEFT_FOREVER);
+    if (rc == 0)
+        CHECK_OK(weft_lock_release(lc));
+    wf_rc = rc;
+    weft__future_finish(wf_task, rc, NULL, NULL);
+    return NULL;
+}
+
+TEST(wait_for_cycle_caller_gets_edeadlk)
+{
+    report_mode();
+    CHECK_OK(weft_lock_new_named(&lc, "L"));
+    CHECK_OK(weft__future_new_task(&wf_task, "task-1", NULL, NULL));
+    CHECK_OK(weft_lock_acquire(lc, WEFT_FOREVER));
+    pthread_t t;
+    CHECK_OK(pthread_create(&t, NULL, task_needing_lock, "worker-1"));
+    wait_blocked(1); /* the task is blocked on L, which we hold */
+    CHECK_RC(weft_future_result(wf_task, WEFT_FOREVER, NULL), EDEADLK);
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("wait-for cycle"));
+    CHECK(captured_has("for the result of future \"task-1\", whose task runs on thread "
+                       "\"worker-1\""));
+    CHECK(captured_has("thread \"worker-1\" waits (at "));
+    CHECK(captured_has("for lock \"L\", held by thread"));
+    /* Backing off resolves it: the task gets the lock and finishes. */
+    CHECK_OK(weft_lock_release(lc));
+    CHECK_OK(weft_future_result(wf_task, WEFT_FOREVER, NULL));
+    CHECK_OK(pthread_join(t, NULL));
+    CHECK_OK(wf_rc);
+    CHECK_EQ(weft__dl_n_blocked(), 0);
+    weft_future_unref(wf_task);
+    weft_lock_free(lc);
+}
+
+static void *task_needing_lock_late(void *arg)
+{
+    wait_blocked(1); /* the caller is blocked on our future */
+    return task_needing_lock(arg);
+}
+
+TEST(wait_for_cycle_task_gets_edeadlk)
+{
+    report_mode();
+    CHECK_OK(weft_lock_new_named(&lc, "L"));
+    CHECK_OK(weft__future_new_task(&wf_task, "task-2", NULL, NULL));
+    CHECK_OK(weft_lock_acquire(lc, WEFT_FOREVER));
+    pthread_t t;
+    CHECK_OK(pthread_create(&t, NULL, task_needing_lock_late, "worker-2"));
+    /* The task closes the cycle: its acquire fails, so the task fails. */
+    CHECK_RC(weft_future_result(wf_task, WEFT_FOREVER, NULL), WEFT_EFAILED);
+    CHECK_EQ(weft_future_error(wf_task, NULL), EDEADLK);
+    CHECK_OK(pthread_join(t, NULL));
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("returns EDEADLK to thread \"worker-2\""));
+    CHECK_OK(weft_lock_release(lc));
+    weft_future_unref(wf_task);
+    weft_lock_free(lc);
+}
+
+TEST(wait_for_chain_without_cycle_not_reported)
+{
+    report_mode();
+    CHECK_OK(weft_lock_new_named(&lc, "L"));
+    CHECK_OK(weft__future_new_task(&wf_task, "task-3", NULL, NULL));
+    CHECK_OK(weft_lock_acquire(lc, WEFT_FOREVER));
+    pthread_t t;
+    CHECK_OK(pthread_create(&t, NULL, task_needing_lock, "worker-3"));
+    wait_blocked(1);
+    /* The task waits for L, held by us; we release it before waiting for
+     * the task: a chain, not a cycle. */
+    CHECK_OK(weft_lock_release(lc));
+    CHECK_OK(weft_future_result(wf_task, WEFT_FOREVER, NULL));
+    CHECK_OK(pthread_join(t, NULL));
+    CHECK_EQ(reports(), 0);
+    weft_future_unref(wf_task);
+    weft_lock_free(lc);
+}
+
+static bool pool_saturated(void *owner)
+{
+    (void)owner;
+    return true;
+}
+
+static int pool_owner;
+static weft_future *queued;
+
+/* A task of a (pretend) executor waiting on work queued behind itself. */
+static void *pool_task(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "pool-worker");
+    weft_future *self;
+    CHECK_OK(weft__future_new_task(&self, "outer", &pool_owner, pool_saturated));
+    CHECK(weft__future_begin(self));
+    wf_rc = weft_future_result(queued, WEFT_FOREVER, NULL);
+    weft__future_finish(self, 0, NULL, NULL);
+    weft_future_unref(self);
+    return NULL;
+}
+
+TEST(pool_self_deadlock_reported)
+{
+    report_mode();
+    CHECK_OK(weft__future_new_task(&queued, "inner", &pool_owner, pool_saturated));
+    pthread_t t;
+    CHECK_OK(pthread_create(&t, NULL, pool_task, NULL));
+    CHECK_OK(pthread_join(t, NULL));
+    CHECK_RC(wf_rc, EDEADLK);
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("thread \"pool-worker\" (a task) called weft_future_result on future "
+                       "\"inner\""));
+    CHECK_OK(weft_future_cancel(queued));
+    weft_future_unref(queued);
 }

@@ -56,7 +56,9 @@ WEFT_API void weft_lock_free(weft_lock *l);
 /* Acquires the lock, waiting up to `timeout` seconds (WEFT_FOREVER: no limit;
  * 0: do not block). Returns 0 once held; EBUSY when timeout is 0 and another
  * thread holds it; ETIMEDOUT when the time passed; EDEADLK when the caller
- * already holds it; ECANCELED when the calling task was cancelled; EINVAL
+ * already holds it, or (deadlock detector on, weft/deadlock.h) when waiting
+ * would close a wait-for cycle, such as the holder waiting for the result of
+ * the task that calls this (reported); ECANCELED when the calling task was cancelled; EINVAL
  * for a bad timeout. Blocks. */
 WEFT_API int weft_lock_acquire(weft_lock *l, double timeout);
 

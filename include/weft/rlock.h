@@ -31,7 +31,8 @@ WEFT_API void weft_rlock_free(weft_rlock *l);
 /* Acquires it, or counts one more level if the caller owns it already (never
  * blocks then). Returns 0, EBUSY (timeout 0, another owner), ETIMEDOUT,
  * ECANCELED, EINVAL (bad timeout), EOVERFLOW (recursion count would
- * overflow). Blocks. */
+ * overflow), EDEADLK (deadlock detector on: waiting would close a wait-for
+ * cycle, as for weft_lock_acquire). Blocks. */
 WEFT_API int weft_rlock_acquire(weft_rlock *l, double timeout);
 
 /* Drops one level; the lock is free at level 0. Returns 0, or EPERM when the
