@@ -374,24 +374,35 @@ static void thread_name(char *buf, size_t n)
 
 /* ------------------------------------------------------------ reports */
 
+/* A report being written. The buffer is allocated at the first line, so
+ * the common path (no cycle) costs no memory and no thread carries one. */
 typedef struct report {
-    char buf[REPORT_SIZE];
+    char *buf;
     size_t len;
+    bool started; /* a line was put, even if memory was short for it */
 } report;
 
 static void WEFT_PRINTF(2, 3) put(report *r, const char *fmt, ...)
 {
-    if (r->len >= sizeof r->buf - 1)
+    r->started = true;
+    if (!r->buf) {
+        r->buf = weft__malloc(REPORT_SIZE);
+        if (!r->buf)
+            return;
+        r->buf[0] = 0;
+        r->len = 0;
+    }
+    if (r->len >= REPORT_SIZE - 1)
         return;
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(r->buf + r->len, sizeof r->buf - r->len, fmt, ap);
+    int k = vsnprintf(r->buf + r->len, REPORT_SIZE - r->len, fmt, ap);
     va_end(ap);
     if (k > 0)
         r->len += (size_t)k;
-    if (r->len >= sizeof r->buf - 1) {
-        r->len = sizeof r->buf - 1;
-        memcpy(r->buf + sizeof r->buf - 5, "...\n", 5);
+    if (r->len >= REPORT_SIZE - 1) {
+        r->len = REPORT_SIZE - 1;
+        memcpy(r->buf + REPORT_SIZE - 5, "...\n", 5);
     }
 }
 
@@ -493,7 +504,7 @@ static bool add_edge(report *r, weft__dl_class *from, weft__dl_class *to, enum e
     if (!e->closing)
         return false;
 
-    if (r->len == 0) {
+    if (!r->started) {
         char at[128];
         fmt_pc(at, sizeof at, pc);
         put(r, "weft: possible deadlock: lock order cycle\n");
@@ -523,12 +534,20 @@ static bool add_edge(report *r, weft__dl_class *from, weft__dl_class *to, enum e
     return true;
 }
 
+/* Emits r (if anything was put) and frees it. */
+static void send(report *r)
+{
+    if (!r->started)
+        return;
+    emit(r->buf ? r->buf : "weft: possible deadlock (no memory to describe it)\n");
+    weft__free(r->buf);
+}
+
 static void finish(report *r)
 {
-    if (r->len == 0)
-        return;
-    put(r, "  Fix: take these locks in one order everywhere (see docs/deadlock.md).\n");
-    emit(r->buf);
+    if (r->started)
+        put(r, "  Fix: take these locks in one order everywhere (see docs/deadlock.md).\n");
+    send(r);
 }
 
 /* ------------------------------------------------------------ hooks */
@@ -546,8 +565,7 @@ void weft__dl_before_wait(weft__dl_obj *o, const void *pc)
         return;
     enum edge_kind kind =
         strcmp(o->kind, "lock") == 0 || strcmp(o->kind, "rlock") == 0 ? EDGE_ACQUIRE : EDGE_WAIT;
-    static _Thread_local report r;
-    r.len = 0;
+    report r = {0};
     weft__lock(&graph_mu);
     for (unsigned i = t->n; i-- > 0;) {
         held *h = &t->h[i];
@@ -624,8 +642,7 @@ void weft__dl_sem_released(weft__dl_obj *o, const void *inst, const void *pc)
     weft__dl_class *c = class_of(o);
     if (!c)
         return;
-    static _Thread_local report r;
-    r.len = 0;
+    report r = {0};
     bool locked = false;
     for (unsigned i = 0; i < t->n; i++) {
         held *h = &t->h[i];
@@ -705,8 +722,7 @@ static int wf_enter(weft__dl_wait *w, const void *pc)
     w->self = weft__self_id();
     w->pc = pc;
     thread_name(w->thread, sizeof w->thread);
-    static _Thread_local report r;
-    r.len = 0;
+    report r = {0};
     weft__lock(&wf_mu);
     const weft__dl_wait *path[WF_MAX_CHAIN];
     unsigned n = 0;
@@ -742,7 +758,7 @@ static int wf_enter(weft__dl_wait *w, const void *pc)
     weft__unlock(&wf_mu);
     if (!cycle)
         return 0;
-    emit(r.buf);
+    send(&r);
     return EDEADLK;
 }
 
@@ -780,7 +796,7 @@ void weft__dl_report_pool(const char *call, const weft_future *f)
     char me_[NAME_SIZE];
     thread_name(me_, sizeof me_);
     const char *name = f ? weft_future_name(f) : NULL;
-    report r = {.len = 0};
+    report r = {0};
     put(&r,
         "weft: deadlock: thread \"%s\" (a task) called %s on %s%s%s queued on its own "
         "executor,\n",
@@ -790,5 +806,5 @@ void weft__dl_report_pool(const char *call, const weft_future *f)
             "would never run.\n  weft returns EDEADLK instead of waiting forever.\n");
     put(&r, "  Fix: do not wait inside a task for work queued on the same pool, or give the "
             "pool more workers.\n");
-    emit(r.buf);
+    send(&r);
 }

@@ -556,6 +556,7 @@ TEST_T(stress_consistent_orders, 20)
         CHECK_OK(pthread_join(t[i], NULL));
     pthread_barrier_destroy(&start);
     CHECK_EQ(reports(), 0);
+    CHECK_EQ(weft__dl_n_blocked(), 0); /* every contended wait unregistered */
     for (int i = 0; i < 4; i++)
         weft_lock_free(sl[i]);
 }
