@@ -83,6 +83,10 @@ void weft__dl_wait_done(weft__dl_wait *w);
  * because the awaited work is queued behind the task's own saturated pool:
  * report it (when the detector is on). f may be NULL (a set of futures). */
 void weft__dl_report_pool(const char *call, const weft_future *f);
+/* A call that would wait for the calling thread itself (call:
+ * "weft_executor_shutdown", where: "one of the executor's own workers")
+ * returned EDEADLK: report it (when the detector is on). */
+void weft__dl_report_self(const char *call, const char *where);
 
 /* Tests: graph searches run so far (the chain cache avoids them); threads
  * registered as blocked in the wait-for graph now. */

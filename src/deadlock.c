@@ -808,3 +808,16 @@ void weft__dl_report_pool(const char *call, const weft_future *f)
             "pool more workers.\n");
     send(&r);
 }
+
+void weft__dl_report_self(const char *call, const char *where)
+{
+    if (!(weft__dl_maybe_on() && weft__dl_on()))
+        return;
+    char me_[NAME_SIZE];
+    thread_name(me_, sizeof me_);
+    report r = {0};
+    put(&r, "weft: deadlock: thread \"%s\" called %s from %s: it would wait for itself.\n",
+        me_, call, where);
+    put(&r, "  weft returns EDEADLK instead of waiting forever.\n");
+    send(&r);
+}
