@@ -816,8 +816,8 @@ void weft__dl_report_self(const char *call, const char *where)
     char me_[NAME_SIZE];
     thread_name(me_, sizeof me_);
     report r = {0};
-    put(&r, "weft: deadlock: thread \"%s\" called %s from %s: it would wait for itself.\n",
-        me_, call, where);
+    put(&r, "weft: deadlock: thread \"%s\" called %s from %s: it would wait for itself.\n", me_,
+        call, where);
     put(&r, "  weft returns EDEADLK instead of waiting forever.\n");
     send(&r);
 }

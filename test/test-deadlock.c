@@ -736,3 +736,121 @@ TEST(pool_self_deadlock_reported)
     CHECK_OK(weft_future_cancel(queued));
     weft_future_unref(queued);
 }
+
+/* ------------------------------------------------------------ with the executor */
+
+static weft_executor *ex1;
+
+static int lock_task(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    int rc = weft_lock_acquire(lc, WEFT_FOREVER);
+    if (rc == 0)
+        weft_lock_release(lc);
+    return rc;
+}
+
+TEST(executor_task_needing_a_held_lock_is_edeadlk)
+{
+    report_mode();
+    weft_executor_opts o = {.max_workers = 1, .thread_name_prefix = "pool"};
+    CHECK_OK(weft_executor_new(&ex1, &o));
+    CHECK_OK(weft_lock_new_named(&lc, "L"));
+    CHECK_OK(weft_lock_acquire(lc, WEFT_FOREVER));
+    weft_future *f;
+    CHECK_OK(weft_executor_submit(ex1, lock_task, NULL, &f));
+    wait_blocked(1); /* the task waits for L */
+    CHECK_RC(weft_future_result(f, WEFT_FOREVER, NULL), EDEADLK);
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("wait-for cycle"));
+    CHECK(captured_has("whose task runs on thread \"pool"));
+    CHECK_OK(weft_lock_release(lc));
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    weft_executor_free(ex1);
+    weft_lock_free(lc);
+}
+
+static int noop_task(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+/* On a one-worker pool: submits another task and waits for it. */
+static int wait_on_own_pool(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_future *inner;
+    int rc = weft_executor_submit(weft_executor_current(), noop_task, NULL, &inner);
+    if (rc)
+        return rc;
+    rc = weft_future_result(inner, WEFT_FOREVER, NULL);
+    weft_future_unref(inner);
+    return rc;
+}
+
+TEST(executor_pool_self_wait_reported)
+{
+    report_mode();
+    weft_executor_opts o = {.max_workers = 1, .thread_name_prefix = "solo"};
+    CHECK_OK(weft_executor_new(&ex1, &o));
+    weft_future *f;
+    CHECK_OK(weft_executor_submit(ex1, wait_on_own_pool, NULL, &f));
+    CHECK_RC(weft_future_result(f, WEFT_FOREVER, NULL), WEFT_EFAILED);
+    CHECK_EQ(weft_future_error(f, NULL), EDEADLK);
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("called weft_future_result on future"));
+    CHECK(captured_has("thread \"solo"));
+    weft_future_unref(f);
+    weft_executor_free(ex1);
+}
+
+static int shutdown_own(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return weft_executor_shutdown(weft_executor_current(), true, false);
+}
+
+TEST(executor_shutdown_from_worker_reported)
+{
+    report_mode();
+    CHECK_OK(weft_executor_new(&ex1, NULL));
+    weft_future *f;
+    CHECK_OK(weft_executor_submit(ex1, shutdown_own, NULL, &f));
+    CHECK_RC(weft_future_result(f, WEFT_FOREVER, NULL), WEFT_EFAILED);
+    CHECK_EQ(weft_future_error(f, NULL), EDEADLK);
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("called weft_executor_shutdown with wait from one of the executor's own "
+                       "workers"));
+    weft_future_unref(f);
+    weft_executor_free(ex1);
+}
+
+static weft_group *grp;
+
+static int group_wait_inside(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return weft_group_wait(grp, WEFT_FOREVER);
+}
+
+TEST(group_wait_from_own_task_reported)
+{
+    report_mode();
+    weft_executor_opts o = {.max_workers = 2, .thread_name_prefix = "grp"};
+    CHECK_OK(weft_executor_new(&ex1, &o));
+    CHECK_OK(weft_group_new(&grp, ex1, NULL));
+    CHECK_OK(weft_group_spawn(grp, group_wait_inside, NULL, NULL));
+    CHECK_RC(weft_group_wait(grp, WEFT_FOREVER), WEFT_EFAILED);
+    CHECK_EQ(weft_group_error(grp, 0, NULL, NULL), EDEADLK);
+    CHECK_EQ(reports(), 1);
+    CHECK(captured_has("called weft_group_wait from one of the group's own tasks"));
+    weft_group_free(grp);
+    weft_executor_free(ex1);
+}
