@@ -20,11 +20,10 @@ all: build
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DWEFT_WERROR=ON \
-	    -DWEFT_SANITIZE=$(SANITIZE)
-
-build: deps $(BUILD)/CMakeCache.txt
+# Configuring again is cheap and repairs a build directory left half-made.
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DWEFT_WERROR=ON \
+	    -DWEFT_SANITIZE=$(SANITIZE) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
