@@ -116,14 +116,14 @@ typedef struct site_node {
     int status;
 } site_node;
 
-typedef struct site_counters {
+typedef struct site_stats {
     unsigned long requests;    /* requests received since the last reset */
     unsigned long resets;      /* of which answered by closing the connection */
     unsigned long bytes;       /* body bytes queued (for trickled bodies: sent) */
     unsigned active;           /* requests in progress now, all hosts */
     unsigned peak;             /* most requests in progress at once, all hosts */
     unsigned long status[600]; /* answers by status code */
-} site_counters;
+} site_stats;
 
 struct site;
 
@@ -188,7 +188,8 @@ unsigned long site_hits(struct site *s, const char *path);
 /* Answers with this status since the last reset. */
 unsigned long site_status_count(struct site *s, int status);
 
-void site_counters(struct site *s, site_counters *out);
+/* A snapshot of every counter. (The type cannot share the function's name.) */
+void site_counters(struct site *s, site_stats *out);
 
 /* Requests in progress now / most at once since the last reset whose Host
  * header names host ("127.0.0.1", "localhost"; any ":port" is ignored on
