@@ -473,6 +473,7 @@ struct req {
     unsigned long hit_no; /* this request is the hit_no-th of its path */
     atomic_bool suspended;
     bool counted;
+    bool waited; /* the latency is behind this request */
     /* a trickled or generated body */
     uint64_t total;
     double rate, t0;
@@ -1273,6 +1274,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *con_cls = r;
         count_begin(s, r, url,
                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
+        /* Nothing is answered (or suspended) on this first call: MHD closes
+         * the connection after an answer queued before the request was read
+         * to its end, and clients' keep-alive must work. */
+        return MHD_YES;
+    }
+    unsuspended(r);
+    if (*upload_data_size) {
+        *upload_data_size = 0; /* request bodies are read and ignored */
+        return MHD_YES;
+    }
+    if (!r->waited) {
+        r->waited = true;
         double wait = s->o.latency;
         if (s->o.jitter > 0)
             wait += s->o.jitter * unit(hash3(s->o.seed, H_JITTER, atomic_fetch_add(&s->reqseq, 1)));
@@ -1280,14 +1293,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         double dv;
         if (d && parse_seconds(d, &dv))
             wait = dv;
+        /* MHD calls again once resumed; if it cannot suspend, answer now. */
         if (wait > 0 && suspend_until(r, now_mono() + wait))
             return MHD_YES;
-    } else {
-        unsuspended(r);
-    }
-    if (*upload_data_size) {
-        *upload_data_size = 0; /* request bodies are read and ignored */
-        return MHD_YES;
     }
     return route(r, url, method);
 }
