@@ -1,0 +1,286 @@
+/* urlnorm.c: link resolution and URL normalisation on curl's URL API.
+ *
+ * DESIGN: see urlnorm.h. Every step that curl already gets right (reference
+ * resolution, dot segments, default ports, IPv6 literals, encoding spaces)
+ * is left to curl; this file only adds what curl does not do or does
+ * differently: refusing foreign schemes up front, the empty reference
+ * (curl resolves "" to the base's directory; RFC 3986 5.2.2 says the base
+ * itself), lower-casing the host, and canonical percent-escapes. */
+#include "urlnorm.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int hexval(unsigned char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The link with outer whitespace and inner tabs/newlines removed (WHATWG
+ * URL parsing does the same, and pages indent their hrefs). */
+static char *clean_href(const char *href)
+{
+    size_t n = strlen(href);
+    while (n > 0 && is_space((unsigned char)href[n - 1]))
+        n--;
+    while (n > 0 && is_space((unsigned char)*href)) {
+        href++;
+        n--;
+    }
+    char *s = malloc(n + 1);
+    if (!s)
+        return NULL;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (href[i] != '\t' && href[i] != '\n' && href[i] != '\r')
+            s[j++] = href[i];
+    s[j] = '\0';
+    return s;
+}
+
+/* Whether href starts with a scheme (RFC 3986: ALPHA *(ALPHA / DIGIT / "+" /
+ * "-" / ".") ":"), and if so whether it is http or https. */
+static urlnorm_status check_scheme(const char *href, bool *has_scheme)
+{
+    *has_scheme = false;
+    if (!is_alpha((unsigned char)href[0]))
+        return URLNORM_OK;
+    size_t i = 1;
+    while (is_alpha((unsigned char)href[i]) || is_digit((unsigned char)href[i]) || href[i] == '+' ||
+           href[i] == '-' || href[i] == '.')
+        i++;
+    if (href[i] != ':')
+        return URLNORM_OK;
+    *has_scheme = true;
+    if ((i == 4 && strncasecmp(href, "http", 4) == 0) ||
+        (i == 5 && strncasecmp(href, "https", 5) == 0))
+        return URLNORM_OK;
+    return URLNORM_SCHEME;
+}
+
+/* Canonical percent-escapes after the authority: %7e -> ~, %2f -> %2F. In
+ * place: the string only ever shrinks. */
+static void canon_escapes(char *url)
+{
+    char *p = strstr(url, "://");
+    if (!p)
+        return;
+    p = strchr(p + 3, '/');
+    if (!p)
+        return;
+    char *w = p;
+    for (char *r = p; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval((unsigned char)r[1])) >= 0 &&
+            (lo = hexval((unsigned char)r[2])) >= 0) {
+            unsigned char c = (unsigned char)(hi * 16 + lo);
+            if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+                *w++ = (char)c;
+            } else {
+                static const char hex[] = "0123456789ABCDEF";
+                *w++ = '%';
+                *w++ = hex[hi];
+                *w++ = hex[lo];
+            }
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
+static urlnorm_status from_curl(CURLUcode uc)
+{
+    return uc == CURLUE_OUT_OF_MEMORY ? URLNORM_NOMEM : URLNORM_BAD;
+}
+
+urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out)
+{
+    *out = NULL;
+    if (!href || strlen(href) > URLNORM_MAX || (base && strlen(base) > URLNORM_MAX))
+        return URLNORM_BAD;
+    char *h = clean_href(href);
+    if (!h)
+        return URLNORM_NOMEM;
+    bool has_scheme;
+    urlnorm_status st = check_scheme(h, &has_scheme);
+    if (st != URLNORM_OK) {
+        free(h);
+        return st;
+    }
+    if (!base && !has_scheme) {
+        free(h);
+        return URLNORM_BAD;
+    }
+    CURLU *u = curl_url();
+    if (!u) {
+        free(h);
+        return URLNORM_NOMEM;
+    }
+    char *s = NULL, *host = NULL;
+    CURLUcode uc;
+    if (base && (uc = curl_url_set(u, CURLUPART_URL, base, 0)) != CURLUE_OK) {
+        st = from_curl(uc);
+        goto out;
+    }
+    /* "" and "#frag" are the base document itself (curl would give its
+     * directory). */
+    if ((!base || (h[0] != '\0' && h[0] != '#')) &&
+        (uc = curl_url_set(u, CURLUPART_URL, h, CURLU_URLENCODE)) != CURLUE_OK) {
+        st = from_curl(uc);
+        goto out;
+    }
+    /* The base might itself have had a foreign scheme. */
+    if ((uc = curl_url_get(u, CURLUPART_SCHEME, &s, 0)) != CURLUE_OK) {
+        st = from_curl(uc);
+        goto out;
+    }
+    if (strcmp(s, "http") != 0 && strcmp(s, "https") != 0) {
+        st = URLNORM_SCHEME;
+        goto out;
+    }
+    curl_free(s);
+    s = NULL;
+    if ((uc = curl_url_get(u, CURLUPART_HOST, &host, 0)) != CURLUE_OK || !host[0]) {
+        st = uc == CURLUE_OUT_OF_MEMORY ? URLNORM_NOMEM : URLNORM_BAD;
+        goto out;
+    }
+    bool upper = false;
+    for (char *c = host; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+            upper = true;
+        }
+    if (upper && (uc = curl_url_set(u, CURLUPART_HOST, host, 0)) != CURLUE_OK) {
+        st = from_curl(uc);
+        goto out;
+    }
+    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+    if ((uc = curl_url_get(u, CURLUPART_URL, &s, CURLU_NO_DEFAULT_PORT)) != CURLUE_OK) {
+        st = from_curl(uc);
+        goto out;
+    }
+    canon_escapes(s);
+    if (strlen(s) > URLNORM_MAX) {
+        st = URLNORM_BAD;
+        goto out;
+    }
+    *out = strdup(s);
+    st = *out ? URLNORM_OK : URLNORM_NOMEM;
+out:
+    curl_free(s);
+    curl_free(host);
+    curl_url_cleanup(u);
+    free(h);
+    return st;
+}
+
+urlnorm_status urlnorm(const char *url, char **out)
+{
+    return urlnorm_resolve(NULL, url, out);
+}
+
+const char *urlnorm_strstatus(urlnorm_status s)
+{
+    switch (s) {
+    case URLNORM_OK:
+        return "ok";
+    case URLNORM_SCHEME:
+        return "scheme";
+    case URLNORM_BAD:
+        return "bad";
+    case URLNORM_NOMEM:
+        return "nomem";
+    }
+    return "?";
+}
+
+/* The authority of url: [start, end) after "://", up to the path. */
+static bool authority(const char *url, const char **start, const char **end)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return false;
+    p += 3;
+    const char *e = p + strcspn(p, "/?#");
+    /* Userinfo is not part of the origin. */
+    for (const char *q = e; q > p; q--)
+        if (q[-1] == '@') {
+            p = q;
+            break;
+        }
+    *start = p;
+    *end = e;
+    return true;
+}
+
+bool urlnorm_origin(const char *url, char *buf, size_t n)
+{
+    const char *a, *e;
+    if (!authority(url, &a, &e))
+        return false;
+    size_t slen = (size_t)(strstr(url, "://") - url);
+    size_t len = slen + 3 + (size_t)(e - a);
+    if (len + 1 > n)
+        return false;
+    memcpy(buf, url, slen);
+    memcpy(buf + slen, "://", 3);
+    memcpy(buf + slen + 3, a, (size_t)(e - a));
+    buf[len] = '\0';
+    return true;
+}
+
+bool urlnorm_host(const char *url, char *buf, size_t n)
+{
+    const char *a, *e;
+    if (!authority(url, &a, &e))
+        return false;
+    const char *hs = a, *he;
+    if (*a == '[') {
+        hs = a + 1;
+        he = memchr(hs, ']', (size_t)(e - hs));
+        if (!he)
+            return false;
+    } else {
+        he = memchr(a, ':', (size_t)(e - a));
+        if (!he)
+            he = e;
+    }
+    size_t len = (size_t)(he - hs);
+    if (len == 0 || len + 1 > n)
+        return false;
+    memcpy(buf, hs, len);
+    buf[len] = '\0';
+    return true;
+}
+
+const char *urlnorm_path(const char *url)
+{
+    const char *a, *e;
+    if (!authority(url, &a, &e) || *e == '\0' || *e == '#')
+        return "/";
+    return e;
+}
