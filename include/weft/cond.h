@@ -47,8 +47,7 @@ typedef bool weft_cond_pred_fn(void *arg);
  * whole wait shares one deadline. Returns 0 when pred is true, ETIMEDOUT when
  * the time passed with pred still false, and otherwise as weft_cond_wait.
  * Blocks. */
-WEFT_API int weft_cond_wait_for(weft_cond *c, weft_cond_pred_fn *pred, void *arg,
-                                double timeout);
+WEFT_API int weft_cond_wait_for(weft_cond *c, weft_cond_pred_fn *pred, void *arg, double timeout);
 
 /* Wakes up to n waiters, longest-waiting first. The caller must hold the
  * lock: returns 0 or EPERM. Never blocks. */

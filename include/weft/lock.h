@@ -59,7 +59,7 @@ WEFT_API weft_lock *weft_lock_guard_acquire_(weft_lock *l);
 WEFT_API void weft_lock_guard_release_(weft_lock **l);
 
 #define WEFT_CAT2_(a, b) a##b
-#define WEFT_CAT_(a, b) WEFT_CAT2_(a, b)
+#define WEFT_CAT_(a, b)  WEFT_CAT2_(a, b)
 /* Acquires l (no timeout) until the end of the enclosing scope. If the wait
  * is cancelled (the calling task was cancelled), the process aborts with a
  * message rather than run the block unlocked: use weft_lock_acquire where a

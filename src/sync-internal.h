@@ -1,0 +1,50 @@
+/* sync-internal.h: what lock.c, rlock.c and cond.c share and nothing else
+ * needs. The lock structs live here (not in their .c) so that an RLock can
+ * embed its lock and a condition can release and re-acquire either kind
+ * without a public API for "release fully".
+ *
+ * DESIGN: every acquisition, public or internal, goes through the single
+ * function weft__lock_acquire_, and every release through
+ * weft__lock_release_owned, so a future lock-order checker (lockdep-like) has
+ * exactly one place to hook on each side. */
+#ifndef WEFT_SYNC_INTERNAL_H
+#define WEFT_SYNC_INTERNAL_H
+
+#include "internal.h"
+
+struct weft_lock {
+    /* 0 unlocked, 1 locked, 2 locked and maybe waiters (see lock.c). */
+    atomic_uint state;
+    /* weft__self_id() of the holder, 0 when free. Written only by the
+     * holder; see lock.c for why relaxed accesses suffice. */
+    atomic_uint_fast64_t owner;
+    pthread_mutex_t m; /* slow path only: waiters sleep on c under m */
+    pthread_cond_t c;
+};
+
+struct weft_rlock {
+    weft_lock lock;
+    unsigned count; /* levels; read and written only by the owner */
+};
+
+/* In-place init/destroy (for embedding). */
+void weft__lock_init(weft_lock *l);
+void weft__lock_destroy(weft_lock *l);
+
+/* The one acquisition path: weft_lock_acquire with `cancellable` true.
+ * False makes the wait ignore the calling task's cancel token (a condition
+ * re-acquiring its lock, which must succeed on every path). */
+int weft__lock_acquire_(weft_lock *l, double timeout, bool cancellable);
+/* The one release path: the caller must hold l (checked by the callers). */
+void weft__lock_release_owned(weft_lock *l);
+
+/* For conditions over an RLock: drop every level the caller holds and
+ * return how many there were (the caller must own l); then take it back
+ * with the same count, not cancellable, waiting as long as it takes. */
+unsigned weft__rlock_release_all(weft_rlock *l);
+void weft__rlock_reacquire(weft_rlock *l, unsigned count);
+
+void weft__rlock_init(weft_rlock *l);
+void weft__rlock_destroy(weft_rlock *l);
+
+#endif
