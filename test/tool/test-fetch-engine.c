@@ -141,8 +141,14 @@ TEST_T(bad_urls_fail_one_by_one_and_the_run_goes_on, 20)
     o.timeout = 0.2;
     o.retries = 1;
     const char *paths[] = {
-        "/slow/100000?rate=1000", "/reset", "/loop/a", "!http://exa mple/", "!ftp://h/x",
-        "!not-a-url",             "/page/1", "/status/404",
+        "/slow/100000?rate=1000",
+        "/reset",
+        "/loop/a",
+        "!http://exa mple/",
+        "!ftp://h/x",
+        "!not-a-url",
+        "/page/1",
+        "/status/404",
     };
     char *rows;
     fetch_run_result r = run(s, &o, 4, paths, 8, &rows);
@@ -187,8 +193,8 @@ TEST(output_dir_holds_every_body_and_nothing_escapes)
     o.outdir = out;
     char longpath[600] = "/page/1?";
     memset(longpath + 8, 'z', 500);
-    const char *paths[] = {"/page/1", "/page/1", "/../../x", "/%2e%2e/x", "/%2e%2e%2f%2e%2e%2fy",
-                           longpath, "/status/404"};
+    const char *paths[] = {"/page/1", "/page/1",    "/../../x", "/%2e%2e/x", "/%2e%2e%2f%2e%2e%2fy",
+                           longpath,  "/status/404"};
     char *rows;
     fetch_run_result r = run(s, &o, 3, paths, 7, &rows);
     CHECK_EQ(r.stats.failed, 4); /* x, x, y and the 404 */

@@ -47,18 +47,12 @@ TEST(savename_plain_paths)
 TEST(savename_hostile_paths_stay_inside)
 {
     static const char *hostile[] = {
-        "http://h/../../x",
-        "http://h/%2e%2e/x",
-        "http://h/%2e%2e",
-        "http://h/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
-        "http://h/..",
-        "http://h/.hidden",
-        "http://h/a%00b",
-        "http://h/a%0ab%0d",
-        "http://h/%2f",
-        "http://h/..%5c..%5cwin",
-        "not a url/../../x",
-        "http://h/\x01\x02",
+        "http://h/../../x",  "http://h/%2e%2e/x",
+        "http://h/%2e%2e",   "http://h/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "http://h/..",       "http://h/.hidden",
+        "http://h/a%00b",    "http://h/a%0ab%0d",
+        "http://h/%2f",      "http://h/..%5c..%5cwin",
+        "not a url/../../x", "http://h/\x01\x02",
     };
     char n[SAVENAME_MAX + 1];
     for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
@@ -143,7 +137,7 @@ TEST(savename_create_never_overwrites_or_follows_links)
         check_safe(name);
         close(fd);
     }
-    CHECK_EQ(count_entries(root), 1); /* only out/ */
+    CHECK_EQ(count_entries(root), 1);    /* only out/ */
     CHECK_EQ(count_entries(out), 5 + 5); /* 3 b*, the link, evil-1, 5 hostile */
     close(dirfd);
     char cmd[300];
