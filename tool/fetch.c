@@ -368,6 +368,7 @@ static void fetch_one(run *r, fetch_result *res)
         }
         res->attempts++;
         res->status = a.status;
+        res->curlcode = a.curlcode;
         res->bytes = a.bytes;
         res->dns = a.dns;
         res->connect = a.connect;

@@ -93,7 +93,7 @@ void report_row(FILE *out, report_format fmt, const fetch_result *r)
         char status[24];
         if (r->cancelled)
             snprintf(status, sizeof status, "-");
-        else if (r->status > 0)
+        else if (r->status > 0 && r->curlcode == 0)
             snprintf(status, sizeof status, "%ld", r->status);
         else
             snprintf(status, sizeof status, "ERR");

@@ -28,6 +28,7 @@ typedef struct fetch_result {
     bool ok;        /* transfer completed with a status below 400 */
     bool cancelled; /* never attempted, or stopped by an interrupt */
     long status;    /* HTTP status of the last attempt, 0 when none */
+    int curlcode;   /* CURLcode of the last attempt: the transfer failed */
     long long bytes;
     double dns, connect, ttfb, total; /* seconds, from curl, last attempt */
     unsigned attempts;
