@@ -80,36 +80,49 @@ static urlnorm_status check_scheme(const char *href, bool *has_scheme)
     return URLNORM_SCHEME;
 }
 
-/* Canonical percent-escapes after the authority: %7e -> ~, %2f -> %2F. In
- * place: the string only ever shrinks. */
-static void canon_escapes(char *url)
+/* Canonical percent-escapes after the authority: %7e -> ~, %2f -> %2F, and
+ * any raw byte curl let through (>= 0x80, controls, space: curl keeps a
+ * base URL's bytes as given) and stray '%' escaped, so the result is plain ASCII and
+ * normalising it again changes nothing. Returns a malloc'd string. */
+static char *canon_escapes(const char *url)
 {
-    char *p = strstr(url, "://");
-    if (!p)
-        return;
-    p = strchr(p + 3, '/');
-    if (!p)
-        return;
-    char *w = p;
-    for (char *r = p; *r;) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(url);
+    char *out = malloc(3 * n + 1);
+    if (!out)
+        return NULL;
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    size_t head = p ? (size_t)(p - url) : n;
+    memcpy(out, url, head);
+    char *w = out + head;
+    for (const char *r = url + head; *r;) {
+        unsigned char c = (unsigned char)*r;
         int hi, lo;
-        if (r[0] == '%' && (hi = hexval((unsigned char)r[1])) >= 0 &&
+        if (c == '%' && (hi = hexval((unsigned char)r[1])) >= 0 &&
             (lo = hexval((unsigned char)r[2])) >= 0) {
-            unsigned char c = (unsigned char)(hi * 16 + lo);
-            if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-                *w++ = (char)c;
+            unsigned char d = (unsigned char)(hi * 16 + lo);
+            if (is_alpha(d) || is_digit(d) || d == '-' || d == '.' || d == '_' || d == '~') {
+                *w++ = (char)d;
             } else {
-                static const char hex[] = "0123456789ABCDEF";
                 *w++ = '%';
                 *w++ = hex[hi];
                 *w++ = hex[lo];
             }
             r += 3;
+        } else if (c >= 0x7f || c <= 0x20 || c == '%') {
+            /* A '%' that starts no escape is itself escaped, or decoding
+             * "%%33" to "%3" would make a new escape on the next pass. */
+            *w++ = '%';
+            *w++ = hex[c >> 4];
+            *w++ = hex[c & 15];
+            r++;
         } else {
             *w++ = *r++;
         }
     }
     *w = '\0';
+    return out;
 }
 
 static urlnorm_status from_curl(CURLUcode uc)
@@ -183,13 +196,16 @@ urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out)
         st = from_curl(uc);
         goto out;
     }
-    canon_escapes(s);
-    if (strlen(s) > URLNORM_MAX) {
+    *out = canon_escapes(s);
+    if (!*out) {
+        st = URLNORM_NOMEM;
+    } else if (strlen(*out) > URLNORM_MAX) {
+        free(*out);
+        *out = NULL;
         st = URLNORM_BAD;
-        goto out;
+    } else {
+        st = URLNORM_OK;
     }
-    *out = strdup(s);
-    st = *out ? URLNORM_OK : URLNORM_NOMEM;
 out:
     curl_free(s);
     curl_free(host);

@@ -46,6 +46,10 @@ static const row rows[] = {
     /* percent-escapes: unreserved decoded, the rest upper-cased, never doubled */
     {"http://a/", "/%7euser/%2fx%2Fy?q=%3d", "http://a/~user/%2Fx%2Fy?q=%3D", URLNORM_OK},
     {"http://a/", "/a%20b", "http://a/a%20b", URLNORM_OK},
+    /* found by fuzz-urlnorm: a stray '%' must not form an escape on the next
+     * pass, and a base's raw bytes are escaped like a link's */
+    {"http://a/", "/%%33", "http://a/%253", URLNORM_OK},
+    {"http://a/\xb0/", "#x", "http://a/%B0/", URLNORM_OK},
     /* not followed */
     {"http://a/", "mailto:someone@example.com", NULL, URLNORM_SCHEME},
     {"http://a/", "javascript:void(0)", NULL, URLNORM_SCHEME},
