@@ -102,7 +102,9 @@ static char *canon_escapes(const char *url)
         if (c == '%' && (hi = hexval((unsigned char)r[1])) >= 0 &&
             (lo = hexval((unsigned char)r[2])) >= 0) {
             unsigned char d = (unsigned char)(hi * 16 + lo);
-            if (is_alpha(d) || is_digit(d) || d == '-' || d == '.' || d == '_' || d == '~') {
+            /* Not '.': "%2e" decoded after curl removed dot segments would
+             * make a new "." segment that the next pass removes. */
+            if (is_alpha(d) || is_digit(d) || d == '-' || d == '_' || d == '~') {
                 *w++ = (char)d;
             } else {
                 *w++ = '%';
@@ -130,7 +132,7 @@ static urlnorm_status from_curl(CURLUcode uc)
     return uc == CURLUE_OUT_OF_MEMORY ? URLNORM_NOMEM : URLNORM_BAD;
 }
 
-urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out)
+static urlnorm_status resolve_once(const char *base, const char *href, char **out)
 {
     *out = NULL;
     if (!href || strlen(href) > URLNORM_MAX || (base && strlen(base) > URLNORM_MAX))
@@ -181,7 +183,15 @@ urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out)
         st = uc == CURLUE_OUT_OF_MEMORY ? URLNORM_NOMEM : URLNORM_BAD;
         goto out;
     }
+    /* Plain ASCII host names and IP literals only: curl lets raw bytes and
+     * '%' through, which would make hosts no resolver knows. */
     bool upper = false;
+    for (const char *c = host; *c; c++)
+        if (!(is_alpha((unsigned char)*c) || is_digit((unsigned char)*c) || *c == '-' ||
+              *c == '.' || *c == '_' || *c == '~' || *c == ':' || *c == '[' || *c == ']')) {
+            st = URLNORM_BAD;
+            goto out;
+        }
     for (char *c = host; *c; c++)
         if (*c >= 'A' && *c <= 'Z') {
             *c = (char)(*c - 'A' + 'a');
@@ -211,6 +221,21 @@ out:
     curl_free(host);
     curl_url_cleanup(u);
     free(h);
+    return st;
+}
+
+urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out)
+{
+    urlnorm_status st = resolve_once(base, href, out);
+    if (st != URLNORM_OK)
+        return st;
+    /* Once more over the result: curl parses what it printed differently at
+     * times (a host "%30" prints as "0", which then reads as 0.0.0.0), and
+     * the de-dup key must be a fixed point. */
+    char *again = NULL;
+    st = resolve_once(NULL, *out, &again);
+    free(*out);
+    *out = again;
     return st;
 }
 

@@ -9,7 +9,7 @@
  * before curl sees it), the fragment is dropped, the host lower-cased, the
  * default port removed, dot segments resolved (curl's default), and
  * percent-escapes made canonical: hex digits upper-cased, escapes of
- * unreserved characters decoded (RFC 3986 6.2.2). Leading and trailing
+ * unreserved characters but "." decoded (RFC 3986 6.2.2). Leading and trailing
  * whitespace and embedded tabs and newlines are removed from a link first,
  * as browsers do. Pure functions, safe from any thread. */
 #ifndef WEFT_TOOL_URLNORM_H

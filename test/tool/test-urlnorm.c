@@ -50,6 +50,12 @@ static const row rows[] = {
      * pass, and a base's raw bytes are escaped like a link's */
     {"http://a/", "/%%33", "http://a/%253", URLNORM_OK},
     {"http://a/\xb0/", "#x", "http://a/%B0/", URLNORM_OK},
+    /* and by libFuzzer: "%2e" stays escaped (decoded it would be a new dot
+     * segment), and hosts with raw bytes or '%' are refused */
+    {"http://a/", "/x//%2e", "http://a/x//%2E", URLNORM_OK},
+    {NULL, "http://h\xc3\xa9st/", NULL, URLNORM_BAD},
+    {NULL, "http://ho%41st/", "http://hoast/", URLNORM_OK},
+    {NULL, "http://ho%25st/", NULL, URLNORM_BAD},
     /* not followed */
     {"http://a/", "mailto:someone@example.com", NULL, URLNORM_SCHEME},
     {"http://a/", "javascript:void(0)", NULL, URLNORM_SCHEME},
