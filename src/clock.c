@@ -39,7 +39,9 @@ int weft__deadline_init(weft__deadline *d, double timeout)
     if (timeout > MAX_TIMEOUT)
         timeout = MAX_TIMEOUT;
     weft__now(&d->at);
-    double whole = floor(timeout);
+    /* A cast, not floor(): timeout is in [0, MAX_TIMEOUT], and libweft
+     * should not need libm (clang calls floor out of line). */
+    double whole = (double)(time_t)timeout;
     long nsec = (long)((timeout - whole) * 1e9);
     d->at.tv_sec += (time_t)whole;
     d->at.tv_nsec += nsec;

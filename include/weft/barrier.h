@@ -19,8 +19,8 @@ typedef int weft_barrier_action_fn(void *arg);
 
 /* Creates a barrier for `parties` threads (at least 1), with an optional
  * action. Returns 0, EINVAL (parties 0), ENOMEM. */
-WEFT_API int weft_barrier_new(weft_barrier **out, unsigned parties,
-                              weft_barrier_action_fn *action, void *arg);
+WEFT_API int weft_barrier_new(weft_barrier **out, unsigned parties, weft_barrier_action_fn *action,
+                              void *arg);
 /* Frees it. NULL-safe. No thread may wait on it. */
 WEFT_API void weft_barrier_free(weft_barrier *b);
 
@@ -28,10 +28,15 @@ WEFT_API void weft_barrier_free(weft_barrier *b);
  * NULL) this thread's arrival index, 0 .. parties-1 (Python's return value);
  * ETIMEDOUT when this thread's timeout passed (the barrier is then broken);
  * WEFT_EBROKEN when the barrier is or becomes broken (aborted, reset while
- * waiting, another party timed out, the action failed); ECANCELED when the
- * calling task was cancelled (the barrier is then broken too, as a party
- * left); the action's own error code to the thread that ran it when it
- * failed; EINVAL for a bad timeout. Blocks. */
+ * waiting, another party timed out or was cancelled, the action failed);
+ * ECANCELED when the calling task was cancelled (the barrier is then broken
+ * too, as a party left; not if the thread was still waiting for the previous
+ * round to leave, as it never arrived); the action's own error code to the
+ * thread that ran it when it failed; EINVAL for a bad timeout. As in Python,
+ * the timeout covers the wait for the other parties: not the wait for the
+ * previous round to leave, nor the action once every party has arrived (a
+ * waiter then gets the round's outcome). A round once released succeeds for
+ * all its parties even if the barrier is broken before they wake. Blocks. */
 WEFT_API int weft_barrier_wait(weft_barrier *b, double timeout, unsigned *index);
 
 /* Returns the barrier to its initial state; threads waiting now get

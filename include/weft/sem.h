@@ -20,8 +20,10 @@ WEFT_API int weft_sem_new_bounded(weft_sem **out, unsigned value);
 /* Frees it. NULL-safe. No thread may wait on it. */
 WEFT_API void weft_sem_free(weft_sem *s);
 
-/* Takes one permit, waiting up to `timeout`. Returns 0, EBUSY (timeout 0 and
- * none free), ETIMEDOUT, ECANCELED, EINVAL. Blocks. */
+/* Takes one permit, waiting up to `timeout`. Waiters get permits strictly in
+ * arrival order; a waiter that times out or is cancelled takes none with it.
+ * Returns 0, EBUSY (timeout 0 and none free), ETIMEDOUT, ECANCELED, EINVAL
+ * (checked first, even when a permit is free). Blocks. */
 WEFT_API int weft_sem_acquire(weft_sem *s, double timeout);
 
 /* Returns n permits (Python's release(n)), waking up to n waiters. Returns 0;
