@@ -84,6 +84,7 @@ static const char usage_text[] =
     "      --csv                CSV with a header row (summary on stderr)\n"
     "      --user-agent S       the User-Agent header\n"
     "      --compare            run with 1 worker, then with N; print the speedup\n"
+    "                           (rows and -o files come from the second run)\n"
     "      --timeline           print a per-worker timeline after the run\n"
     "      --trace FILE         write a Chrome Trace Event file (open in Perfetto)\n"
     "  -q, --quiet              no per-URL rows and no progress bar\n"

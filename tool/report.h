@@ -38,7 +38,9 @@ typedef struct fetch_result {
     char file[SAVENAME_MAX + 1]; /* name under -o DIR, "" when not saved */
 } fetch_result;
 
-/* The column header (table, CSV); nothing for JSON. */
+/* The column header (table, CSV); nothing for JSON. In JSON and CSV, "time"
+ * is the last attempt's transfer time; "start" and "end" are seconds since
+ * the run began, retries and waits included. */
 void report_header(FILE *out, report_format fmt);
 void report_row(FILE *out, report_format fmt, const fetch_result *r);
 
