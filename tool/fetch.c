@@ -390,6 +390,7 @@ static void fetch_one(run *r, fetch_result *res)
         res->connect = a.connect;
         res->ttfb = a.ttfb;
         res->total = a.total;
+        res->reused = a.curlcode == CURLE_OK && a.connects == 0;
         if (a.curlcode == CURLE_ABORTED_BY_CALLBACK) {
             interrupted(res);
             break;

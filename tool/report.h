@@ -32,6 +32,7 @@ typedef struct fetch_result {
     long long bytes;
     double dns, connect, ttfb, total; /* seconds, from curl, last attempt */
     unsigned attempts;
+    bool reused;                 /* the last attempt ran on a kept-alive connection */
     int worker;                  /* executor worker index, -1 when not run on one */
     double start, end;           /* seconds since the run started */
     char error[256];             /* "" when ok */
