@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,8 +45,10 @@ void fetch_install_signals(void)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     /* The second Ctrl-C gets the default action: a stuck run can always be
-     * killed from the keyboard. */
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+     * killed from the keyboard. No SA_RESTART: a read of a stalled stdin on
+     * the draining thread must return (EINTR) so the run can end. Workers
+     * block these signals (block_signals), so the draining thread gets them. */
+    sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
@@ -81,6 +84,7 @@ static const char usage_text[] =
     "      --csv                CSV with a header row (summary on stderr)\n"
     "      --user-agent S       the User-Agent header\n"
     "      --compare            run with 1 worker, then with N; print the speedup\n"
+    "                           (rows and -o files come from the second run)\n"
     "      --timeline           print a per-worker timeline after the run\n"
     "      --trace FILE         write a Chrome Trace Event file (open in Perfetto)\n"
     "  -q, --quiet              no per-URL rows and no progress bar\n"
@@ -263,6 +267,7 @@ typedef struct source {
     size_t next_arg, index;
     char *line;
     size_t cap;
+    FILE *flush; /* rows to flush before a read that may block, or NULL */
 } source;
 
 static task *task_new(run *r, size_t index, const char *url, size_t len)
@@ -294,10 +299,21 @@ static int source_next(void *ud, void **item)
         *item = t;
         return 0;
     }
+    /* A pipe may stall: show the rows we have before waiting on it. */
+    if (s->flush)
+        fflush(s->flush);
     for (;;) {
+        errno = 0;
         ssize_t n = getline(&s->line, &s->cap, s->in);
-        if (n < 0)
+        if (n < 0) {
+            if (atomic_load(&fetch_stop) || errno == EINTR) {
+                clearerr(s->in);
+                if (atomic_load(&fetch_stop))
+                    return ENOENT;
+                continue;
+            }
             return ferror(s->in) ? EIO : ENOENT;
+        }
         char *p = s->line, *e = s->line + n;
         while (p < e && (*p == ' ' || *p == '\t'))
             p++;
@@ -374,6 +390,7 @@ static void fetch_one(run *r, fetch_result *res)
         res->connect = a.connect;
         res->ttfb = a.ttfb;
         res->total = a.total;
+        res->reused = a.curlcode == CURLE_OK && a.connects == 0;
         if (a.curlcode == CURLE_ABORTED_BY_CALLBACK) {
             interrupted(res);
             break;
@@ -408,6 +425,18 @@ static void fetch_one(run *r, fetch_result *res)
             res->file[0] = '\0';
         }
     }
+}
+
+/* weft_worker_init_fn: Ctrl-C is for the draining thread (see
+ * fetch_install_signals); threads curl starts inherit this mask too. */
+static int block_signals(void *arg, unsigned index)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return 0;
 }
 
 /* weft_fn: one URL. Always succeeds: the outcome is in the row. */
@@ -507,7 +536,8 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
         rc = ENOMEM;
         goto fail;
     }
-    weft_executor_opts eo = {.max_workers = workers, .thread_name_prefix = "fetch"};
+    weft_executor_opts eo = {
+        .max_workers = workers, .thread_name_prefix = "fetch", .initializer = block_signals};
     if ((rc = weft_executor_new(&ex, &eo)) != 0)
         goto fail;
     /* Two inputs per worker in flight: every worker has its next URL ready
@@ -517,6 +547,9 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
         goto fail;
 
     d.rows_on_tty = sk->rows && isatty(fileno(sk->rows));
+    struct stat ist;
+    if (in && sk->rows && (fstat(fileno(in), &ist) != 0 || !S_ISREG(ist.st_mode)))
+        src.flush = sk->rows;
     double cpu0 = cpu_seconds();
     r.t0 = weft_monotonic();
     progress_init(&d.bar, sk->progress, r.t0);

@@ -201,6 +201,7 @@ int http_get(http_client *c, const char *url, int fd, http_attempt *a)
     a->connect = usec(h, CURLINFO_CONNECT_TIME_T);
     a->ttfb = usec(h, CURLINFO_STARTTRANSFER_TIME_T);
     a->total = usec(h, CURLINFO_TOTAL_TIME_T);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &a->connects);
     struct curl_header *hdr;
     if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
         a->retry_after = retry_after_parse(hdr->value, time(NULL));

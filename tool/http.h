@@ -33,6 +33,7 @@ typedef struct http_attempt {
     long long bytes;
     double dns, connect, ttfb, total; /* seconds since the attempt began */
     double retry_after;               /* from the response, seconds; -1: none */
+    long connects;                    /* new connections made (0: kept alive) */
     char error[256];                  /* why, when curlcode != 0 */
 } http_attempt;
 

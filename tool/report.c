@@ -109,9 +109,10 @@ void report_row(FILE *out, report_format fmt, const fetch_result *r)
         fprintf(out,
                 ",\"ok\":%s,\"cancelled\":%s,\"status\":%ld,\"bytes\":%lld,\"time\":%.6f,"
                 "\"dns\":%.6f,\"connect\":%.6f,\"ttfb\":%.6f,\"attempts\":%u,\"worker\":%d,"
-                "\"error\":",
+                "\"reused\":%s,\"start\":%.6f,\"end\":%.6f,\"error\":",
                 r->ok ? "true" : "false", r->cancelled ? "true" : "false", r->status, r->bytes,
-                r->total, r->dns, r->connect, r->ttfb, r->attempts, r->worker);
+                r->total, r->dns, r->connect, r->ttfb, r->attempts, r->worker,
+                r->reused ? "true" : "false", r->start, r->end);
         report_json_string(out, r->error[0] ? r->error : NULL);
         fputs(",\"file\":", out);
         report_json_string(out, r->file[0] ? r->file : NULL);

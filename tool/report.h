@@ -32,13 +32,16 @@ typedef struct fetch_result {
     long long bytes;
     double dns, connect, ttfb, total; /* seconds, from curl, last attempt */
     unsigned attempts;
+    bool reused;                 /* the last attempt ran on a kept-alive connection */
     int worker;                  /* executor worker index, -1 when not run on one */
     double start, end;           /* seconds since the run started */
     char error[256];             /* "" when ok */
     char file[SAVENAME_MAX + 1]; /* name under -o DIR, "" when not saved */
 } fetch_result;
 
-/* The column header (table, CSV); nothing for JSON. */
+/* The column header (table, CSV); nothing for JSON. In JSON and CSV, "time"
+ * is the last attempt's transfer time; "start" and "end" are seconds since
+ * the run began, retries and waits included. */
 void report_header(FILE *out, report_format fmt);
 void report_row(FILE *out, report_format fmt, const fetch_result *r);
 

@@ -85,10 +85,14 @@ WEFT_API int weft_future_add_done_callback(weft_future *f, weft_future_callback_
 
 /* For producers of standalone futures (weft_future_new), as Python's
  * set_running_or_notify_cancel / set_result / set_exception. set_running
- * returns 0, or ECANCELED when f was cancelled (do not run the work).
- * set_result and set_error return 0, or EALREADY when f is already done.
+ * returns 0, ECANCELED when f was cancelled (do not run the work), or
+ * EALREADY when it is already running or finished. set_result and
+ * set_error work from pending or running and return 0, or EALREADY when f
+ * is already done.
  * set_error copies `message` (NULL: weft_strerror(code)); code must be
- * nonzero (EINVAL). Completing f wakes its waiters and runs its callbacks. */
+ * nonzero (EINVAL); when memory is short the code is kept and the text
+ * becomes weft_strerror(code). Completing f wakes its waiters and runs its
+ * callbacks. */
 WEFT_API int weft_future_set_running(weft_future *f);
 WEFT_API int weft_future_set_result(weft_future *f, void *result);
 WEFT_API int weft_future_set_error(weft_future *f, int code, const char *message);
@@ -107,8 +111,11 @@ typedef enum weft_wait_mode {
 /* Waits on n futures (Python's concurrent.futures.wait). On return done[i]
  * tells whether fs[i] is done (cancelled counts as done). Returns 0 when the
  * mode's condition is met, ETIMEDOUT when the time passed first (done[] is
- * still filled in), ECANCELED, EINVAL (bad timeout or mode, NULL array with
- * n > 0), ENOMEM. Blocks. */
+ * still filled in), ECANCELED, EDEADLK (called from a task, the condition
+ * needs futures queued behind its own saturated executor: see
+ * weft_future_result), EINVAL (bad timeout or mode, NULL array or a NULL
+ * future with n > 0), ENOMEM. done may be NULL. A future listed twice counts
+ * twice. Blocks. */
 WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, double timeout,
                                weft_wait_mode mode, bool *done);
 
@@ -124,7 +131,10 @@ WEFT_API int weft_as_completed_new(weft_as_completed **out, weft_future *const *
 /* Yields the next done future (cancelled counts) into *f: a borrowed
  * pointer, valid while the caller's own reference lives. Returns 0; ENOENT
  * when every future has been yielded; ETIMEDOUT when the iteration's timeout
- * passed; ECANCELED when the calling task was cancelled. Blocks. */
+ * passed; ECANCELED when the calling task was cancelled; EDEADLK when every
+ * future not yet done is queued behind the calling task's own saturated
+ * executor. Futures done before the iterator was created come first, in
+ * input order. Blocks. */
 WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f);
 
 /* Ends the iteration and drops its references. NULL-safe. Never blocks. */

@@ -21,8 +21,9 @@ typedef int weft_local_init_fn(void *ud, void **value);
 typedef void weft_local_free_fn(void *ud, void *value);
 
 /* Creates a thread-local slot. init and dtor may be NULL (values then start
- * NULL, and nothing is destroyed). Returns 0, EAGAIN (the system is out of
- * keys) or ENOMEM. Does not block. */
+ * NULL, and nothing is destroyed); dtor is never called for a NULL value.
+ * Returns 0, EINVAL (out NULL), EAGAIN (the system is out of keys) or ENOMEM.
+ * Does not block. */
 WEFT_API int weft_local_new(weft_local **out, weft_local_init_fn *init, weft_local_free_fn *dtor,
                             void *ud);
 

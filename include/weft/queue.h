@@ -44,8 +44,10 @@ WEFT_API void weft_queue_free(weft_queue *q, weft_queue_dispose_fn *dispose, voi
 /* Adds an item, waiting up to `timeout` while a bounded queue is full
  * (backpressure). Returns 0; EAGAIN when timeout is 0 and the queue is full
  * (Python's Full); ETIMEDOUT; ESHUTDOWN after weft_queue_shutdown; ECANCELED;
- * EINVAL (bad timeout); ENOMEM. In a priority queue the priority is 0.
- * Blocks. */
+ * EINVAL (bad timeout); ENOMEM (the queue is then unchanged). In a priority
+ * queue the priority is 0. Blocks. A timeout starts when the call finds it
+ * must wait; a cancelled task gets ECANCELED only from a call that would
+ * wait (as for every timed call here). */
 WEFT_API int weft_queue_put(weft_queue *q, void *item, double timeout);
 
 /* weft_queue_put with a priority (lower comes out first). In FIFO and LIFO
@@ -67,8 +69,9 @@ WEFT_API bool weft_queue_full(const weft_queue *q);
  * times than items were put (Python's ValueError). Never blocks. */
 WEFT_API int weft_queue_task_done(weft_queue *q);
 
-/* Waits until every item put has been marked done. Returns 0, ETIMEDOUT,
- * ECANCELED, EINVAL. Blocks. */
+/* Waits until every item put has been marked done. Returns 0, ETIMEDOUT
+ * (at once when timeout is 0 and tasks are unfinished), ECANCELED, EINVAL.
+ * Blocks. */
 WEFT_API int weft_queue_join(weft_queue *q, double timeout);
 
 /* Shuts the queue down (Python 3.13): every blocked putter and getter wakes;

@@ -6,7 +6,8 @@
  * exits normally (return from main, exit()) are joined first; daemon threads
  * are not. An error is never lost: a failed thread whose error nobody read is
  * sent to the unhandled-error hook (weft/error.h) when the handle is freed,
- * or when a detached thread ends. */
+ * or when a detached thread ends. A child made by fork() has only the
+ * forking thread: its exit does not wait for threads of the parent. */
 #ifndef WEFT_THREAD_H
 #define WEFT_THREAD_H
 
@@ -42,7 +43,8 @@ WEFT_API int weft_thread_join(weft_thread *t, double timeout);
 /* True from start until fn has returned. Never blocks. */
 WEFT_API bool weft_thread_is_alive(const weft_thread *t);
 
-/* The thread's name (valid as long as t). Never NULL. */
+/* The thread's name (valid as long as t): the one it was started with, even
+ * if the thread renamed itself with weft_thread_set_current_name. Never NULL. */
 WEFT_API const char *weft_thread_name(const weft_thread *t);
 
 /* The thread's OS id (Linux TID, as in top -H and gdb; Python's native_id);
@@ -54,8 +56,9 @@ WEFT_API unsigned long weft_thread_ident(const weft_thread *t);
 WEFT_API void *weft_thread_result(const weft_thread *t);
 
 /* The thread's error: its code (0 if it succeeded or is still running), and
- * through `message` (may be NULL) its text, valid as long as t. Reading the
- * error marks it handled, so freeing t will not report it. */
+ * through `message` (may be NULL) its text, valid as long as t (NULL when the
+ * code is 0). Reading the error of an ended thread marks it handled, so
+ * freeing t will not report it. */
 WEFT_API int weft_thread_error(weft_thread *t, const char **message);
 
 /* Releases the handle. NULL-safe. If the thread still runs, it is detached:
@@ -69,8 +72,10 @@ WEFT_API void weft_thread_free(weft_thread *t);
  * until the thread ends or renames itself. Never NULL, never blocks. */
 WEFT_API const char *weft_thread_current_name(void);
 
-/* Renames the calling thread (copied; the OS sees the first 15 bytes).
- * Returns 0, EINVAL (NULL), ENOMEM. */
+/* Renames the calling thread (copied; the OS sees the first 15 bytes), as
+ * weft_thread_current_name and the OS see it; weft_thread_name keeps the
+ * start name. Returns 0, EINVAL (NULL), ENOMEM, or EAGAIN (first call in the
+ * process only: no thread-local key left). */
 WEFT_API int weft_thread_set_current_name(const char *name);
 
 /* The calling thread's OS id (Linux TID). Never blocks. */

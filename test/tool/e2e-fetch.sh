@@ -67,6 +67,51 @@ check "-i FILE: blank lines and comments skipped" grep -q '2 succeeded, 0 failed
 out=$(printf '%s\n' "$P/1" | timeout 30 "$W" fetch -q -i - 2>&1); rc=$?
 check "-i -: stdin" grep -q '1 succeeded, 0 failed' <<<"$out"
 
+# Lazy input: an endless list (yes) still gives rows, so the input is read
+# as it goes, never whole first; Ctrl-C then ends the run.
+mkfifo "$tmp/lazy"
+yes "$P/1" | "$W" fetch --json -j 4 --per-host 0 -i - >"$tmp/lazy" 2>/dev/null &
+lpid=$!
+pids+=($lpid)
+exec 7<"$tmp/lazy"
+n=0
+while [ $n -lt 50 ] && IFS= read -r -t 20 -u 7 row; do
+    case "$row" in *'"ok":true'*) n=$((n + 1)) ;; esac
+done
+check "-i - endless input: 50 rows stream out" test $n -eq 50
+kill -INT "$lpid"
+timeout 15 cat <&7 >/dev/null
+wait "$lpid"; rc=$?
+check "-i - endless input: Ctrl-C ends it (exit $rc)" test $rc -eq 130
+exec 7<&-
+
+# Ctrl-C while the input stalls (the reader is blocked on stdin): the run
+# still ends at once with its summary. With -j 1 the map keeps 2 inputs in
+# flight, so of 3 lines written, 2 rows surely come out before the reader
+# blocks on the stalled pipe.
+mkfifo "$tmp/stall" "$tmp/stallout"
+"$W" fetch -j 1 -i - <"$tmp/stall" >"$tmp/stallout" 2>/dev/null &
+spid=$!
+pids+=($spid)
+exec 6>"$tmp/stall" 7<"$tmp/stallout"
+printf '%s\n' "$P/1" "$P/2" "$P/3" >&6
+seen=0
+while [ $seen -lt 2 ] && IFS= read -r -t 20 -u 7 line; do
+    case "$line" in *" 200 "*) seen=$((seen + 1)) ;; esac
+done
+check "stalled stdin: rows came" test $seen -eq 2
+kill -INT "$spid"
+rest=$(timeout 15 cat <&7)
+wait "$spid"; rc=$?
+check "stalled stdin: Ctrl-C exits 130 ($rc)" test $rc -eq 130
+check "stalled stdin: summary" grep -Eq '^Interrupted: [23] succeeded' <<<"$rest"
+exec 6>&- 7<&-
+
+# --user-agent reaches the server (/echo answers with the request's headers).
+mkdir "$tmp/ua"
+timeout 30 "$W" fetch -q -o "$tmp/ua" --user-agent 'weft-e2e/1.0' "$BASE/echo" >/dev/null 2>&1
+check "--user-agent sent" grep -q 'weft-e2e/1.0' "$tmp/ua/echo"
+
 # --- usage errors: exit 2 with a message -------------------------------------
 for args in "" "-j 0 $P/1" "--timeout x $P/1" "--json --csv $P/1" "--nope $P/1" "-i $tmp/missing"; do
     # shellcheck disable=SC2086

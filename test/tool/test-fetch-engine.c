@@ -79,6 +79,25 @@ TEST(per_host_limit_holds_while_jobs_is_larger)
     site_stop(s);
 }
 
+TEST(each_worker_keeps_its_connection_alive)
+{
+    /* One worker, one curl handle in its thread-local slot: every request
+     * after the first reuses the connection. */
+    struct site *s = start_site(0);
+    fetch_opts o;
+    fetch_opts_default(&o);
+    const char *paths[5] = {"/page/0", "/page/1", "/page/2", "/page/3", "/page/4"};
+    char *rows;
+    fetch_run_result r = run(s, &o, 1, paths, 5, &rows);
+    CHECK_EQ(r.stats.ok, 5);
+    size_t reused = 0;
+    for (const char *p = rows; (p = strstr(p, "\"reused\":true")); p++)
+        reused++;
+    CHECK_EQ(reused, 4);
+    free(rows);
+    site_stop(s);
+}
+
 TEST(no_per_host_limit_lets_all_workers_in)
 {
     /* The converse, so the test above could fail: with no limit, 8 workers

@@ -1,0 +1,883 @@
+/* future.c: futures (Python's concurrent.futures.Future), weft_futures_wait
+ * and as_completed; the executor drives them through future-internal.h.
+ *
+ * DESIGN
+ * - A future is one allocation (its name is stored inline). The reference
+ *   count is atomic and lock-free; everything else lives under the future's
+ *   own mutex `mu`. `state` is also an atomic so snapshots never lock.
+ * - Waiting on one future (result) blocks on the future's monotonic condvar.
+ *   `nwaiting` counts those threads, so completion broadcasts only when
+ *   someone waits: the executor's hot path (begin, finish with nobody
+ *   watching) is two uncontended lock/unlock pairs and no syscall.
+ * - Waiting on many futures (wait, as_completed) uses CPython's _Waiter: a
+ *   refcounted `waiter` (mutex, condvar, counters and a FIFO of completed
+ *   futures) with one `wlink` per future, hooked into that future's list.
+ *   On completion, the future detaches its whole list under `mu` (it never
+ *   completes again), takes a reference on each waiter, then notifies them
+ *   after releasing `mu`; the reference keeps a waiter alive even if its
+ *   owner unregisters and returns meanwhile.
+ * - Done callbacks are detached the same way and run after `mu` is
+ *   released, so a callback may call anything on the same future.
+ * - A worker's running future is kept in a thread-local (`running`) so that
+ *   a wait from inside a task can tell whether the awaited pending future
+ *   belongs to its own executor (self-deadlock detection via owner_check,
+ *   always called with no weft lock held).
+ *
+ * Lock order: a future's `mu` and a waiter's `mu` are never held together
+ * (registration, notification and unregistration each take one at a time).
+ * The cancellation protocol takes a token's mutex before either (internal.h);
+ * weft__cancel_request is never called with a future's `mu` held.
+ */
+#include "future-internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct waiter;
+
+/* One future's membership in one waiter. Linked into the future's list while
+ * `attached`; both fields are guarded by that future's mu. */
+struct wlink {
+    struct wlink *next, **pprev;
+    struct waiter *w;
+    weft_future *f;
+    bool attached;
+};
+
+/* CPython's _Waiter. Freed when the last reference (its owner's, or a
+ * completing future's in flight) goes. */
+struct waiter {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t ndone, nfailed; /* completions seen (guarded by mu) */
+    weft_future **fifo;    /* as_completed only: completed futures, in order */
+    size_t head, tail;
+    size_t nlinks;
+    struct wlink links[];
+};
+
+struct callback {
+    struct callback *next;
+    weft_future_callback_fn *fn;
+    void *ud;
+};
+
+struct weft_future {
+    atomic_int refs;
+    atomic_int state; /* weft_future_state; written under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* result() waiters */
+    unsigned nwaiting; /* threads blocked on cv */
+    int error;         /* 0, or the task's code */
+    bool error_read;
+    void *result;
+    char *message; /* owned; NULL: weft_strerror(error) */
+    struct callback *cbs, **cbs_tail;
+    struct wlink *waiters;
+    void *owner;
+    weft__deadlock_check_fn *owner_check;
+    weft__cancel token;
+    /* Saved by weft__future_begin, restored by finish (worker thread only). */
+    weft__cancel *prev_token;
+    weft_future *prev_running;
+    char *name; /* points into name_buf, or NULL */
+    char name_buf[];
+};
+
+/* The future this thread is running as a task (weft__future_begin). */
+static _Thread_local weft_future *running;
+
+static inline int state_of(const weft_future *f)
+{
+    return atomic_load_explicit((atomic_int *)&f->state, memory_order_acquire);
+}
+
+static inline bool is_done(int st)
+{
+    return st == WEFT_FUTURE_CANCELLED || st == WEFT_FUTURE_FINISHED;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+int weft__future_new_task(weft_future **out, const char *name, void *owner,
+                          weft__deadlock_check_fn *owner_check)
+{
+    size_t len = name ? strlen(name) + 1 : 0;
+    weft_future *f = weft__malloc(sizeof *f + len);
+    if (!f)
+        return ENOMEM;
+    atomic_init(&f->refs, 1);
+    atomic_init(&f->state, WEFT_FUTURE_PENDING);
+    weft__mutex_init(&f->mu);
+    weft__cond_init(&f->cv);
+    f->nwaiting = 0;
+    f->error = 0;
+    f->error_read = false;
+    f->result = NULL;
+    f->message = NULL;
+    f->cbs = NULL;
+    f->cbs_tail = &f->cbs;
+    f->waiters = NULL;
+    f->owner = owner;
+    f->owner_check = owner_check;
+    weft__cancel_init(&f->token);
+    f->prev_token = NULL;
+    f->prev_running = NULL;
+    if (name) {
+        memcpy(f->name_buf, name, len);
+        f->name = f->name_buf;
+    } else {
+        f->name = NULL;
+    }
+    *out = f;
+    return 0;
+}
+
+int weft_future_new(weft_future **out, const char *name)
+{
+    return weft__future_new_task(out, name, NULL, NULL);
+}
+
+weft_future *weft_future_ref(weft_future *f)
+{
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    return f;
+}
+
+void weft_future_unref(weft_future *f)
+{
+    if (!f)
+        return;
+    /* acq_rel rather than release + fence: gcc's TSan cannot model fences. */
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    /* Last reference: nobody else can touch f, so no lock is needed. */
+    if (state_of(f) == WEFT_FUTURE_FINISHED && f->error && !f->error_read)
+        weft_report_unhandled(f->name ? f->name : "task", f->error,
+                              f->message ? f->message : weft_strerror(f->error));
+    /* Callbacks of a future that never completed never run (as in Python). */
+    for (struct callback *c = f->cbs, *next; c; c = next) {
+        next = c->next;
+        weft__free(c);
+    }
+    weft__free(f->message);
+    weft__cancel_destroy(&f->token);
+    WEFT__CHECK(pthread_cond_destroy(&f->cv));
+    WEFT__CHECK(pthread_mutex_destroy(&f->mu));
+    weft__free(f);
+}
+
+/* ------------------------------------------------------------ queries */
+
+weft_future_state weft_future_state_of(const weft_future *f)
+{
+    return (weft_future_state)state_of(f);
+}
+
+bool weft_future_cancelled(const weft_future *f)
+{
+    return state_of(f) == WEFT_FUTURE_CANCELLED;
+}
+
+bool weft_future_running(const weft_future *f)
+{
+    return state_of(f) == WEFT_FUTURE_RUNNING;
+}
+
+bool weft_future_done(const weft_future *f)
+{
+    return is_done(state_of(f));
+}
+
+const char *weft_future_name(const weft_future *f)
+{
+    return f->name;
+}
+
+void *weft__future_owner(const weft_future *f)
+{
+    return f->owner;
+}
+
+weft__cancel *weft__future_token(weft_future *f)
+{
+    return &f->token;
+}
+
+/* ------------------------------------------------------------ waiters */
+
+static void waiter_unref(struct waiter *w)
+{
+    if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    WEFT__CHECK(pthread_cond_destroy(&w->cv));
+    WEFT__CHECK(pthread_mutex_destroy(&w->mu));
+    weft__free(w);
+}
+
+/* One allocation: the waiter, n links, and (for as_completed) a FIFO of n. */
+static struct waiter *waiter_new(size_t n, bool fifo)
+{
+    size_t size = sizeof(struct waiter) + n * sizeof(struct wlink);
+    size_t fifo_off = size;
+    if (fifo)
+        size += n * sizeof(weft_future *);
+    struct waiter *w = weft__malloc(size);
+    if (!w)
+        return NULL;
+    atomic_init(&w->refs, 1);
+    weft__mutex_init(&w->mu);
+    weft__cond_init(&w->cv);
+    w->ndone = w->nfailed = 0;
+    w->fifo = fifo ? (weft_future **)((char *)w + fifo_off) : NULL;
+    w->head = w->tail = 0;
+    w->nlinks = n;
+    for (size_t i = 0; i < n; i++) {
+        w->links[i].next = NULL;
+        w->links[i].pprev = NULL;
+        w->links[i].w = w;
+        w->links[i].f = NULL;
+        w->links[i].attached = false;
+    }
+    return w;
+}
+
+/* Records that f completed (failed: finished with an error). */
+static void waiter_notify(struct waiter *w, weft_future *f, bool failed)
+{
+    weft__lock(&w->mu);
+    w->ndone++;
+    if (failed)
+        w->nfailed++;
+    if (w->fifo)
+        w->fifo[w->tail++] = f;
+    WEFT__CHECK(pthread_cond_broadcast(&w->cv));
+    weft__unlock(&w->mu);
+}
+
+/* Hooks link l into f, or, when f is already done, records it at once. */
+static void link_register(struct wlink *l, weft_future *f)
+{
+    l->f = f;
+    weft__lock(&f->mu);
+    int st = state_of(f);
+    if (!is_done(st)) {
+        l->next = f->waiters;
+        l->pprev = &f->waiters;
+        if (f->waiters)
+            f->waiters->pprev = &l->next;
+        f->waiters = l;
+        l->attached = true;
+        weft__unlock(&f->mu);
+        return;
+    }
+    bool failed = st == WEFT_FUTURE_FINISHED && f->error;
+    weft__unlock(&f->mu);
+    waiter_notify(l->w, f, failed);
+}
+
+static void link_unregister(struct wlink *l)
+{
+    weft_future *f = l->f;
+    if (!f)
+        return;
+    weft__lock(&f->mu);
+    if (l->attached) {
+        *l->pprev = l->next;
+        if (l->next)
+            l->next->pprev = l->pprev;
+        l->attached = false;
+    }
+    weft__unlock(&f->mu);
+}
+
+/* ------------------------------------------------------------ completion */
+
+static void run_callback(weft_future *f, struct callback *c)
+{
+    /* A callback may attach a message with weft_fail; start it clean. */
+    weft__error_clear();
+    int rc = c->fn(f, c->ud);
+    if (rc == 0)
+        return;
+    char who[256];
+    snprintf(who, sizeof who, "done callback of %s", f->name ? f->name : "task");
+    char *msg = weft__error_take(rc);
+    weft_report_unhandled(who, rc, msg ? msg : weft_strerror(rc));
+    weft__free(msg);
+}
+
+/* Called with f->mu held and f not done; moves f to `st` and releases mu,
+ * then wakes every kind of waiter and runs the callbacks, lock-free. f is
+ * used after its waiters are woken, so every completer (worker, producer,
+ * canceller) must hold a reference for the duration of the call. */
+static void complete_locked(weft_future *f, int st, int code, void *result, char *message)
+{
+    f->error = code;
+    f->result = result;
+    f->message = message;
+    atomic_store_explicit(&f->state, st, memory_order_release);
+    struct wlink *links = f->waiters;
+    f->waiters = NULL;
+    for (struct wlink *l = links; l; l = l->next) {
+        l->attached = false;
+        atomic_fetch_add_explicit(&l->w->refs, 1, memory_order_relaxed);
+    }
+    struct callback *cbs = f->cbs;
+    f->cbs = NULL;
+    f->cbs_tail = &f->cbs;
+    if (f->nwaiting)
+        WEFT__CHECK(pthread_cond_broadcast(&f->cv));
+    weft__unlock(&f->mu);
+
+    if (WEFT__UNLIKELY(links != NULL)) {
+        bool failed = st == WEFT_FUTURE_FINISHED && code;
+        for (struct wlink *l = links, *next; l; l = next) {
+            /* Our reference keeps l (inside its waiter) alive; read next
+             * before dropping it. Nobody rewrites a detached list. */
+            next = l->next;
+            struct waiter *w = l->w;
+            waiter_notify(w, f, failed);
+            waiter_unref(w);
+        }
+    }
+    for (struct callback *c = cbs, *next; c; c = next) {
+        next = c->next;
+        run_callback(f, c);
+        weft__free(c);
+    }
+}
+
+bool weft__future_begin(weft_future *f)
+{
+    weft__lock(&f->mu);
+    if (state_of(f) != WEFT_FUTURE_PENDING) {
+        weft__unlock(&f->mu);
+        return false;
+    }
+    atomic_store_explicit(&f->state, WEFT_FUTURE_RUNNING, memory_order_release);
+    weft__unlock(&f->mu);
+    f->prev_running = running;
+    running = f;
+    f->prev_token = weft__cancel_swap(&f->token);
+    return true;
+}
+
+void weft__future_finish(weft_future *f, int rc, void *result, char *message)
+{
+    weft__cancel_swap(f->prev_token);
+    running = f->prev_running;
+    f->prev_token = NULL;
+    f->prev_running = NULL;
+    if (rc == 0) {
+        weft__free(message);
+        message = NULL;
+    } else {
+        result = NULL;
+    }
+    weft__lock(&f->mu);
+    complete_locked(f, WEFT_FUTURE_FINISHED, rc, result, message);
+}
+
+int weft_future_cancel(weft_future *f)
+{
+    weft__lock(&f->mu);
+    int st = state_of(f);
+    if (st != WEFT_FUTURE_PENDING) {
+        weft__unlock(&f->mu);
+        return st == WEFT_FUTURE_CANCELLED ? 0 : EALREADY;
+    }
+    complete_locked(f, WEFT_FUTURE_CANCELLED, 0, NULL, NULL);
+    return 0;
+}
+
+int weft_future_interrupt(weft_future *f)
+{
+    weft__lock(&f->mu);
+    int st = state_of(f);
+    if (st == WEFT_FUTURE_PENDING) {
+        complete_locked(f, WEFT_FUTURE_CANCELLED, 0, NULL, NULL);
+        return 0;
+    }
+    weft__unlock(&f->mu);
+    if (st == WEFT_FUTURE_RUNNING) {
+        /* Outside mu: the request locks whatever the task waits on. */
+        weft__cancel_request(&f->token);
+        return EINPROGRESS;
+    }
+    return st == WEFT_FUTURE_CANCELLED ? 0 : EALREADY;
+}
+
+int weft_future_set_running(weft_future *f)
+{
+    weft__lock(&f->mu);
+    int st = state_of(f);
+    int rc = 0;
+    if (st == WEFT_FUTURE_PENDING)
+        atomic_store_explicit(&f->state, WEFT_FUTURE_RUNNING, memory_order_release);
+    else
+        rc = st == WEFT_FUTURE_CANCELLED ? ECANCELED : EALREADY;
+    weft__unlock(&f->mu);
+    return rc;
+}
+
+int weft_future_set_result(weft_future *f, void *result)
+{
+    weft__lock(&f->mu);
+    if (is_done(state_of(f))) {
+        weft__unlock(&f->mu);
+        return EALREADY;
+    }
+    complete_locked(f, WEFT_FUTURE_FINISHED, 0, result, NULL);
+    return 0;
+}
+
+/* Shared by set_error and fail_pending; `from_running` allows RUNNING. */
+static int fail(weft_future *f, int code, const char *message, bool from_running)
+{
+    if (code == 0)
+        return EINVAL;
+    /* Copy before locking; when memory is short the code still gets through
+     * and weft_strerror(code) stands in for the text. */
+    char *copy = message ? weft__strdup(message) : NULL;
+    weft__lock(&f->mu);
+    int st = state_of(f);
+    if (is_done(st) || (st == WEFT_FUTURE_RUNNING && !from_running)) {
+        weft__unlock(&f->mu);
+        weft__free(copy);
+        return EALREADY;
+    }
+    complete_locked(f, WEFT_FUTURE_FINISHED, code, NULL, copy);
+    return 0;
+}
+
+int weft_future_set_error(weft_future *f, int code, const char *message)
+{
+    return fail(f, code, message, true);
+}
+
+int weft__future_fail_pending(weft_future *f, int code, const char *message)
+{
+    return fail(f, code, message, false);
+}
+
+int weft_future_add_done_callback(weft_future *f, weft_future_callback_fn *fn, void *ud)
+{
+    struct callback *c = weft__malloc(sizeof *c);
+    if (!c)
+        return ENOMEM;
+    c->next = NULL;
+    c->fn = fn;
+    c->ud = ud;
+    weft__lock(&f->mu);
+    if (!is_done(state_of(f))) {
+        *f->cbs_tail = c;
+        f->cbs_tail = &c->next;
+        weft__unlock(&f->mu);
+        return 0;
+    }
+    weft__unlock(&f->mu);
+    run_callback(f, c);
+    weft__free(c);
+    return 0;
+}
+
+/* ------------------------------------------------------------ waiting */
+
+/* True when f is a pending task of the executor running the calling task,
+ * and that executor says no worker will ever pick it up. Takes no lock
+ * around owner_check; re-checks that f is still pending afterwards. */
+static bool would_deadlock(weft_future *f)
+{
+    weft_future *cur = running;
+    if (!cur || !cur->owner || f->owner != cur->owner || !f->owner_check)
+        return false;
+    if (state_of(f) != WEFT_FUTURE_PENDING)
+        return false;
+    return f->owner_check(f->owner) && state_of(f) == WEFT_FUTURE_PENDING;
+}
+
+static bool may_deadlock(const weft_future *f)
+{
+    weft_future *cur = running;
+    return cur && cur->owner && f->owner == cur->owner && f->owner_check;
+}
+
+/* The outcome of a done future; f->mu held. */
+static int outcome_locked(weft_future *f, void **result)
+{
+    if (state_of(f) == WEFT_FUTURE_CANCELLED)
+        return ECANCELED;
+    if (f->error) {
+        f->error_read = true;
+        return WEFT_EFAILED;
+    }
+    if (result)
+        *result = f->result;
+    return 0;
+}
+
+int weft_future_result(weft_future *f, double timeout, void **result)
+{
+    weft__deadline dl;
+    if (weft__deadline_init(&dl, timeout) != 0)
+        return EINVAL;
+    int rc;
+    weft__lock(&f->mu);
+    if (is_done(state_of(f))) {
+        rc = outcome_locked(f, result);
+        weft__unlock(&f->mu);
+        return rc;
+    }
+    weft__unlock(&f->mu);
+
+    bool check = may_deadlock(f);
+    weft__cancel *tok = weft__wait_enter(&f->mu, &f->cv);
+    weft__lock(&f->mu);
+    f->nwaiting++;
+    rc = -1;
+    for (;;) {
+        if (is_done(state_of(f)))
+            break;
+        if (weft__wait_cancelled(tok)) {
+            rc = ECANCELED;
+            break;
+        }
+        if (check && state_of(f) == WEFT_FUTURE_PENDING) {
+            /* owner_check may take the executor's lock: call it unlocked,
+             * then look at the state again before sleeping. */
+            check = false;
+            weft__unlock(&f->mu);
+            bool dead = would_deadlock(f);
+            weft__lock(&f->mu);
+            if (dead && state_of(f) == WEFT_FUTURE_PENDING) {
+                rc = EDEADLK;
+                break;
+            }
+            continue;
+        }
+        if (weft__cond_wait(&f->cv, &f->mu, &dl) == ETIMEDOUT && !is_done(state_of(f))) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        check = may_deadlock(f);
+    }
+    f->nwaiting--;
+    if (rc < 0)
+        rc = outcome_locked(f, result);
+    weft__unlock(&f->mu);
+    weft__wait_leave(tok);
+    return rc;
+}
+
+int weft_future_error(weft_future *f, const char **message)
+{
+    weft__lock(&f->mu);
+    int code = 0;
+    const char *msg = NULL;
+    if (state_of(f) == WEFT_FUTURE_FINISHED && f->error) {
+        code = f->error;
+        msg = f->message ? f->message : weft_strerror(code);
+        f->error_read = true;
+    }
+    weft__unlock(&f->mu);
+    if (message)
+        *message = msg;
+    return code;
+}
+
+/* Whether wait's condition holds, given completions counted so far. */
+static bool wait_met(weft_wait_mode mode, size_t n, size_t ndone, size_t nfailed)
+{
+    switch (mode) {
+    case WEFT_FIRST_COMPLETED:
+        return ndone > 0 || n == 0;
+    case WEFT_FIRST_EXCEPTION:
+        return nfailed > 0 || ndone == n;
+    default:
+        return ndone == n;
+    }
+}
+
+/* Snapshot: counts done and failed futures, fills done[] (may be NULL). */
+static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndone, size_t *nfailed)
+{
+    *ndone = *nfailed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int st = state_of(fs[i]);
+        bool d = is_done(st);
+        if (done)
+            done[i] = d;
+        if (d)
+            (*ndone)++;
+        /* error is written before state (release); we read it after. */
+        if (st == WEFT_FUTURE_FINISHED && fs[i]->error)
+            (*nfailed)++;
+    }
+}
+
+/* For a wait from inside a task: EDEADLK when the futures it still needs
+ * cannot complete. `all` (ALL_COMPLETED): one such future suffices;
+ * otherwise every unfinished one must be stuck. Only futures of the caller's
+ * own executor can be stuck, so owner_check is asked at most once per scan.
+ * Called with no lock held. */
+static bool set_would_deadlock(weft_future *const *fs, size_t n, bool all)
+{
+    weft_future *cur = running;
+    if (!cur || !cur->owner)
+        return false;
+    int verdict = -1; /* owner_check's answer, once asked */
+    size_t open = 0, stuck = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_future *f = fs[i];
+        int st = state_of(f);
+        if (is_done(st))
+            continue;
+        open++;
+        bool s = false;
+        if (st == WEFT_FUTURE_PENDING && may_deadlock(f)) {
+            if (verdict < 0)
+                verdict = f->owner_check(f->owner);
+            s = verdict && state_of(f) == WEFT_FUTURE_PENDING;
+        }
+        if (s) {
+            stuck++;
+            if (all)
+                return true;
+        } else if (!all) {
+            return false;
+        }
+    }
+    return open > 0 && stuck == open;
+}
+
+int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wait_mode mode,
+                      bool *done)
+{
+    weft__deadline dl;
+    if (weft__deadline_init(&dl, timeout) != 0)
+        return EINVAL;
+    if (mode != WEFT_ALL_COMPLETED && mode != WEFT_FIRST_COMPLETED && mode != WEFT_FIRST_EXCEPTION)
+        return EINVAL;
+    if (n > 0 && !fs)
+        return EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i])
+            return EINVAL;
+
+    size_t ndone, nfailed;
+    wait_scan(fs, n, done, &ndone, &nfailed);
+    if (wait_met(mode, n, ndone, nfailed))
+        return 0;
+    if (!dl.forever && weft__deadline_passed(&dl))
+        return ETIMEDOUT;
+
+    struct waiter *w = waiter_new(n, false);
+    if (!w)
+        return ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        link_register(&w->links[i], fs[i]);
+
+    bool all = mode == WEFT_ALL_COMPLETED;
+    bool check = running != NULL;
+    int rc = 0;
+    weft__cancel *tok = weft__wait_enter(&w->mu, &w->cv);
+    weft__lock(&w->mu);
+    for (;;) {
+        if (wait_met(mode, n, w->ndone, w->nfailed))
+            break;
+        if (weft__wait_cancelled(tok)) {
+            rc = ECANCELED;
+            break;
+        }
+        if (check) {
+            check = false;
+            weft__unlock(&w->mu);
+            bool dead = set_would_deadlock(fs, n, all);
+            weft__lock(&w->mu);
+            if (dead && !wait_met(mode, n, w->ndone, w->nfailed)) {
+                rc = EDEADLK;
+                break;
+            }
+            continue;
+        }
+        if (weft__cond_wait(&w->cv, &w->mu, &dl) == ETIMEDOUT &&
+            !wait_met(mode, n, w->ndone, w->nfailed)) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        check = running != NULL;
+    }
+    weft__unlock(&w->mu);
+    weft__wait_leave(tok);
+
+    for (size_t i = 0; i < n; i++)
+        link_unregister(&w->links[i]);
+    waiter_unref(w);
+    /* Report what is true now: a future may have completed since. */
+    wait_scan(fs, n, done, &ndone, &nfailed);
+    if (rc == ETIMEDOUT && wait_met(mode, n, ndone, nfailed))
+        rc = 0;
+    return rc;
+}
+
+/* ------------------------------------------------------------ as_completed */
+
+struct weft_as_completed {
+    weft__deadline dl;
+    size_t n;       /* distinct futures */
+    size_t yielded; /* popped from the waiter's FIFO */
+    struct waiter *w;
+    weft_future **fs; /* n references, in first-seen input order */
+};
+
+struct seen {
+    weft_future *f;
+    bool taken;
+};
+
+static int seen_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const struct seen *)a)->f;
+    uintptr_t y = (uintptr_t)((const struct seen *)b)->f;
+    return x < y ? -1 : x > y;
+}
+
+/* Copies fs without duplicates, keeping first-seen order; returns the count
+ * or (size_t)-1 when memory is short. */
+static size_t dedup(weft_future *const *fs, size_t n, weft_future **out)
+{
+    if (n <= 8) {
+        /* Small sets: quadratic, no allocation. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            while (j < m && out[j] != fs[i])
+                j++;
+            if (j == m)
+                out[m++] = fs[i];
+        }
+        return m;
+    }
+    struct seen *s = weft__malloc(n * sizeof *s);
+    if (!s)
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        s[i].f = fs[i];
+        s[i].taken = false;
+    }
+    qsort(s, n, sizeof *s, seen_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct seen key = {fs[i], false};
+        struct seen *p = bsearch(&key, s, n, sizeof *s, seen_cmp);
+        /* bsearch may land on any duplicate: use the first of the run. */
+        while (p > s && p[-1].f == fs[i])
+            p--;
+        if (!p->taken) {
+            p->taken = true;
+            out[m++] = fs[i];
+        }
+    }
+    weft__free(s);
+    return m;
+}
+
+int weft_as_completed_new(weft_as_completed **out, weft_future *const *fs, size_t n, double timeout)
+{
+    weft__deadline dl;
+    if (weft__deadline_init(&dl, timeout) != 0)
+        return EINVAL;
+    if (!out || (n > 0 && !fs))
+        return EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!fs[i])
+            return EINVAL;
+    weft_as_completed *it = weft__malloc(sizeof *it);
+    weft_future **uniq = weft__malloc((n ? n : 1) * sizeof *uniq);
+    if (!it || !uniq)
+        goto nomem;
+    size_t m = dedup(fs, n, uniq);
+    if (m == (size_t)-1)
+        goto nomem;
+    struct waiter *w = waiter_new(m, true);
+    if (!w)
+        goto nomem;
+    it->dl = dl;
+    it->n = m;
+    it->yielded = 0;
+    it->w = w;
+    it->fs = uniq;
+    for (size_t i = 0; i < m; i++) {
+        weft_future_ref(uniq[i]);
+        link_register(&w->links[i], uniq[i]);
+    }
+    *out = it;
+    return 0;
+nomem:
+    weft__free(uniq);
+    weft__free(it);
+    return ENOMEM;
+}
+
+/* For as_completed from inside a task: true when every future not yet done
+ * is a pending task of the caller's executor that can never start. */
+static bool it_would_deadlock(weft_as_completed *it)
+{
+    return set_would_deadlock(it->fs, it->n, false);
+}
+
+int weft_as_completed_next(weft_as_completed *it, weft_future **f)
+{
+    if (it->yielded == it->n)
+        return ENOENT;
+    struct waiter *w = it->w;
+    bool check = running != NULL;
+    int rc = 0;
+    weft__cancel *tok = weft__wait_enter(&w->mu, &w->cv);
+    weft__lock(&w->mu);
+    for (;;) {
+        if (w->head < w->tail) {
+            *f = w->fifo[w->head++];
+            it->yielded++;
+            break;
+        }
+        if (weft__wait_cancelled(tok)) {
+            rc = ECANCELED;
+            break;
+        }
+        if (check) {
+            check = false;
+            weft__unlock(&w->mu);
+            bool dead = it_would_deadlock(it);
+            weft__lock(&w->mu);
+            if (dead && w->head == w->tail) {
+                rc = EDEADLK;
+                break;
+            }
+            continue;
+        }
+        if (weft__cond_wait(&w->cv, &w->mu, &it->dl) == ETIMEDOUT && w->head == w->tail) {
+            rc = ETIMEDOUT;
+            break;
+        }
+        check = running != NULL;
+    }
+    weft__unlock(&w->mu);
+    weft__wait_leave(tok);
+    return rc;
+}
+
+void weft_as_completed_free(weft_as_completed *it)
+{
+    if (!it)
+        return;
+    for (size_t i = 0; i < it->n; i++)
+        link_unregister(&it->w->links[i]);
+    waiter_unref(it->w);
+    for (size_t i = 0; i < it->n; i++)
+        weft_future_unref(it->fs[i]);
+    weft__free(it->fs);
+    weft__free(it);
+}
