@@ -608,13 +608,22 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
         nl++;
     }
     frontier_add_links(c->f, links, nl, it->url, it->depth);
-    for (size_t i = 0; i < nl; i++)
+    for (size_t i = 0; i < nl; i++) {
         if (links[i].result != SKIP_NONE)
             recs[nr++] = (crawl_record){.skip = links[i].result,
                                         .url = links[i].url,
                                         .parent = it->url,
                                         .depth = it->depth + 1,
                                         .worker = -1};
+        else if (links[i].lowered)
+            /* An earlier sighting at a greater depth: what a sequential
+             * crawl would have reported as the duplicate. */
+            recs[nr++] = (crawl_record){.skip = SKIP_DUPLICATE,
+                                        .url = links[i].url,
+                                        .parent = links[i].dup_parent,
+                                        .depth = links[i].dup_depth,
+                                        .worker = -1};
+    }
     emit(c, recs, nr);
     for (size_t i = 0; i < nl; i++)
         free(norm[i]);

@@ -2,12 +2,15 @@
  * politeness of `weft crawl`.
  *
  * DESIGN: see frontier.h. One lock (f->lock) and its condition (f->cond);
- * no other lock is ever taken while holding it. Queued items live in the
- * list of the level they belong to: the current level's items in their
- * host's queue (so a busy or paused host does not block the others), the
- * next level's in one list, moved to the host queues when the current level
- * ends. frontier_next scans the hosts that have work, which is cheap because
- * a crawl has few hosts (only in-scope hosts ever get a queue). */
+ * no other lock is ever taken while holding it. Queued items wait in their
+ * host's queue for their level (so a busy or paused host does not hold up
+ * the others); live items span at most three levels (cur, cur+1, and cur+2
+ * found by cur+1 pages), so each host has three queues indexed by depth % 3.
+ * frontier_next scans the hosts that have work, which is cheap because a
+ * crawl has few hosts (only in-scope hosts ever get a queue). An item moved
+ * up a level is not unlinked: the old one is marked dead and dropped when it
+ * reaches the head of its queue; the de-dup set's slot points at the live
+ * item while it waits. */
 #include "frontier.h"
 #include "urlnorm.h"
 
@@ -31,7 +34,11 @@ typedef struct qitem {
     const char *url, *parent;
     unsigned depth, attempt;
     struct fhost *host;
+    bool dead;     /* replaced by a copy at a smaller depth */
+    bool deferred; /* beyond max_depth: in the held-back list */
 } qitem;
+
+#define NQ 3 /* levels that can have live items: cur, cur+1, cur+2 */
 
 typedef enum rstate { R_UNKNOWN, R_FETCHING, R_READY } rstate;
 
@@ -41,10 +48,10 @@ struct fhost {
     rstate rs;
     robots *rb;
     unsigned active;
-    double next_start;  /* monotonic: no request starts before this */
-    double delay;       /* between request starts */
-    qitem *head, *tail; /* the current level's items */
-    size_t n;
+    double next_start;          /* monotonic: no request starts before this */
+    double delay;               /* between request starts */
+    qitem *head[NQ], *tail[NQ]; /* by depth % NQ, dead items included */
+    size_t n[NQ];
 };
 
 typedef struct chunk {
@@ -56,6 +63,7 @@ typedef struct chunk {
 typedef struct slot {
     uint64_t hash;
     const char *s;
+    qitem *q; /* the live item while it waits (queued or held back), else NULL */
 } slot;
 
 struct frontier {
@@ -70,13 +78,14 @@ struct frontier {
     /* the queue */
     struct fhost *hosts;
     size_t nhosts;
-    qitem *nxt_head, *nxt_tail; /* level + 1 */
-    size_t cur_n, nxt_n;
     qitem *free_items;
-    unsigned level;
-    size_t in_flight; /* pages and robots.txt being fetched */
-    size_t accepted;  /* URLs queued or fetched, for max_pages */
-    size_t started;   /* pages handed out */
+    unsigned cur;            /* lowest level with pages queued or in flight */
+    size_t queued[NQ];       /* live queued items by depth % NQ */
+    size_t inflight[NQ];     /* pages being fetched by depth % NQ */
+    size_t robots_inflight;  /* robots.txt being fetched */
+    qitem *held, *held_tail; /* beyond max_depth, reported at the end */
+    size_t accepted;         /* URLs queued or fetched, for max_pages */
+    size_t started;          /* pages handed out */
     bool done;
 };
 
@@ -169,26 +178,34 @@ static int grow(frontier *f)
     return 0;
 }
 
-/* Looks url up; if absent inserts it. *copy gets the set's string. Returns
- * 1 when inserted, 0 when already there, -1 out of memory. */
-static int seen_insert(frontier *f, const char *url, const char **copy)
+/* Looks url up; if absent inserts it. *sl gets its slot (valid until the
+ * next insert). Returns 1 when inserted, 0 when already there, -1 out of
+ * memory. */
+static int seen_insert(frontier *f, const char *url, slot **sl)
 {
     if ((f->tab_n + 1) * 2 > f->tab_cap && grow(f) != 0)
         return -1;
     uint64_t h = frontier_hash(url);
-    slot *sl = find_slot(f->tab, f->tab_cap, h, url);
-    if (sl->s) {
-        *copy = sl->s;
+    slot *e = find_slot(f->tab, f->tab_cap, h, url);
+    *sl = e;
+    if (e->s)
         return 0;
-    }
     const char *s = arena_put(f, url);
     if (!s)
         return -1;
-    sl->hash = h;
-    sl->s = s;
+    e->hash = h;
+    e->s = s;
+    e->q = NULL;
     f->tab_n++;
-    *copy = s;
     return 1;
+}
+
+/* The item for url has left the queue: its slot no longer points at it. */
+static void seen_detach(frontier *f, const char *url)
+{
+    slot *e = find_slot(f->tab, f->tab_cap, frontier_hash(url), url);
+    if (e->s)
+        e->q = NULL;
 }
 
 /* ---------------------------------------------------------------- hosts */
@@ -235,32 +252,54 @@ static void item_release(frontier *f, qitem *q)
 
 static void host_push(frontier *f, struct fhost *h, qitem *q, bool front)
 {
+    unsigned k = q->depth % NQ;
     q->host = h;
     if (front) {
-        q->next = h->head;
-        h->head = q;
-        if (!h->tail)
-            h->tail = q;
+        q->next = h->head[k];
+        h->head[k] = q;
+        if (!h->tail[k])
+            h->tail[k] = q;
     } else {
         q->next = NULL;
-        if (h->tail)
-            h->tail->next = q;
+        if (h->tail[k])
+            h->tail[k]->next = q;
         else
-            h->head = q;
-        h->tail = q;
+            h->head[k] = q;
+        h->tail[k] = q;
     }
-    h->n++;
-    f->cur_n++;
+    h->n[k]++;
+    f->queued[k]++;
 }
 
-static qitem *host_pop(frontier *f, struct fhost *h)
+/* Pops the head of h's queue k (dead or alive; the caller counts). */
+static qitem *host_pop(struct fhost *h, unsigned k)
 {
-    qitem *q = h->head;
-    h->head = q->next;
-    if (!h->head)
-        h->tail = NULL;
-    h->n--;
-    f->cur_n--;
+    qitem *q = h->head[k];
+    h->head[k] = q->next;
+    if (!h->head[k])
+        h->tail[k] = NULL;
+    h->n[k]--;
+    return q;
+}
+
+/* Drops dead items from the head of h's queue k; returns the live head or
+ * NULL. */
+static qitem *host_head(frontier *f, struct fhost *h, unsigned k)
+{
+    while (h->head[k] && h->head[k]->dead)
+        item_release(f, host_pop(h, k));
+    return h->head[k];
+}
+
+/* A new live item for url at depth, queued at its host's tail. */
+static qitem *enqueue(frontier *f, struct fhost *h, const char *url, const char *parent,
+                      unsigned depth)
+{
+    qitem *q = item_new(f);
+    if (!q)
+        return NULL;
+    *q = (qitem){.url = url, .parent = parent, .depth = depth};
+    host_push(f, h, q, false);
     return q;
 }
 
@@ -297,13 +336,14 @@ void frontier_free(frontier *f)
         return;
     for (struct fhost *h = f->hosts; h;) {
         struct fhost *n = h->next;
-        free_list(h->head);
+        for (int k = 0; k < NQ; k++)
+            free_list(h->head[k]);
         robots_free(h->rb);
         free(h->origin);
         free(h);
         h = n;
     }
-    free_list(f->nxt_head);
+    free_list(f->held);
     free_list(f->free_items);
     for (chunk *c = f->arena; c;) {
         chunk *n = c->next;
@@ -320,26 +360,24 @@ int frontier_seed(frontier *f, const char *url)
 {
     lock(f);
     int rc = 0;
-    const char *s;
+    slot *sl;
     struct fhost *h = host_get(f, url);
-    qitem *q = item_new(f);
-    if (!h || !q) {
-        if (q)
-            item_release(f, q);
-        rc = h ? ENOMEM : (strstr(url, "://") ? ENOMEM : EINVAL);
+    if (!h) {
+        rc = strstr(url, "://") ? ENOMEM : EINVAL;
         goto out;
     }
-    int ins = seen_insert(f, url, &s);
+    int ins = seen_insert(f, url, &sl);
     if (ins <= 0) {
-        item_release(f, q);
         rc = ins == 0 ? EEXIST : ENOMEM;
         goto out;
     }
-    q->url = s;
-    q->parent = NULL;
-    q->depth = 0;
-    q->attempt = 0;
-    host_push(f, h, q, false);
+    /* Seeds start at depth 0; cur stays at 0. */
+    qitem *q = enqueue(f, h, sl->s, NULL, 0);
+    if (!q) {
+        rc = ENOMEM;
+        goto out;
+    }
+    sl->q = q;
     f->accepted++;
     weft_cond_notify_all(f->cond);
 out:
@@ -352,86 +390,110 @@ static bool stopped(frontier *f)
     return (f->o.stop && atomic_load(f->o.stop)) || weft_cancelled();
 }
 
-/* Starts the next level when the current one is finished. Called with the
- * lock held; returns false when there is no next level. */
-static bool next_level(frontier *f)
+/* Moves cur past finished levels. With the lock held. */
+static void advance(frontier *f)
 {
-    if (!f->nxt_head)
-        return false;
-    qitem *q = f->nxt_head;
-    f->nxt_head = f->nxt_tail = NULL;
-    f->nxt_n = 0;
-    while (q) {
-        qitem *n = q->next;
-        host_push(f, q->host, q, false);
-        q = n;
+    for (;;) {
+        unsigned k = f->cur % NQ;
+        if (f->queued[k] || f->inflight[k])
+            return;
+        bool later = false;
+        for (unsigned j = 1; j < NQ; j++) {
+            unsigned kk = (f->cur + j) % NQ;
+            later |= f->queued[kk] || f->inflight[kk];
+        }
+        if (!later)
+            return;
+        f->cur++;
     }
-    f->level++;
-    return true;
 }
 
-/* Tries to hand out one item; returns true when *it is filled. *wake gets
- * the earliest time a paused host becomes ready (INFINITY if none). */
-static bool pick(frontier *f, frontier_item *it, double now, double *wake)
+/* Tries to hand out one item of level `level` from host h. */
+static bool pick_host(frontier *f, struct fhost *h, unsigned level, frontier_item *it, double now,
+                      double *wake)
 {
-    *wake = INFINITY;
-    for (struct fhost *h = f->hosts; h; h = h->next) {
-        if (h->n == 0 || h->rs == R_FETCHING)
-            continue;
-        if (h->rs == R_READY && h->head && !robots_allowed(h->rb, urlnorm_path(h->head->url))) {
-            /* Skips cost no request: hand them out at once. */
-            qitem *q = host_pop(f, h);
-            *it = (frontier_item){.kind = FRONTIER_SKIP,
-                                  .skip = SKIP_ROBOTS,
-                                  .url = q->url,
-                                  .parent = q->parent,
-                                  .depth = q->depth,
-                                  .host = h};
-            f->accepted--;
-            item_release(f, q);
-            return true;
-        }
-        if (f->o.per_host && h->active >= f->o.per_host)
-            continue;
-        if (now < h->next_start) {
-            if (h->next_start < *wake)
-                *wake = h->next_start;
-            continue;
-        }
-        if (h->rs == R_UNKNOWN) {
-            h->rs = R_FETCHING;
-            h->active++;
-            f->in_flight++;
-            /* The URL of robots.txt is the host's first item's origin plus
-             * "/robots.txt"; the worker builds it from host->origin. */
-            *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
-            return true;
-        }
-        qitem *q = host_pop(f, h);
-        if (f->o.max_pages && f->started >= f->o.max_pages) {
-            *it = (frontier_item){.kind = FRONTIER_SKIP,
-                                  .skip = SKIP_LIMIT,
-                                  .url = q->url,
-                                  .parent = q->parent,
-                                  .depth = q->depth,
-                                  .host = h};
-            item_release(f, q);
-            return true;
-        }
-        f->started++;
-        h->active++;
-        f->in_flight++;
-        h->next_start = now + h->delay;
-        *it = (frontier_item){.kind = FRONTIER_PAGE,
+    unsigned k = level % NQ;
+    if (h->rs == R_FETCHING || !host_head(f, h, k))
+        return false;
+    if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
+        /* Skips cost no request: hand them out at once. */
+        qitem *q = host_pop(h, k);
+        f->queued[k]--;
+        seen_detach(f, q->url);
+        *it = (frontier_item){.kind = FRONTIER_SKIP,
+                              .skip = SKIP_ROBOTS,
                               .url = q->url,
                               .parent = q->parent,
                               .depth = q->depth,
-                              .attempt = q->attempt,
+                              .host = h};
+        f->accepted--;
+        item_release(f, q);
+        return true;
+    }
+    if (f->o.per_host && h->active >= f->o.per_host)
+        return false;
+    if (now < h->next_start) {
+        if (h->next_start < *wake)
+            *wake = h->next_start;
+        return false;
+    }
+    if (h->rs == R_UNKNOWN) {
+        h->rs = R_FETCHING;
+        h->active++;
+        f->robots_inflight++;
+        /* The worker fetches h->origin + "/robots.txt". */
+        *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
+        return true;
+    }
+    qitem *q = host_pop(h, k);
+    f->queued[k]--;
+    seen_detach(f, q->url);
+    if (f->o.max_pages && f->started >= f->o.max_pages) {
+        *it = (frontier_item){.kind = FRONTIER_SKIP,
+                              .skip = SKIP_LIMIT,
+                              .url = q->url,
+                              .parent = q->parent,
+                              .depth = q->depth,
                               .host = h};
         item_release(f, q);
         return true;
     }
+    f->started++;
+    h->active++;
+    f->inflight[k]++;
+    h->next_start = now + h->delay;
+    *it = (frontier_item){.kind = FRONTIER_PAGE,
+                          .url = q->url,
+                          .parent = q->parent,
+                          .depth = q->depth,
+                          .attempt = q->attempt,
+                          .host = h};
+    item_release(f, q);
+    return true;
+}
+
+/* Tries to hand out one item: level cur first, then cur+1 (the window, see
+ * frontier.h). *wake gets the earliest time a paused host becomes ready
+ * (INFINITY if none). */
+static bool pick(frontier *f, frontier_item *it, double now, double *wake)
+{
+    *wake = INFINITY;
+    for (unsigned level = f->cur; level <= f->cur + 1; level++) {
+        if (f->queued[level % NQ] == 0)
+            continue;
+        for (struct fhost *h = f->hosts; h; h = h->next)
+            if (pick_host(f, h, level, it, now, wake))
+                return true;
+    }
     return false;
+}
+
+static bool idle(const frontier *f)
+{
+    for (int k = 0; k < NQ; k++)
+        if (f->queued[k] || f->inflight[k])
+            return false;
+    return f->robots_inflight == 0;
 }
 
 int frontier_next(frontier *f, frontier_item *it)
@@ -448,13 +510,35 @@ int frontier_next(frontier *f, frontier_item *it)
             break;
         }
         double now = weft_monotonic(), wake;
+        advance(f);
         if (pick(f, it, now, &wake)) {
             rc = 0;
             break;
         }
-        if (f->cur_n == 0 && f->in_flight == 0) {
-            if (next_level(f))
-                continue;
+        if (idle(f)) {
+            /* Nothing can lower a held-back URL's depth any more: report
+             * them, then the crawl is over. */
+            qitem *q = f->held;
+            while (q && q->dead) {
+                f->held = q->next;
+                item_release(f, q);
+                q = f->held;
+            }
+            if (q) {
+                f->held = q->next;
+                if (!f->held)
+                    f->held_tail = NULL;
+                seen_detach(f, q->url);
+                *it = (frontier_item){.kind = FRONTIER_SKIP,
+                                      .skip = SKIP_DEPTH,
+                                      .url = q->url,
+                                      .parent = q->parent,
+                                      .depth = q->depth,
+                                      .host = q->host};
+                item_release(f, q);
+                rc = 0;
+                break;
+            }
             f->done = true;
             weft_cond_notify_all(f->cond);
             rc = ENOENT;
@@ -480,64 +564,87 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
                        unsigned depth)
 {
     int rc = 0;
+    unsigned cd = depth + 1;
     lock(f);
     for (size_t i = 0; i < n; i++) {
         frontier_link *l = &links[i];
+        l->lowered = false;
         if (rc != 0) {
             l->result = SKIP_LIMIT;
             continue;
         }
-        const char *s;
-        int ins = seen_insert(f, l->url, &s);
+        slot *sl;
+        int ins = seen_insert(f, l->url, &sl);
         if (ins < 0) {
             rc = ENOMEM;
             l->result = SKIP_LIMIT;
             continue;
         }
-        l->url = s;
+        l->url = sl->s;
         if (ins == 0) {
+            qitem *old = sl->q;
             l->result = SKIP_DUPLICATE;
+            if (!old || old->dead || old->depth <= cd || cd > f->o.max_depth)
+                continue;
+            /* Seen first at a greater depth, still waiting: this sighting
+             * is its real depth. The old one becomes the duplicate. */
+            qitem *q = enqueue(f, old->host, sl->s, parent, cd);
+            if (!q)
+                continue; /* keep the old one: a wrong depth beats a lost page */
+            old->dead = true;
+            if (old->deferred)
+                f->accepted++;
+            else
+                f->queued[old->depth % NQ]--;
+            sl->q = q;
+            l->result = SKIP_NONE;
+            l->lowered = true;
+            l->dup_parent = old->parent;
+            l->dup_depth = old->depth;
             continue;
         }
         if (l->pre != SKIP_NONE) {
             l->result = l->pre;
             continue;
         }
-        if (depth + 1 > f->o.max_depth) {
-            l->result = SKIP_DEPTH;
+        struct fhost *h = host_get(f, sl->s);
+        if (!h) {
+            l->result = SKIP_SCHEME;
+            continue;
+        }
+        if (cd > f->o.max_depth) {
+            /* Held back: a slower page may still find it at a smaller depth. */
+            qitem *q = item_new(f);
+            if (!q) {
+                rc = ENOMEM;
+                l->result = SKIP_DEPTH;
+                continue;
+            }
+            *q = (qitem){.url = sl->s, .parent = parent, .depth = cd, .host = h, .deferred = true};
+            if (f->held_tail)
+                f->held_tail->next = q;
+            else
+                f->held = q;
+            f->held_tail = q;
+            sl->q = q;
+            l->result = SKIP_NONE;
             continue;
         }
         if (f->o.max_pages && f->accepted >= f->o.max_pages) {
             l->result = SKIP_LIMIT;
             continue;
         }
-        struct fhost *h = host_get(f, s);
-        if (!h) {
-            l->result = SKIP_SCHEME;
-            continue;
-        }
-        if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(s))) {
+        if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(sl->s))) {
             l->result = SKIP_ROBOTS;
             continue;
         }
-        qitem *q = item_new(f);
+        qitem *q = enqueue(f, h, sl->s, parent, cd);
         if (!q) {
             rc = ENOMEM;
             l->result = SKIP_LIMIT;
             continue;
         }
-        q->url = s;
-        q->parent = parent;
-        q->depth = depth + 1;
-        q->attempt = 0;
-        q->host = h;
-        q->next = NULL;
-        if (f->nxt_tail)
-            f->nxt_tail->next = q;
-        else
-            f->nxt_head = q;
-        f->nxt_tail = q;
-        f->nxt_n++;
+        sl->q = q;
         f->accepted++;
         l->result = SKIP_NONE;
     }
@@ -547,9 +654,9 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
 
 bool frontier_claim(frontier *f, const char *url)
 {
-    const char *s;
+    slot *sl;
     lock(f);
-    int ins = seen_insert(f, url, &s);
+    int ins = seen_insert(f, url, &sl);
     unlock(f);
     return ins == 1;
 }
@@ -558,7 +665,7 @@ void frontier_page_done(frontier *f, const frontier_item *it)
 {
     lock(f);
     it->host->active--;
-    f->in_flight--;
+    f->inflight[it->depth % NQ]--;
     weft_cond_notify_all(f->cond);
     unlock(f);
 }
@@ -569,10 +676,9 @@ void frontier_retry(frontier *f, const frontier_item *it, double delay)
     struct fhost *h = it->host;
     qitem *q = item_new(f);
     if (q) {
-        q->url = it->url;
-        q->parent = it->parent;
-        q->depth = it->depth;
-        q->attempt = it->attempt + 1;
+        /* Its depth is final (it was handed out): no slot points at it. */
+        *q = (qitem){
+            .url = it->url, .parent = it->parent, .depth = it->depth, .attempt = it->attempt + 1};
         host_push(f, h, q, true);
         f->started--;
     }
@@ -582,7 +688,7 @@ void frontier_retry(frontier *f, const frontier_item *it, double delay)
     if (until > h->next_start)
         h->next_start = until;
     h->active--;
-    f->in_flight--;
+    f->inflight[it->depth % NQ]--;
     weft_cond_notify_all(f->cond);
     unlock(f);
 }
@@ -600,7 +706,7 @@ void frontier_robots_done(frontier *f, const frontier_item *it, robots *rb)
         h->next_start = weft_monotonic() + d;
     }
     h->active--;
-    f->in_flight--;
+    f->robots_inflight--;
     weft_cond_notify_all(f->cond);
     unlock(f);
 }
@@ -609,9 +715,9 @@ void frontier_stats_get(frontier *f, frontier_stats *out)
 {
     lock(f);
     out->seen = f->tab_n;
-    out->queued = f->cur_n + f->nxt_n;
+    out->queued = f->queued[0] + f->queued[1] + f->queued[2];
     out->fetched = f->started;
-    out->level = f->level;
+    out->level = f->cur;
     out->hosts = f->nhosts;
     out->arena_bytes = f->arena_bytes + f->tab_cap * sizeof(slot);
     unlock(f);

@@ -8,11 +8,20 @@
  * frontier_page_done / frontier_retry with what they found. Nothing here
  * runs user code or does I/O under the lock.
  *
- * Levels: depth d+1 URLs are handed out only when every depth-d page is
- * finished. Without that barrier a fast depth-2 page could discover a URL at
- * depth 3 before a slow depth-1 page discovers it at depth 2, and with
- * --depth 2 the page would be lost: the set of pages would depend on timing.
- * With it, a threaded crawl finds exactly the pages a sequential one does.
+ * Depth is exact, whatever the timing: a page is fetched at its BFS depth
+ * (the length of the shortest link path from the start), so a threaded crawl
+ * finds exactly the pages a sequential one does. Without care, a fast
+ * depth-2 page could discover a URL at depth 3 before a slow depth-1 page
+ * discovers it at depth 2, and with --depth 2 that page would be lost. So
+ * items are handed out from a window of two levels: with `cur` the lowest
+ * level that has pages queued or in flight, only levels cur and cur+1 are
+ * handed out (cur first). A URL at depth k is final once every page of depth
+ * <= k-2 is finished, which the window guarantees; until then a URL found
+ * again at a smaller depth is moved up (and its first sighting reported as a
+ * duplicate, as a sequential crawl would have), and URLs beyond --depth are
+ * held back and reported as skipped for depth only at the end. The window
+ * lets the tail of one level overlap the start of the next: a strict
+ * barrier per level would idle workers at every level's end.
  *
  * De-duplication: every URL ever seen (queued, skipped or fetched) is in an
  * open-addressing hash set of (64-bit hash, pointer) pairs, the strings
@@ -96,17 +105,24 @@ int frontier_seed(frontier *f, const char *url);
 int frontier_next(frontier *f, frontier_item *it);
 
 /* A link found on a page: in: url (normalised), pre (SKIP_NONE, or the
- * reason the caller already has: off-site, filtered); out: result, and url
- * replaced by the frontier's own copy. */
+ * reason the caller already has: off-site, filtered); out: result (SKIP_NONE:
+ * the frontier has it, queued or held back for depth), url replaced by the
+ * frontier's own copy, and when `lowered`, an earlier sighting of the same
+ * URL at a greater depth that this one replaces: the caller reports that
+ * one (dup_parent, dup_depth) as a duplicate. */
 typedef struct frontier_link {
     const char *url;
     crawl_skip pre;
     crawl_skip result;
+    bool lowered;
+    const char *dup_parent;
+    unsigned dup_depth;
 } frontier_link;
 
 /* Adds the links of a page at depth `depth` (so the links are at depth + 1),
- * under one lock acquisition. Each link ends as SKIP_NONE (queued) or the
- * reason it was not: pre if given, else duplicate, depth, limit, robots.
+ * under one lock acquisition. Each link ends as SKIP_NONE (queued, or held
+ * back to be handed out as a SKIP_DEPTH item at the end) or the reason it
+ * was not: pre if given, else duplicate, limit, robots.
  * Returns 0 or ENOMEM (links not yet processed get SKIP_LIMIT). */
 int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *parent,
                        unsigned depth);
@@ -129,7 +145,7 @@ typedef struct frontier_stats {
     size_t seen;    /* URLs in the de-dup set */
     size_t queued;  /* waiting now */
     size_t fetched; /* pages handed out */
-    unsigned level; /* depth being crawled */
+    unsigned level; /* lowest depth with pages queued or in flight */
     size_t hosts;
     size_t arena_bytes; /* memory of the de-dup set: strings plus table */
 } frontier_stats;
