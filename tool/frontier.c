@@ -565,6 +565,7 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
 {
     int rc = 0;
     unsigned cd = depth + 1;
+    bool queued = false;
     lock(f);
     for (size_t i = 0; i < n; i++) {
         frontier_link *l = &links[i];
@@ -601,6 +602,7 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
             l->lowered = true;
             l->dup_parent = old->parent;
             l->dup_depth = old->depth;
+            queued = true;
             continue;
         }
         if (l->pre != SKIP_NONE) {
@@ -647,7 +649,11 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
         sl->q = q;
         f->accepted++;
         l->result = SKIP_NONE;
+        queued = true;
     }
+    /* Idle workers can start on these now, while this one reports. */
+    if (queued)
+        weft_cond_notify_all(f->cond);
     unlock(f);
     return rc;
 }
