@@ -12,12 +12,16 @@
 # per-page figures stay comparable). A benchmark, not a test: it asserts
 # nothing.
 #
-# Usage: bench/bench-crawl.sh [path/to/weft] [pages] [concurrency] [latency]
+# Each client runs R times (default 3; the machine is shared, single runs are
+# noisy) and the run with the median wall time is reported.
+#
+# Usage: bench/bench-crawl.sh [path/to/weft] [pages] [concurrency] [latency] [runs]
 set -u
 W=${1:-build/cc/tool/weft}
 P=${2:-1000}
 J=${3:-32}
 LAT=${4:-0.1}
+R=${5:-3}
 D=1000
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/weft-bench-crawl.XXXXXX)
@@ -53,13 +57,21 @@ for p in python3 /usr/bin/python3; do
     if "$p" -c 'import bs4, requests' 2>/dev/null; then PY=$p; break; fi
 done
 
-# Runs a command under /usr/bin/time; prints "wall cpu exit".
+# Runs a command R times under /usr/bin/time; prints "wall cpu exit" of the
+# median run (by wall time) and leaves that run's output in $out.
 measure() {
     local out=$1
     shift
-    /usr/bin/time -f '%e %U %S %x' -o "$tmp/time" "$@" >"$out" 2>"$tmp/err"
-    read -r wall user sys rc <"$tmp/time"
-    echo "$wall $(echo "$user + $sys" | bc) $rc"
+    for i in $(seq 1 "$R"); do
+        [ -d "$tmp/wget2" ] && rm -rf "$tmp/wget2" && mkdir "$tmp/wget2"
+        /usr/bin/time -f '%e %U %S %x' -o "$tmp/time" "$@" >"$out.$i" 2>"$tmp/err"
+        read -r wall user sys rc <"$tmp/time"
+        echo "$wall $(echo "$user + $sys" | bc) $rc $i"
+    done | sort -n | sed -n "$(((R + 1) / 2))p" | {
+        read -r wall cpu rc i
+        cp "$out.$i" "$out"
+        echo "$wall $cpu $rc"
+    }
 }
 
 row() { # name wall cpu pages exit weft_wall weft_cpu_per_page
@@ -70,7 +82,7 @@ row() { # name wall cpu pages exit weft_wall weft_cpu_per_page
         "$per_cpu" "$5" "$(echo "$2 / $6" | bc -l)" "$(echo "$per_cpu / $7" | bc -l)"
 }
 
-echo "bench-crawl: $P pages, server latency ${LAT}s, concurrency $J, depth $D"
+echo "bench-crawl: $P pages, server latency ${LAT}s, concurrency $J, depth $D, median of $R runs"
 printf '%-38s %7s %7s %6s %9s %9s %5s %8s %8s\n' client wall_s cpu_s pages \
     ms_wall/pg ms_cpu/pg exit wall/weft cpu/pg/weft
 
