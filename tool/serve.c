@@ -128,8 +128,14 @@ static int parse(int argc, char **argv, site_opts *o)
     int c;
     optind = 0; /* glibc: full re-initialisation, cmd_serve may run twice */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    int idx = -1;
+    while ((c = getopt_long(argc, argv, "+:h", longopts, &idx)) != -1) {
+        char opt[40];
+        if (idx >= 0)
+            snprintf(opt, sizeof opt, "--%s", longopts[idx].name);
+        else
+            snprintf(opt, sizeof opt, "%s", optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+        idx = -1;
         const char *v = optarg;
         switch (c) {
         case O_HOST:
