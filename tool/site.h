@@ -197,6 +197,11 @@ void site_counters(struct site *s, site_stats *out);
 unsigned site_active(struct site *s, const char *host);
 unsigned site_peak_concurrency(struct site *s, const char *host);
 
+/* Waits until no request is in progress (MHD counts a request until it has
+ * sent the last byte and run its completion, a moment after the client has
+ * the whole answer). Returns 0, or ETIMEDOUT after timeout seconds. */
+int site_wait_idle(struct site *s, double timeout);
+
 /* Zeroes every counter (hits, statuses, peaks; a peak restarts from the
  * requests in progress now). */
 void site_reset_counters(struct site *s);

@@ -775,6 +775,7 @@ TEST(counters_count_and_reset)
     CHECK_EQ(site_hits(s, "/nope"), 1);
     CHECK_EQ(site_status_count(s, 200), 3);
     CHECK_EQ(site_status_count(s, 404), 1);
+    CHECK_OK(site_wait_idle(s, 10 * test_scale()));
     site_stats c;
     site_counters(s, &c);
     CHECK_EQ(c.requests, 4);
@@ -846,6 +847,7 @@ TEST(peak_concurrency_per_host)
         curl_multi_poll(m, NULL, 0, 20, NULL);
     }
     CHECK_EQ(w.peak_other, 0);
+    CHECK_RC(site_wait_idle(s, 0.05), ETIMEDOUT);
     site_stats c;
     site_counters(s, &c);
     CHECK_EQ(c.active, 25);
