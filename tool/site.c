@@ -911,9 +911,19 @@ static void fill_pattern(uint64_t pos, char *buf, size_t n)
 {
     static const char head[] = "<!DOCTYPE html><html><body><p>";
     static const char cycle[] = "filler text ";
-    for (size_t k = 0; k < n; k++, pos++)
-        buf[k] = pos < sizeof head - 1 ? head[pos]
-                                       : cycle[(pos - (sizeof head - 1)) % (sizeof cycle - 1)];
+    const uint64_t hn = sizeof head - 1, cn = sizeof cycle - 1;
+    while (n && pos < hn) {
+        *buf++ = head[pos++];
+        n--;
+    }
+    /* Whole copies of the cycle: /big/N may be a gigabyte. */
+    while (n) {
+        size_t off = (size_t)((pos - hn) % cn), k = cn - off < n ? cn - off : n;
+        memcpy(buf, cycle + off, k);
+        buf += k;
+        pos += k;
+        n -= k;
+    }
 }
 
 static ssize_t big_reader(void *cls, uint64_t pos, char *buf, size_t max)
