@@ -36,7 +36,7 @@
  *                          robots_txt verbatim; or 404 if robots_missing.
  *   /style.css /asset/K.png  non-HTML assets (text/css, image/png).
  *   /zoo                   an HTML index linking every path below.
- *   /status/CODE           answers CODE (100 < CODE < 600) with a short body;
+ *   /status/CODE           answers CODE (200 <= CODE <= 599) with a short body;
  *                          ?retry-after=S adds "Retry-After: S", and with
  *                          &date=1 as an HTTP date S seconds from now.
  *   /reset                 closes the connection without any response.
@@ -58,11 +58,16 @@
  *                          /page/1, /page/2, /page/3, /page/4 (relative,
  *                          root-relative, absolute, protocol-relative, with
  *                          and without fragments, ../ and ./ forms); the rest
- *                          (fragment-only, mailto:, javascript:, data:, tel:,
- *                          empty) must not be followed.
+ *                          must not be fetched: mailto:, javascript:, data:,
+ *                          tel:, and "#top" and "" which name /links itself.
+ *                          (Careful: curl 7.88's curl_url_set resolves
+ *                          "javascript:x" as a relative path and "#x" against
+ *                          the directory; drop those before resolving.)
  *   /flaky/NAME            the first ?fail=K (default 1) hits of this path
  *                          answer ?code=C (default 503, with Retry-After 0
- *                          or ?retry-after=S), later hits answer 200.
+ *                          or ?retry-after=S), later hits answer 200. Hits
+ *                          count from the last site_reset_counters, as do
+ *                          the first hits of transient_rate pages.
  *   /echo                  text/plain: method, path, Host, User-Agent lines.
  *   anything else          404.
  *
