@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static void usage(FILE *to)
 {
@@ -244,6 +245,12 @@ int cmd_serve(int argc, char **argv)
     }
     printf("%s\n", site_base_url(s));
     fflush(stdout);
+    struct rlimit rl; /* site_start raised the soft limit as far as it goes */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)o.connection_limit + 64)
+        fprintf(stderr,
+                "weft serve: note: only %llu file descriptors (ulimit -n): fewer than %u "
+                "concurrent connections\n",
+                (unsigned long long)rl.rlim_cur, o.connection_limit);
 
     int sig = 0;
     while (sigwait(&set, &sig) != 0)

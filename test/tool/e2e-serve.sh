@@ -84,4 +84,18 @@ pid=
 [ $rc -eq 0 ] || fail "exit status $rc after SIGTERM"
 grep -q "stopped after" "$dir/err" || fail "no stop message"
 wait "$slow" 2>/dev/null
+
+# SIGINT (Ctrl-C) stops it as cleanly, and the port can be given.
+"$WEFT" serve --pages 5 >"$dir/out2" 2>"$dir/err" &
+pid=$!
+wait_for 'grep -q "^http://" "$dir/out2"' 10 || fail "no base URL printed (second run)"
+base=$(head -n 1 "$dir/out2")
+get "${base}page/4" | grep -q "<title>Page 4</title>" || fail "/page/4 (second run)"
+kill -INT "$pid"
+wait_for '! kill -0 $pid 2>/dev/null' 10 || fail "still running 10 s after SIGINT"
+wait "$pid"
+rc=$?
+pid=
+[ $rc -eq 0 ] || fail "exit status $rc after SIGINT"
+grep -q "SIGINT: stopped after 1 requests" "$dir/err" || fail "no SIGINT stop message"
 echo "e2e-serve: ok"
