@@ -724,8 +724,11 @@ int cmd_fetch(int argc, char **argv)
             close_in = true;
         }
     }
-    if (o.outdir && mkdir(o.outdir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "weft fetch: -o %s: %s\n", o.outdir, strerror(errno));
+    struct stat dst;
+    if (o.outdir && ((mkdir(o.outdir, 0755) != 0 && errno != EEXIST) || stat(o.outdir, &dst) != 0 ||
+                     !S_ISDIR(dst.st_mode))) {
+        fprintf(stderr, "weft fetch: -o %s: %s\n", o.outdir,
+                errno == EEXIST ? "not a directory" : strerror(errno));
         rc = 2;
         goto out;
     }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static void usage(FILE *to)
 {
@@ -128,8 +129,14 @@ static int parse(int argc, char **argv, site_opts *o)
     int c;
     optind = 0; /* glibc: full re-initialisation, cmd_serve may run twice */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    int idx = -1;
+    while ((c = getopt_long(argc, argv, "+:h", longopts, &idx)) != -1) {
+        char opt[40];
+        if (idx >= 0)
+            snprintf(opt, sizeof opt, "--%s", longopts[idx].name);
+        else
+            snprintf(opt, sizeof opt, "%s", optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+        idx = -1;
         const char *v = optarg;
         switch (c) {
         case O_HOST:
@@ -238,6 +245,12 @@ int cmd_serve(int argc, char **argv)
     }
     printf("%s\n", site_base_url(s));
     fflush(stdout);
+    struct rlimit rl; /* site_start raised the soft limit as far as it goes */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)o.connection_limit + 64)
+        fprintf(stderr,
+                "weft serve: note: only %llu file descriptors (ulimit -n): fewer than %u "
+                "concurrent connections\n",
+                (unsigned long long)rl.rlim_cur, o.connection_limit);
 
     int sig = 0;
     while (sigwait(&set, &sig) != 0)

@@ -460,6 +460,7 @@ struct site {
     atomic_long nsuspended;
 
     pthread_mutex_t clk;
+    pthread_cond_t idle; /* signalled when c.active drops to 0 */
     site_stats c;
     struct hit *hits;
     size_t nhits, caphits;
@@ -584,7 +585,8 @@ static void count_end(struct site *s, struct req *r)
     if (!r->counted)
         return;
     die_on(pthread_mutex_lock(&s->clk), "lock");
-    s->c.active--;
+    if (--s->c.active == 0)
+        die_on(pthread_cond_broadcast(&s->idle), "broadcast");
     if (r->host)
         r->host->active--;
     die_on(pthread_mutex_unlock(&s->clk), "unlock");
@@ -652,6 +654,26 @@ unsigned site_active(struct site *s, const char *host)
 unsigned site_peak_concurrency(struct site *s, const char *host)
 {
     return host_stat(s, host, true);
+}
+
+int site_wait_idle(struct site *s, double timeout)
+{
+    double at = now_mono() + (timeout > 0 ? timeout : 0);
+    struct timespec ts;
+    ts.tv_sec = (time_t)at;
+    ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_nsec = 999999999L;
+    int rc = 0;
+    die_on(pthread_mutex_lock(&s->clk), "lock");
+    while (s->c.active > 0 && rc == 0) {
+        rc = pthread_cond_timedwait(&s->idle, &s->clk, &ts);
+        if (rc && rc != ETIMEDOUT)
+            die_on(rc, "timedwait");
+    }
+    rc = s->c.active > 0 ? ETIMEDOUT : 0;
+    die_on(pthread_mutex_unlock(&s->clk), "unlock");
+    return rc;
 }
 
 void site_reset_counters(struct site *s)
@@ -889,9 +911,19 @@ static void fill_pattern(uint64_t pos, char *buf, size_t n)
 {
     static const char head[] = "<!DOCTYPE html><html><body><p>";
     static const char cycle[] = "filler text ";
-    for (size_t k = 0; k < n; k++, pos++)
-        buf[k] = pos < sizeof head - 1 ? head[pos]
-                                       : cycle[(pos - (sizeof head - 1)) % (sizeof cycle - 1)];
+    const uint64_t hn = sizeof head - 1, cn = sizeof cycle - 1;
+    while (n && pos < hn) {
+        *buf++ = head[pos++];
+        n--;
+    }
+    /* Whole copies of the cycle: /big/N may be a gigabyte. */
+    while (n) {
+        size_t off = (size_t)((pos - hn) % cn), k = cn - off < n ? cn - off : n;
+        memcpy(buf, cycle + off, k);
+        buf += k;
+        pos += k;
+        n -= k;
+    }
 }
 
 static ssize_t big_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -1404,10 +1436,12 @@ int site_start(struct site **out, const site_opts *opts)
     die_on(pthread_condattr_init(&ca), "condattr_init");
     die_on(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), "condattr_setclock");
     die_on(pthread_cond_init(&s->tcond, &ca), "cond_init");
+    die_on(pthread_cond_init(&s->idle, &ca), "cond_init");
     pthread_condattr_destroy(&ca);
 
     int rc = pthread_create(&s->timer, NULL, timer_main, s);
     if (rc) {
+        pthread_cond_destroy(&s->idle);
         pthread_cond_destroy(&s->tcond);
         pthread_mutex_destroy(&s->tlock);
         pthread_mutex_destroy(&s->clk);
@@ -1460,6 +1494,7 @@ void site_stop(struct site *s)
         }
         MHD_stop_daemon(s->d);
     }
+    pthread_cond_destroy(&s->idle);
     pthread_cond_destroy(&s->tcond);
     pthread_mutex_destroy(&s->tlock);
     pthread_mutex_destroy(&s->clk);

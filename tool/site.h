@@ -20,23 +20,28 @@
  *                          pages chosen from the seed, to "/", and when
  *                          site_page_links_private(o, I) to /private/I. Link
  *                          forms vary per link (root-relative "/page/J",
- *                          relative "J", absolute "http://HOST/page/J" and
- *                          protocol-relative "//HOST/page/J", HOST = the
- *                          request's Host header), some with a "#fragment";
+ *                          relative "J" and "../page/J", absolute
+ *                          "http://HOST/page/J" and protocol-relative
+ *                          "//HOST/page/J", HOST = the request's Host
+ *                          header), some with a "#fragment";
  *                          plus "#top", mailto: and javascript: links that a
  *                          crawler must not follow. Also links
  *                          <link rel=stylesheet href="/style.css"> and
  *                          <img src="/asset/K.png">, K = I % assets.
- *                          A page can answer an error (error_rate) or a
- *                          transient 503 (transient_rate): site_page_status.
- *   /private/I             a page under the area robots.txt disallows; links
+ *                          A page can answer an error (error_rate; a 503
+ *                          has "Retry-After: 1") or a transient 503 with
+ *                          "Retry-After: 0" (transient_rate): see
+ *                          site_page_status.
+ *   /private/I             0 <= I < pages: under the area robots.txt disallows; links
  *                          to "/" and /page/((I+1) % pages).
  *   /robots.txt            "User-agent: *\nDisallow: /private/\n" plus
  *                          "Crawl-delay: D" when robots_delay > 0; or
  *                          robots_txt verbatim; or 404 if robots_missing.
  *   /style.css /asset/K.png  non-HTML assets (text/css, image/png).
- *   /zoo                   an HTML index linking every path below.
- *   /status/CODE           answers CODE (100 < CODE < 600) with a short body;
+ *   /zoo                   an HTML index linking every path below (nothing
+ *                          links /zoo or the paths below: a crawl of "/"
+ *                          sees only the graph above).
+ *   /status/CODE           answers CODE (200 <= CODE <= 599) with a short body;
  *                          ?retry-after=S adds "Retry-After: S", and with
  *                          &date=1 as an HTTP date S seconds from now.
  *   /reset                 closes the connection without any response.
@@ -58,11 +63,16 @@
  *                          /page/1, /page/2, /page/3, /page/4 (relative,
  *                          root-relative, absolute, protocol-relative, with
  *                          and without fragments, ../ and ./ forms); the rest
- *                          (fragment-only, mailto:, javascript:, data:, tel:,
- *                          empty) must not be followed.
+ *                          must not be fetched: mailto:, javascript:, data:,
+ *                          tel:, and "#top" and "" which name /links itself.
+ *                          (Careful: curl 7.88's curl_url_set resolves
+ *                          "javascript:x" as a relative path and "#x" against
+ *                          the directory; drop those before resolving.)
  *   /flaky/NAME            the first ?fail=K (default 1) hits of this path
  *                          answer ?code=C (default 503, with Retry-After 0
- *                          or ?retry-after=S), later hits answer 200.
+ *                          or ?retry-after=S), later hits answer 200. Hits
+ *                          count from the last site_reset_counters, as do
+ *                          the first hits of transient_rate pages.
  *   /echo                  text/plain: method, path, Host, User-Agent lines.
  *   anything else          404.
  *
@@ -72,7 +82,8 @@
  * Word count: the "words" of a page are the whitespace-separated tokens of the
  * text nodes under <body>, not counting <script>/<style> content or
  * comments; the <title> is separate (site_page_title). No entities appear in
- * counted text.
+ * counted text, and whitespace separates every two text nodes, so counting
+ * tags as word breaks or not gives the same number.
  *
  * Thread safety: every function may be called from any thread; counters are
  * consistent snapshots taken under a lock.
@@ -196,6 +207,11 @@ void site_counters(struct site *s, site_stats *out);
  * both sides). 0 for a host never seen. */
 unsigned site_active(struct site *s, const char *host);
 unsigned site_peak_concurrency(struct site *s, const char *host);
+
+/* Waits until no request is in progress (MHD counts a request until it has
+ * sent the last byte and run its completion, a moment after the client has
+ * the whole answer). Returns 0, or ETIMEDOUT after timeout seconds. */
+int site_wait_idle(struct site *s, double timeout);
 
 /* Zeroes every counter (hits, statuses, peaks; a peak restarts from the
  * requests in progress now). */

@@ -90,8 +90,9 @@ WEFT_API int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_s
  * the end; WEFT_EFAILED when this input's task failed (weft_map_error gives
  * the code and message; the map goes on); ETIMEDOUT when `timeout` passed
  * with nothing ready (call again to keep waiting); the source's own error
- * code when it failed (the map then ends); ECANCELED; ESHUTDOWN/ENOMEM from
- * submitting. Blocks. */
+ * code when it failed (once every input it gave before has been yielded;
+ * ENOENT after that); ECANCELED; ESHUTDOWN/ENOMEM from submitting (the
+ * inputs already pulled are kept and submitted on the next call). Blocks. */
 WEFT_API int weft_map_next(weft_map *m, double timeout, void **result, void **input);
 
 /* The error of the task whose failure weft_map_next just returned: its code,

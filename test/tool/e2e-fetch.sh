@@ -113,7 +113,8 @@ timeout 30 "$W" fetch -q -o "$tmp/ua" --user-agent 'weft-e2e/1.0' "$BASE/echo" >
 check "--user-agent sent" grep -q 'weft-e2e/1.0' "$tmp/ua/echo"
 
 # --- usage errors: exit 2 with a message -------------------------------------
-for args in "" "-j 0 $P/1" "--timeout x $P/1" "--json --csv $P/1" "--nope $P/1" "-i $tmp/missing"; do
+touch "$tmp/afile"
+for args in "" "-o $tmp/afile $P/1" "-j 0 $P/1" "--timeout x $P/1" "--json --csv $P/1" "--nope $P/1" "-i $tmp/missing"; do
     # shellcheck disable=SC2086
     timeout 10 "$W" fetch $args >/dev/null 2>"$tmp/err"; rc=$?
     check "usage error '$args': exit 2" test $rc -eq 2

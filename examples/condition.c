@@ -1,0 +1,67 @@
+/* Seed: "Condition: wait-notify pattern for producer-consumer". Consumers
+ * wait in a `while` loop that re-checks the predicate after every wakeup.
+ *
+ * The seed's consumers both stop at item 4, so one of them waits forever; here
+ * the producer says when it is done, and each consumer stops once the data is
+ * gone and the producer has finished. */
+#include "example.h"
+
+#define ITEMS 5
+
+static weft_cond *condition;
+static int data[ITEMS], ndata, head;
+static bool producer_done;
+static int consumed;
+static double delay;
+
+static int producer(void *arg, void **unused)
+{
+    for (int i = 0; i < ITEMS; i++) {
+        weft_sleep(delay * (i % 3) / 2);
+        TRY(weft_cond_acquire(condition, WEFT_FOREVER));
+        data[ndata++] = i;
+        printf("Produced %d\n", i);
+        TRY(weft_cond_notify_all(condition)); /* wake sleeping consumers */
+        TRY(weft_cond_release(condition));
+    }
+    TRY(weft_cond_acquire(condition, WEFT_FOREVER));
+    producer_done = true;
+    TRY(weft_cond_notify_all(condition));
+    TRY(weft_cond_release(condition));
+    return 0;
+}
+
+static int consumer(void *arg, void **unused)
+{
+    const char *name = arg;
+    for (;;) {
+        TRY(weft_cond_acquire(condition, WEFT_FOREVER));
+        while (head == ndata && !producer_done) /* while, not if! */
+            TRY(weft_cond_wait(condition, WEFT_FOREVER));
+        if (head == ndata) { /* nothing left, and nothing more will come */
+            TRY(weft_cond_release(condition));
+            return 0;
+        }
+        int item = data[head++];
+        consumed++;
+        printf("%s consumed %d\n", name, item);
+        TRY(weft_cond_release(condition));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    delay = example_scale(argc, argv);
+    TRY(weft_cond_new(&condition, NULL)); /* its own RLock, as Python's Condition() */
+    weft_thread *t[3];
+    TRY(weft_thread_start(&t[0], producer, NULL, NULL));
+    TRY(weft_thread_start(&t[1], consumer, "consumer-1", NULL));
+    TRY(weft_thread_start(&t[2], consumer, "consumer-2", NULL));
+    for (int i = 0; i < 3; i++) {
+        TRY(weft_thread_join(t[i], WEFT_FOREVER));
+        weft_thread_free(t[i]);
+    }
+    printf("consumed %d of %d items\n", consumed, ITEMS);
+    weft_cond_free(condition);
+    return consumed == ITEMS ? 0 : 1;
+}

@@ -1,0 +1,3 @@
+#args: 0.2
+^Finished: 
+^All downloads complete!$

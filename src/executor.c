@@ -1,0 +1,1078 @@
+/* executor.c: the thread-pool executor (Python's ThreadPoolExecutor) and
+ * map over it, eager (weft_executor_map) and lazy (weft_map_*).
+ *
+ * DESIGN
+ * - One run queue per executor: a ring of (future, fn, arg) under ex->mu.
+ *   Futures are opaque (future.c), so the function and argument travel in
+ *   the ring slot and submit allocates nothing but the future itself.
+ * - Workers start lazily: a submit starts one when the queue holds more
+ *   tasks than there are idle and just-started workers to take them, and
+ *   fewer than max_workers exist. A new worker, once up, starts the next
+ *   one by the same rule, so a burst of blocking tasks does not make the
+ *   submitter create every thread itself. Workers never exit before
+ *   shutdown, so a worker's index (0 .. max_workers-1) is never reused.
+ * - Wakeups: idle workers sleep on ex->work. A submit signals one sleeper,
+ *   never broadcasts, and only when no spinning worker will take the task.
+ *   A worker that finds the queue empty first spins briefly (at most
+ *   MAX_SPINNERS of them at once, so an oversubscribed pool does not burn
+ *   its cores spinning) before sleeping: back-to-back tiny tasks then cost
+ *   no futex syscalls, and an idle pool still sleeps (no polling).
+ * - No user code (task, initializer, finalizer, done callback) runs with
+ *   ex->mu held, and ex->mu is never held while calling into future.c, so
+ *   future.c may call the self-deadlock check (which takes ex->mu) with a
+ *   future's lock held. Lock order: a future's lock, then ex->mu.
+ * - Counters that every task touches (running, completed, failed,
+ *   cancelled) are atomics, so a task costs two ex->mu sections: the
+ *   submitter's push and the worker's pop.
+ * - The lazy map keeps its in-flight chunks in its own lists under m->mu;
+ *   each chunk's future has a done callback that marks it done and wakes
+ *   the consumer. Lock order there: m->mu is only taken by the consumer and
+ *   by that callback, never together with ex->mu.
+ */
+#include "executor-internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RING_MIN     64
+#define SPIN_ROUNDS  4000 /* tens of microseconds of `pause` */
+#define MAX_SPINNERS 1
+#define MAX_STARTING 2 /* thread creations in flight at once */
+
+typedef struct item {
+    weft_future *f;
+    weft_fn *fn;
+    void *arg;
+} item;
+
+typedef struct worker {
+    weft_executor *ex;
+    unsigned index;
+    bool created; /* tid is valid (pthread_create succeeded) */
+    pthread_t tid;
+} worker;
+
+struct weft_executor {
+    pthread_mutex_t mu;
+    pthread_cond_t work;    /* idle workers sleep here */
+    pthread_cond_t room;    /* submitters blocked on max_queued */
+    pthread_cond_t exit_cv; /* thread starts done, workers exited, join done */
+
+    item *ring; /* queued tasks, ring[(head + i) % cap] for i < len */
+    size_t cap, head, len;
+    atomic_size_t len_hint; /* len, readable without mu by spinners */
+
+    unsigned max_workers;
+    unsigned started;  /* indexes handed out */
+    unsigned alive;    /* threads running or being created */
+    unsigned fresh;    /* started but not yet in the run loop */
+    unsigned starting; /* pthread_create calls in flight */
+    unsigned idle;     /* in the run loop without a task */
+    unsigned sleeping; /* of which asleep on `work` */
+    unsigned spinning; /* of which spinning */
+    unsigned waking;   /* sleepers signalled and not yet awake */
+    unsigned blocked;  /* submitters waiting for room */
+    unsigned exited;
+    bool shutdown, broken, joining, joined, free_on_exit;
+
+    worker *workers; /* max_workers slots */
+    char *prefix;
+    weft_worker_init_fn *initializer;
+    weft_worker_fini_fn *finalizer;
+    void *init_arg;
+    size_t stack_size;
+    size_t max_queued;
+    weft_admission admission;
+    double submit_timeout;
+
+    atomic_size_t running, completed, failed, cancelled;
+};
+
+static _Thread_local weft_executor *tls_ex;
+static _Thread_local int tls_index = -1;
+static atomic_uint pool_counter;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* ------------------------------------------------------------ the ring */
+
+static int ring_grow(weft_executor *ex)
+{
+    size_t cap = ex->cap * 2;
+    item *r = weft__malloc(cap * sizeof *r);
+    if (!r)
+        return ENOMEM;
+    for (size_t i = 0; i < ex->len; i++)
+        r[i] = ex->ring[(ex->head + i) % ex->cap];
+    weft__free(ex->ring);
+    ex->ring = r;
+    ex->cap = cap;
+    ex->head = 0;
+    return 0;
+}
+
+static void ring_push(weft_executor *ex, item it)
+{
+    ex->ring[(ex->head + ex->len) % ex->cap] = it;
+    ex->len++;
+    atomic_store_explicit(&ex->len_hint, ex->len, memory_order_relaxed);
+}
+
+static item ring_pop(weft_executor *ex)
+{
+    item it = ex->ring[ex->head];
+    ex->head = (ex->head + 1) % ex->cap;
+    ex->len--;
+    atomic_store_explicit(&ex->len_hint, ex->len, memory_order_relaxed);
+    return it;
+}
+
+/* Removes f from the queue if it is still there (a failed thread start). */
+static bool ring_remove(weft_executor *ex, weft_future *f)
+{
+    for (size_t i = ex->len; i-- > 0;) {
+        if (ex->ring[(ex->head + i) % ex->cap].f != f)
+            continue;
+        for (size_t j = i; j + 1 < ex->len; j++)
+            ex->ring[(ex->head + j) % ex->cap] = ex->ring[(ex->head + j + 1) % ex->cap];
+        ex->len--;
+        atomic_store_explicit(&ex->len_hint, ex->len, memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void destroy(weft_executor *ex)
+{
+    WEFT__CHECK(pthread_cond_destroy(&ex->work));
+    WEFT__CHECK(pthread_cond_destroy(&ex->room));
+    WEFT__CHECK(pthread_cond_destroy(&ex->exit_cv));
+    WEFT__CHECK(pthread_mutex_destroy(&ex->mu));
+    weft__free(ex->ring);
+    weft__free(ex->workers);
+    weft__free(ex->prefix);
+    weft__free(ex);
+}
+
+static void run_item(weft_executor *ex, const item *it)
+{
+    weft_future *f = it->f;
+    if (!weft__future_begin(f)) {
+        atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
+        weft_future_unref(f);
+        return;
+    }
+    atomic_fetch_add_explicit(&ex->running, 1, memory_order_relaxed);
+    weft__error_clear();
+    void *result = NULL;
+    int rc = it->fn(it->arg, &result);
+    char *message = rc ? weft__error_take(rc) : NULL;
+    /* Counted before finish, so whoever sees the future done also sees it
+     * counted. */
+    atomic_fetch_add_explicit(rc ? &ex->failed : &ex->completed, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&ex->running, 1, memory_order_relaxed);
+    weft__future_finish(f, rc, result, message);
+    /* The executor's own reference: for a detached task the last one, and
+     * future.c then reports an unread failure to the hook. */
+    weft_future_unref(f);
+}
+
+/* Called with mu held and the queue empty: waits for work, shutdown or
+ * breakage; returns with mu held. */
+static void wait_for_work(weft_executor *ex)
+{
+    ex->idle++;
+    if (ex->spinning < MAX_SPINNERS) {
+        ex->spinning++;
+        weft__unlock(&ex->mu);
+        for (int i = 0; i < SPIN_ROUNDS; i++) {
+            if (atomic_load_explicit(&ex->len_hint, memory_order_relaxed))
+                break;
+            cpu_relax();
+        }
+        weft__lock(&ex->mu);
+        ex->spinning--;
+        /* Decided under mu: a submitter that saw us spinning did not
+         * signal, so we must see its task now. */
+        if (ex->len || ex->shutdown || ex->broken) {
+            ex->idle--;
+            return;
+        }
+    }
+    ex->sleeping++;
+    while (ex->len == 0 && !ex->shutdown && !ex->broken) {
+        weft__cond_wait(&ex->work, &ex->mu, NULL);
+        if (ex->waking)
+            ex->waking--;
+    }
+    ex->sleeping--;
+    ex->idle--;
+}
+
+/* With mu held: wakes one sleeper if the queue has work that no spinning or
+ * waking worker will take. At most one wakeup is in flight at a time (as Go's
+ * scheduler does): a woken worker that finds more work wakes the next, so
+ * the pool ramps up as fast as the backlog needs, and tiny tasks that the
+ * running workers keep up with cost no futex calls at all. */
+static void wake_one(weft_executor *ex)
+{
+    if (ex->len && ex->sleeping > ex->waking && !ex->spinning && !ex->waking) {
+        ex->waking++;
+        WEFT__CHECK(pthread_cond_signal(&ex->work));
+    }
+}
+
+static int start_worker(weft_executor *ex, unsigned index);
+
+/* With mu held: reserves the next worker index when the queue holds more
+ * tasks than idle and just-started workers can take, and fewer than
+ * MAX_STARTING thread creations are in flight; returns it, or -1. Creating
+ * a thread costs 70-150 us on a busy VM, so a burst of blocking tasks must
+ * not serialise that on the submitter: a new worker starts the next one,
+ * while the submitter goes on queueing. */
+static int reserve_start(weft_executor *ex)
+{
+    if (ex->shutdown || ex->broken || ex->started >= ex->max_workers ||
+        ex->starting >= MAX_STARTING || ex->len <= ex->idle + ex->fresh)
+        return -1;
+    ex->alive++;
+    ex->fresh++;
+    ex->starting++;
+    return (int)ex->started++;
+}
+
+static void run_loop(weft_executor *ex)
+{
+    weft__lock(&ex->mu);
+    /* Still counted in `fresh` while unlocked here, so nobody starts a
+     * thread for the task we are about to take. */
+    int next = reserve_start(ex);
+    if (next >= 0) {
+        weft__unlock(&ex->mu);
+        start_worker(ex, (unsigned)next); /* on failure, we are still here */
+        weft__lock(&ex->mu);
+    }
+    ex->fresh--; /* in the same critical section as our first pop or idle++ */
+    for (;;) {
+        if (ex->len == 0) {
+            if (ex->shutdown || ex->broken)
+                break;
+            wait_for_work(ex);
+            if (ex->len > 1)
+                wake_one(ex); /* more than we take: pass the wakeup on */
+            continue;
+        }
+        item it = ring_pop(ex);
+        if (ex->blocked)
+            WEFT__CHECK(pthread_cond_signal(&ex->room));
+        weft__unlock(&ex->mu);
+        run_item(ex, &it);
+        weft__lock(&ex->mu);
+    }
+    weft__unlock(&ex->mu);
+}
+
+/* An initializer failed: the executor is broken (Python's BrokenThreadPool).
+ * Fails every queued task; later submits see WEFT_EBROKEN. */
+static void break_pool(weft_executor *ex, unsigned index, const char *why)
+{
+    char text[1280];
+    snprintf(text, sizeof text, "executor broken: initializer of worker %u failed: %s", index,
+             why ? why : "?");
+    weft__lock(&ex->mu);
+    ex->fresh--;
+    ex->broken = true;
+    WEFT__CHECK(pthread_cond_broadcast(&ex->work));
+    WEFT__CHECK(pthread_cond_broadcast(&ex->room));
+    while (ex->len) {
+        item it = ring_pop(ex);
+        weft__unlock(&ex->mu);
+        if (weft__future_fail_pending(it.f, WEFT_EBROKEN, text) == 0)
+            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
+        weft_future_unref(it.f);
+        weft__lock(&ex->mu);
+    }
+    weft__unlock(&ex->mu);
+}
+
+/* With mu held, after a worker exited or a thread start finished: true when
+ * weft_executor_free ran on one of our workers and everything is over.
+ * Nobody will join the workers then, so this lets every thread go; the
+ * caller frees ex after unlocking. */
+static bool last_out(weft_executor *ex)
+{
+    if (!ex->free_on_exit || ex->alive || ex->starting)
+        return false;
+    for (unsigned i = 0; i < ex->started; i++)
+        if (ex->workers[i].created)
+            WEFT__CHECK(pthread_detach(ex->workers[i].tid));
+    return true;
+}
+
+static void worker_exit(weft_executor *ex)
+{
+    weft__lock(&ex->mu);
+    ex->exited++;
+    ex->alive--;
+    bool last = last_out(ex);
+    WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
+    weft__unlock(&ex->mu);
+    if (last)
+        destroy(ex);
+}
+
+static void *worker_main(void *p)
+{
+    worker *w = p;
+    weft_executor *ex = w->ex;
+    unsigned index = w->index;
+    char name[16]; /* the kernel keeps 15 bytes */
+    snprintf(name, sizeof name, "%s_%u", ex->prefix, index);
+    pthread_setname_np(pthread_self(), name);
+    tls_ex = ex;
+    tls_index = (int)index;
+
+    bool ok = true;
+    if (ex->initializer) {
+        weft__error_clear();
+        int rc = ex->initializer(ex->init_arg, index);
+        if (rc) {
+            char *msg = weft__error_take(rc);
+            break_pool(ex, index, msg ? msg : weft_strerror(rc));
+            weft__free(msg);
+            ok = false;
+        }
+    }
+    if (ok) {
+        run_loop(ex);
+        if (ex->finalizer)
+            ex->finalizer(ex->init_arg, index);
+    }
+    tls_ex = NULL;
+    tls_index = -1;
+    worker_exit(ex);
+    return NULL;
+}
+
+/* Starts the worker whose slot was reserved under mu. Called without mu. */
+static int start_worker(weft_executor *ex, unsigned index)
+{
+    worker *w = &ex->workers[index];
+    w->ex = ex;
+    w->index = index;
+    pthread_attr_t attr;
+    WEFT__CHECK(pthread_attr_init(&attr));
+    int rc = 0;
+    if (ex->stack_size)
+        rc = pthread_attr_setstacksize(&attr, ex->stack_size);
+    pthread_t tid;
+    if (!rc)
+        rc = pthread_create(&tid, &attr, worker_main, w);
+    WEFT__CHECK(pthread_attr_destroy(&attr));
+    weft__lock(&ex->mu);
+    ex->starting--;
+    if (rc == 0) {
+        w->tid = tid;
+        w->created = true;
+    } else {
+        ex->alive--;
+        ex->fresh--;
+        if (index + 1 == ex->started)
+            ex->started--;
+    }
+    /* The new worker may have run a task that freed the pool, and exited,
+     * before we got here: then we are the last one out. */
+    bool last = last_out(ex);
+    WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
+    weft__unlock(&ex->mu);
+    if (last) {
+        destroy(ex);
+        return 0; /* the queue was drained: nothing for the caller to undo */
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ public */
+
+static bool owner_check(void *owner)
+{
+    weft_executor *ex = owner;
+    if (tls_ex != ex)
+        return false;
+    weft__lock(&ex->mu);
+    bool stuck = ex->idle == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
+    weft__unlock(&ex->mu);
+    return stuck;
+}
+
+static unsigned default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n + 4 < 32 ? (unsigned)n + 4 : 32;
+}
+
+int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
+{
+    static const weft_executor_opts defaults;
+    if (!out)
+        return EINVAL;
+    if (!opts)
+        opts = &defaults;
+    if (opts->submit_timeout != opts->submit_timeout || opts->submit_timeout < 0 ||
+        (opts->admission != WEFT_ADMIT_BLOCK && opts->admission != WEFT_ADMIT_FAIL) ||
+        (opts->stack_size && opts->stack_size < 16384))
+        return EINVAL;
+    weft_executor *ex = weft__calloc(1, sizeof *ex);
+    if (!ex)
+        return ENOMEM;
+    ex->max_workers = opts->max_workers ? opts->max_workers : default_workers();
+    if (opts->thread_name_prefix) {
+        ex->prefix = weft__strdup(opts->thread_name_prefix);
+    } else {
+        char buf[32];
+        snprintf(buf, sizeof buf, "weft-pool-%u", atomic_fetch_add(&pool_counter, 1));
+        ex->prefix = weft__strdup(buf);
+    }
+    ex->workers = weft__calloc(ex->max_workers, sizeof *ex->workers);
+    ex->ring = weft__malloc(RING_MIN * sizeof *ex->ring);
+    if (!ex->prefix || !ex->workers || !ex->ring) {
+        weft__free(ex->prefix);
+        weft__free(ex->workers);
+        weft__free(ex->ring);
+        weft__free(ex);
+        return ENOMEM;
+    }
+    ex->cap = RING_MIN;
+    /* Adaptive: submitter and workers hold mu for a few instructions, so a
+     * short spin beats a futex sleep (measured: see bench-executor.c). */
+    pthread_mutexattr_t ma;
+    WEFT__CHECK(pthread_mutexattr_init(&ma));
+    WEFT__CHECK(pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP));
+    WEFT__CHECK(pthread_mutex_init(&ex->mu, &ma));
+    WEFT__CHECK(pthread_mutexattr_destroy(&ma));
+    weft__cond_init(&ex->work);
+    weft__cond_init(&ex->room);
+    weft__cond_init(&ex->exit_cv);
+    ex->initializer = opts->initializer;
+    ex->finalizer = opts->finalizer;
+    ex->init_arg = opts->init_arg;
+    ex->stack_size = opts->stack_size;
+    ex->max_queued = opts->max_queued;
+    ex->admission = opts->admission;
+    ex->submit_timeout = opts->submit_timeout;
+    *out = ex;
+    return 0;
+}
+
+int weft__executor_task_new(weft_executor *ex, weft_future **out)
+{
+    return weft__future_new_task(out, NULL, ex, owner_check);
+}
+
+/* With mu held: 0 when a task may be queued now, else why not. */
+static int refusal(const weft_executor *ex)
+{
+    if (ex->broken)
+        return WEFT_EBROKEN;
+    if (ex->shutdown)
+        return ESHUTDOWN;
+    return 0;
+}
+
+int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
+{
+    int rc;
+    weft__cancel *tok = NULL;
+    bool entered = false;
+    weft__deadline dl;
+    weft__lock(&ex->mu);
+    for (;;) {
+        if ((rc = refusal(ex)) != 0)
+            break;
+        if (!ex->max_queued || ex->len < ex->max_queued)
+            break;
+        if (ex->admission == WEFT_ADMIT_FAIL) {
+            rc = EAGAIN;
+            break;
+        }
+        if (!entered) {
+            /* The cancellation protocol registers before taking mu. */
+            weft__unlock(&ex->mu);
+            tok = weft__wait_enter(&ex->mu, &ex->room);
+            entered = true;
+            WEFT__CHECK(weft__deadline_init(&dl, ex->submit_timeout > 0 ? ex->submit_timeout
+                                                                        : WEFT_FOREVER));
+            weft__lock(&ex->mu);
+            continue;
+        }
+        if (weft__wait_cancelled(tok)) {
+            rc = ECANCELED;
+            break;
+        }
+        ex->blocked++;
+        int w = weft__cond_wait(&ex->room, &ex->mu, &dl);
+        ex->blocked--;
+        if (w == ETIMEDOUT && !refusal(ex) && ex->len >= ex->max_queued) {
+            rc = ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc == 0 && ex->len == ex->cap)
+        rc = ring_grow(ex);
+    /* A submitter woken for room that leaves without using it (timed out,
+     * cancelled, no memory) passes the wakeup on to the next one. */
+    if (rc && entered && ex->blocked && ex->len < ex->max_queued)
+        WEFT__CHECK(pthread_cond_signal(&ex->room));
+    int start = -1;
+    if (rc == 0) {
+        ring_push(ex, (item){f, fn, arg});
+        wake_one(ex);
+        start = reserve_start(ex);
+    }
+    weft__unlock(&ex->mu);
+    if (entered)
+        weft__wait_leave(tok);
+    if (start >= 0 && start_worker(ex, (unsigned)start) != 0) {
+        /* No thread: fine while another worker will run the task; when none
+         * exists the task would wait forever, so take it back. */
+        weft__lock(&ex->mu);
+        if (ex->alive == 0 && ring_remove(ex, f))
+            rc = EAGAIN;
+        weft__unlock(&ex->mu);
+    }
+    return rc;
+}
+
+int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
+{
+    if (!ex || !fn)
+        return EINVAL;
+    weft_future *f;
+    int rc = weft__executor_task_new(ex, &f);
+    if (rc)
+        return rc;
+    /* The caller's reference is taken first: once queued, the task may
+     * finish and drop the executor's before we return. */
+    if (out)
+        weft_future_ref(f);
+    rc = weft__executor_enqueue(ex, f, fn, arg);
+    if (rc) {
+        if (out)
+            weft_future_unref(f);
+        weft_future_unref(f);
+        return rc;
+    }
+    if (out)
+        *out = f;
+    return 0;
+}
+
+int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
+{
+    if (!ex)
+        return EINVAL;
+    weft__lock(&ex->mu);
+    ex->shutdown = true;
+    WEFT__CHECK(pthread_cond_broadcast(&ex->work));
+    WEFT__CHECK(pthread_cond_broadcast(&ex->room));
+    /* One task at a time, so cancelling (which runs done callbacks) happens
+     * without mu. */
+    while (cancel_futures && ex->len) {
+        item it = ring_pop(ex);
+        weft__unlock(&ex->mu);
+        weft_future_cancel(it.f);
+        atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
+        weft_future_unref(it.f);
+        weft__lock(&ex->mu);
+    }
+    if (!wait) {
+        weft__unlock(&ex->mu);
+        return 0;
+    }
+    if (tls_ex == ex) {
+        weft__unlock(&ex->mu);
+        return EDEADLK;
+    }
+    /* No start can begin after shutdown; wait for those in flight, then one
+     * caller joins while any others wait for it. */
+    while (ex->starting || ex->joining)
+        weft__cond_wait(&ex->exit_cv, &ex->mu, NULL);
+    if (!ex->joined) {
+        ex->joining = true;
+        unsigned n = ex->started;
+        weft__unlock(&ex->mu);
+        for (unsigned i = 0; i < n; i++)
+            if (ex->workers[i].created)
+                WEFT__CHECK(pthread_join(ex->workers[i].tid, NULL));
+        weft__lock(&ex->mu);
+        ex->joining = false;
+        ex->joined = true;
+        WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
+    }
+    weft__unlock(&ex->mu);
+    return 0;
+}
+
+void weft_executor_free(weft_executor *ex)
+{
+    if (!ex)
+        return;
+    if (tls_ex == ex) {
+        /* Waiting would wait on ourselves: the last worker out frees. */
+        weft_executor_shutdown(ex, false, false);
+        weft__lock(&ex->mu);
+        ex->free_on_exit = true;
+        weft__unlock(&ex->mu);
+        return;
+    }
+    weft_executor_shutdown(ex, true, false);
+    destroy(ex);
+}
+
+void weft_executor_stats_get(const weft_executor *cex, weft_executor_stats *out)
+{
+    weft_executor *ex = (weft_executor *)cex;
+    weft__lock(&ex->mu);
+    out->queued = ex->len;
+    out->threads_alive = ex->alive;
+    out->threads_idle = ex->idle;
+    weft__unlock(&ex->mu);
+    out->running = atomic_load(&ex->running);
+    out->completed = atomic_load(&ex->completed);
+    out->failed = atomic_load(&ex->failed);
+    out->cancelled = atomic_load(&ex->cancelled);
+}
+
+unsigned weft_executor_max_workers(const weft_executor *ex)
+{
+    return ex->max_workers;
+}
+
+weft_executor *weft_executor_current(void)
+{
+    return tls_ex;
+}
+
+int weft_executor_current_worker(void)
+{
+    return tls_index;
+}
+
+/* ------------------------------------------------------------ eager map */
+
+/* Cancels what has not started and waits for the rest: for a map that gives
+ * up, so that nothing it submitted is left running. */
+static void abandon(weft_future **fs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        weft_future_cancel(fs[i]);
+    for (size_t i = 0; i < n; i++) {
+        while (!weft_future_done(fs[i])) {
+            /* ECANCELED here means the caller is being cancelled: ask the
+             * task to stop too, and keep waiting for it. */
+            if (weft_future_result(fs[i], WEFT_FOREVER, NULL) == ECANCELED)
+                weft_future_interrupt(fs[i]);
+        }
+    }
+}
+
+int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n, void **results,
+                      int *errors)
+{
+    if (!ex || !fn || (n && (!args || !results)))
+        return EINVAL;
+    weft_future **fs = weft__calloc(n ? n : 1, sizeof *fs);
+    if (!fs)
+        return ENOMEM;
+    int rc = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        rc = weft_executor_submit(ex, fn, args[i], &fs[i]);
+        if (rc) {
+            abandon(fs, i);
+            break;
+        }
+    }
+    bool any_failed = false;
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        results[j] = NULL;
+        int r = weft_future_result(fs[j], WEFT_FOREVER, &results[j]);
+        int code = 0;
+        if (r == WEFT_EFAILED)
+            code = weft_future_error(fs[j], NULL);
+        else if (r == ECANCELED && weft_future_cancelled(fs[j]))
+            code = ECANCELED; /* e.g. shutdown(cancel_futures) */
+        else if (r != 0) {
+            rc = r; /* the caller was cancelled, or EDEADLK */
+            abandon(fs + j, n - j);
+            break;
+        }
+        if (errors)
+            errors[j] = code;
+        any_failed |= code != 0;
+    }
+    for (size_t j = 0; j < i; j++)
+        weft_future_unref(fs[j]);
+    weft__free(fs);
+    if (rc)
+        return rc;
+    return any_failed ? WEFT_EFAILED : 0;
+}
+
+/* ------------------------------------------------------------ lazy map */
+
+typedef struct chunk {
+    struct weft_map *m;
+    weft_future *f;
+    struct chunk *next;      /* submission order */
+    struct chunk *next_done; /* completion order (unordered mode) */
+    bool done;               /* set by the done callback, under m->mu */
+    size_t n, yielded;
+    void **in, **out;
+    char **msg;
+    int *rc;
+} chunk;
+
+struct weft_map {
+    weft_executor *ex;
+    weft_fn *fn;
+    weft_source_fn *source;
+    void *ud;
+    size_t chunksize, buffersize;
+    bool unordered;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    chunk *head, *tail;           /* submitted, not fully yielded */
+    chunk *done_head, *done_tail; /* unordered: done, not yet picked */
+    chunk *cur;                   /* unordered: being yielded */
+    chunk *unsent;                /* pulled but not submitted (submit failed) */
+    chunk *retired;               /* last yielded, kept for weft_map_error */
+    size_t inflight;              /* inputs pulled and not yet yielded */
+    bool source_done;
+    int source_err;
+    bool ended;
+    int err_code;
+    const char *err_msg;
+};
+
+static chunk *chunk_new(weft_map *m, size_t n)
+{
+    /* One block: the chunk, then in, out, msg (pointers), then rc (ints). */
+    size_t sz = sizeof(chunk) + n * (3 * sizeof(void *) + sizeof(int));
+    chunk *c = weft__calloc(1, sz);
+    if (!c)
+        return NULL;
+    c->m = m;
+    c->in = (void **)(c + 1);
+    c->out = c->in + n;
+    c->msg = (char **)(c->out + n);
+    c->rc = (int *)(c->msg + n);
+    return c;
+}
+
+static void chunk_free(chunk *c)
+{
+    if (!c)
+        return;
+    for (size_t j = 0; j < c->n; j++)
+        weft__free(c->msg[j]);
+    if (c->f) {
+        weft_future_error(c->f, NULL); /* abandoned with the map: read */
+        weft_future_unref(c->f);
+    }
+    weft__free(c);
+}
+
+static int chunk_task(void *arg, void **result)
+{
+    chunk *c = arg;
+    for (size_t j = 0; j < c->n; j++) {
+        if (weft_cancelled()) {
+            c->rc[j] = ECANCELED;
+            continue;
+        }
+        weft__error_clear();
+        c->rc[j] = c->m->fn(c->in[j], &c->out[j]);
+        if (c->rc[j]) {
+            c->out[j] = NULL;
+            c->msg[j] = weft__error_take(c->rc[j]);
+        }
+    }
+    return 0;
+}
+
+static int chunk_done(weft_future *f, void *ud)
+{
+    chunk *c = ud;
+    weft_map *m = c->m;
+    weft__lock(&m->mu);
+    c->done = true;
+    if (!m->unordered) { /* the consumer follows submission order */
+        WEFT__CHECK(pthread_cond_broadcast(&m->cv));
+        weft__unlock(&m->mu);
+        return 0;
+    }
+    if (m->done_tail)
+        m->done_tail->next_done = c;
+    else
+        m->done_head = c;
+    m->done_tail = c;
+    WEFT__CHECK(pthread_cond_broadcast(&m->cv));
+    weft__unlock(&m->mu);
+    return 0;
+}
+
+int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn *source,
+                 void *source_ud, const weft_map_opts *opts)
+{
+    static const weft_map_opts defaults;
+    if (!out || !ex || !fn || !source)
+        return EINVAL;
+    if (!opts)
+        opts = &defaults;
+    weft_map *m = weft__calloc(1, sizeof *m);
+    if (!m)
+        return ENOMEM;
+    m->ex = ex;
+    m->fn = fn;
+    m->source = source;
+    m->ud = source_ud;
+    m->chunksize = opts->chunksize ? opts->chunksize : 1;
+    m->buffersize = opts->buffersize ? opts->buffersize
+                                     : 2 * (size_t)weft_executor_max_workers(ex) * m->chunksize;
+    m->unordered = opts->unordered;
+    weft__mutex_init(&m->mu);
+    weft__cond_init(&m->cv);
+    *out = m;
+    return 0;
+}
+
+/* Pulls inputs and submits chunks until buffersize inputs are in flight or
+ * the source ends. Returns 0 or a submit error (the pulled chunk is kept and
+ * submitted on the next call). Caller's thread only. */
+static int refill(weft_map *m)
+{
+    while (!m->source_done || m->unsent) {
+        chunk *c = m->unsent;
+        if (!c) {
+            if (m->inflight >= m->buffersize)
+                return 0;
+            size_t want = m->buffersize - m->inflight;
+            if (want > m->chunksize)
+                want = m->chunksize;
+            c = chunk_new(m, want);
+            if (!c)
+                return ENOMEM;
+            while (c->n < want) {
+                void *in = NULL;
+                int r = m->source(m->ud, &in);
+                if (r) {
+                    m->source_done = true;
+                    if (r != ENOENT)
+                        m->source_err = r;
+                    break;
+                }
+                c->in[c->n++] = in;
+            }
+            if (c->n == 0) {
+                weft__free(c);
+                return 0;
+            }
+            m->inflight += c->n;
+        }
+        m->unsent = NULL;
+        weft_future *f;
+        int rc = weft__executor_task_new(m->ex, &f);
+        if (!rc) {
+            /* Attached while the task cannot yet finish. */
+            rc = weft_future_add_done_callback(f, chunk_done, c);
+            if (!rc) {
+                c->f = weft_future_ref(f);
+                rc = weft__executor_enqueue(m->ex, f, chunk_task, c);
+                if (rc) {
+                    c->f = NULL;
+                    weft_future_unref(f);
+                    /* Fire the callback so nothing refers to c any more. */
+                    weft_future_cancel(f);
+                    weft__lock(&m->mu);
+                    chunk *prev = NULL;
+                    for (chunk *d = m->done_head; d; prev = d, d = d->next_done) {
+                        if (d != c)
+                            continue;
+                        if (prev)
+                            prev->next_done = c->next_done;
+                        else
+                            m->done_head = c->next_done;
+                        if (m->done_tail == c)
+                            m->done_tail = prev;
+                        break;
+                    }
+                    weft__unlock(&m->mu);
+                }
+            }
+            if (rc)
+                weft_future_unref(f);
+        }
+        if (rc) {
+            c->done = false;
+            c->next_done = NULL;
+            m->unsent = c;
+            return rc;
+        }
+        weft__lock(&m->mu);
+        if (m->tail)
+            m->tail->next = c;
+        else
+            m->head = c;
+        m->tail = c;
+        weft__unlock(&m->mu);
+    }
+    return 0;
+}
+
+int weft_map_next(weft_map *m, double timeout, void **result, void **input)
+{
+    weft__deadline dl;
+    if (!m || weft__deadline_init(&dl, timeout))
+        return EINVAL;
+    chunk_free(m->retired);
+    m->retired = NULL;
+    m->err_code = 0;
+    m->err_msg = NULL;
+    if (m->ended)
+        return ENOENT;
+    int rc = refill(m);
+    if (rc)
+        return rc;
+
+    chunk *c = NULL;
+    weft__cancel *tok = weft__wait_enter(&m->mu, &m->cv);
+    weft__lock(&m->mu);
+    for (;;) {
+        if (m->unordered) {
+            if (!m->cur && m->done_head) {
+                m->cur = m->done_head;
+                m->done_head = m->cur->next_done;
+                if (!m->done_head)
+                    m->done_tail = NULL;
+            }
+            c = m->cur;
+        } else {
+            c = m->head && m->head->done ? m->head : NULL;
+        }
+        if (c)
+            break;
+        if (!m->head) { /* nothing in flight and the source is done */
+            rc = ENOENT;
+            break;
+        }
+        if (weft__wait_cancelled(tok)) {
+            rc = ECANCELED;
+            break;
+        }
+        if (weft__cond_wait(&m->cv, &m->mu, &dl) == ETIMEDOUT) {
+            rc = ETIMEDOUT;
+            break;
+        }
+    }
+    weft__unlock(&m->mu);
+    weft__wait_leave(tok);
+    if (rc == ENOENT) {
+        m->ended = true;
+        if (m->source_err)
+            return m->source_err; /* after every input it gave was yielded */
+        return ENOENT;
+    }
+    if (rc)
+        return rc;
+
+    size_t j = c->yielded++;
+    const char *msg = NULL;
+    int code;
+    if (weft_future_cancelled(c->f)) {
+        code = ECANCELED;
+        msg = "cancelled before it ran";
+    } else if ((code = weft_future_error(c->f, &msg)) == 0) {
+        code = c->rc[j];
+        msg = c->msg[j];
+    }
+    if (input)
+        *input = c->in[j];
+    if (result)
+        *result = code ? NULL : c->out[j];
+    if (c->yielded == c->n) {
+        /* Unlinked by the consumer alone; the callback has run already. */
+        weft__lock(&m->mu);
+        if (m->unordered) {
+            m->cur = NULL;
+            chunk **pp = &m->head;
+            chunk *prev = NULL;
+            while (*pp != c) {
+                prev = *pp;
+                pp = &(*pp)->next;
+            }
+            *pp = c->next;
+            if (m->tail == c)
+                m->tail = prev;
+        } else {
+            m->head = c->next;
+            if (!m->head)
+                m->tail = NULL;
+        }
+        weft__unlock(&m->mu);
+        m->inflight -= c->n;
+        m->retired = c;
+    }
+    if (code) {
+        m->err_code = code;
+        m->err_msg = msg ? msg : weft_strerror(code);
+        return WEFT_EFAILED;
+    }
+    return 0;
+}
+
+int weft_map_error(weft_map *m, const char **message)
+{
+    if (message)
+        *message = m->err_msg;
+    return m->err_code;
+}
+
+void weft_map_free(weft_map *m)
+{
+    if (!m)
+        return;
+    for (chunk *c = m->head; c; c = c->next)
+        weft_future_cancel(c->f);
+    /* Running chunks use m and their chunk until their callback has run:
+     * wait for every one, not cancellably (we are about to free them). */
+    weft__lock(&m->mu);
+    for (chunk *c = m->head; c; c = c->next)
+        while (!c->done)
+            weft__cond_wait(&m->cv, &m->mu, NULL);
+    weft__unlock(&m->mu);
+    for (chunk *c = m->head, *n; c; c = n) {
+        n = c->next;
+        chunk_free(c);
+    }
+    chunk_free(m->unsent);
+    chunk_free(m->retired);
+    WEFT__CHECK(pthread_cond_destroy(&m->cv));
+    WEFT__CHECK(pthread_mutex_destroy(&m->mu));
+    weft__free(m);
+}
