@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -263,11 +264,13 @@ typedef struct task {
 typedef struct source {
     run *run;
     const fetch_opts *o;
-    FILE *in;
+    FILE *in; /* read through its descriptor, not stdio (see next_line) */
     size_t next_arg, index;
-    char *line;
-    size_t cap;
-    FILE *flush; /* rows to flush before a read that may block, or NULL */
+    char *buf; /* bytes read, not yet consumed: buf[start, end) */
+    size_t cap, start, end;
+    bool eof;
+    bool may_stall; /* a pipe or terminal: poll before reading */
+    FILE *flush;    /* rows to flush before a read that may block, or NULL */
 } source;
 
 static task *task_new(run *r, size_t index, const char *url, size_t len)
@@ -280,6 +283,64 @@ static task *task_new(run *r, size_t index, const char *url, size_t len)
     memcpy(t->url, url, len);
     t->url[len] = '\0';
     return t;
+}
+
+/* The next line of the input (without its '\n') into *line, *n; returns 0,
+ * ENOENT at the end or when stopped, EIO, ENOMEM. Reads the descriptor
+ * directly instead of through stdio because a pipe can stall: then we poll
+ * it in 0.1 s slices and look at fetch_stop between them, since a Ctrl-C
+ * that lands just before a blocking read() would otherwise be missed. */
+static int next_line(source *s, char **line, size_t *n)
+{
+    int fd = fileno(s->in);
+    for (;;) {
+        char *nl = s->end > s->start ? memchr(s->buf + s->start, '\n', s->end - s->start) : NULL;
+        if (nl || (s->eof && s->end > s->start)) {
+            *line = s->buf + s->start;
+            *n = nl ? (size_t)(nl - *line) : s->end - s->start;
+            s->start = nl ? (size_t)(nl - s->buf) + 1 : s->end;
+            return 0;
+        }
+        if (s->eof)
+            return ENOENT;
+        if (s->start > 0) {
+            memmove(s->buf, s->buf + s->start, s->end - s->start);
+            s->end -= s->start;
+            s->start = 0;
+        }
+        if (s->end == s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 65536;
+            char *b = realloc(s->buf, cap);
+            if (!b)
+                return ENOMEM;
+            s->buf = b;
+            s->cap = cap;
+        }
+        if (s->may_stall) {
+            /* Show the rows we have before waiting on the pipe. */
+            if (s->flush)
+                fflush(s->flush);
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int pr;
+            while ((pr = poll(&pfd, 1, 100)) <= 0) {
+                if (atomic_load(&fetch_stop))
+                    return ENOENT;
+                if (pr < 0 && errno != EINTR)
+                    return EIO;
+            }
+        }
+        ssize_t r = read(fd, s->buf + s->end, s->cap - s->end);
+        if (r < 0) {
+            if (errno != EINTR && errno != EAGAIN)
+                return EIO;
+            if (atomic_load(&fetch_stop))
+                return ENOENT;
+            continue;
+        }
+        if (r == 0)
+            s->eof = true;
+        s->end += (size_t)r;
+    }
 }
 
 /* weft_source_fn: the next URL, from the arguments or the next non-blank,
@@ -299,25 +360,16 @@ static int source_next(void *ud, void **item)
         *item = t;
         return 0;
     }
-    /* A pipe may stall: show the rows we have before waiting on it. */
-    if (s->flush)
-        fflush(s->flush);
     for (;;) {
-        errno = 0;
-        ssize_t n = getline(&s->line, &s->cap, s->in);
-        if (n < 0) {
-            if (atomic_load(&fetch_stop) || errno == EINTR) {
-                clearerr(s->in);
-                if (atomic_load(&fetch_stop))
-                    return ENOENT;
-                continue;
-            }
-            return ferror(s->in) ? EIO : ENOENT;
-        }
-        char *p = s->line, *e = s->line + n;
+        char *line;
+        size_t n;
+        int rc = next_line(s, &line, &n);
+        if (rc)
+            return rc;
+        char *p = line, *e = line + n;
         while (p < e && (*p == ' ' || *p == '\t'))
             p++;
-        while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
             e--;
         if (e == p || *p == '#')
             continue;
@@ -548,8 +600,10 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
 
     d.rows_on_tty = sk->rows && isatty(fileno(sk->rows));
     struct stat ist;
-    if (in && sk->rows && (fstat(fileno(in), &ist) != 0 || !S_ISREG(ist.st_mode)))
+    if (in && (fstat(fileno(in), &ist) != 0 || !S_ISREG(ist.st_mode))) {
+        src.may_stall = true;
         src.flush = sk->rows;
+    }
     double cpu0 = cpu_seconds();
     r.t0 = weft_monotonic();
     progress_init(&d.bar, sk->progress, r.t0);
@@ -637,13 +691,21 @@ out:
     http_client_free(r.http);
     hostlimit_free(r.hl);
     free(d.traced);
-    free(src.line);
+    free(src.buf);
     if (r.dirfd >= 0)
         close(r.dirfd);
     return rc;
 }
 
 /* ------------------------------------------------------------ command */
+
+/* Back to the start, for stdio and for the raw reads of next_line: rewind
+ * alone may only move within stdio's buffer. */
+static void rewind_all(FILE *f)
+{
+    rewind(f);
+    lseek(fileno(f), 0, SEEK_SET);
+}
 
 /* Counts the URLs a regular file holds, for the progress bar's total and
  * ETA, without keeping any of them. 0 when unknown. */
@@ -664,7 +726,7 @@ static size_t count_lines(FILE *f)
             n++;
     }
     free(line);
-    rewind(f);
+    rewind_all(f);
     return n;
 }
 
@@ -682,7 +744,8 @@ static FILE *spool(FILE *in)
             fclose(t);
             return NULL;
         }
-    rewind(t);
+    fflush(t);
+    rewind_all(t);
     return t;
 }
 
@@ -762,7 +825,7 @@ int cmd_fetch(int argc, char **argv)
         report_summary(info, &seq.stats, "Sequential run");
         if (!seq.interrupted && !seq.error) {
             if (in)
-                rewind(in);
+                rewind_all(in);
             if (o.trace) {
                 char name[64];
                 snprintf(name, sizeof name, "threaded (%u workers)", o.jobs);
