@@ -8,6 +8,7 @@
  * worker, then with N, and prints the seeds' comparison and both timelines.
  * About 5 s sequential plus half a second threaded with the defaults. */
 #include "commands.h"
+#include "crawl.h"
 #include "site.h"
 
 #include <getopt.h>
@@ -143,6 +144,15 @@ int cmd_demo(int argc, char **argv)
            n, base, latency * 1e3, (latency + jitter) * 1e3, (unsigned)jobs);
     fflush(stdout);
     rc = cmd_fetch((int)k, args);
+    if (rc == 0) {
+        /* The seeds' main job: the web scraper with speedup measurement. */
+        printf("\nweft demo: crawling the same site breadth-first from %s, 3 levels deep,\n"
+               "first with 1 worker, then with %u (weft crawl --compare):\n\n",
+               base, (unsigned)jobs);
+        fflush(stdout);
+        int crc = crawl_compare_report(base, (unsigned)jobs, 3, stdout);
+        rc = crc == 0 ? 0 : 1;
+    }
     site_stop(s);
     free(urls);
     free(args);

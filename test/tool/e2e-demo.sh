@@ -23,6 +23,11 @@ check "demo: timeline rows" grep -q '^worker   0 |' <<<"$out"
 # 30 requests of >= 50 ms one after the other take >= 1.5 s (one-sided).
 seq_s=$(sed -n 's/^Sequential: \([0-9.]*\)s$/\1/p' <<<"$out")
 check "demo: sequential >= 1.5s ($seq_s)" python3 -c "assert float('$seq_s') >= 1.5"
+# The crawl part: the seeds' scraper report, the same pages both ways.
+check "demo: crawl sequential" grep -q '^Sequential: [0-9.]*s, [0-9]* pages$' <<<"$out"
+check "demo: crawl threaded" grep -q '^Threaded: [0-9.]*s, [0-9]* pages (10 workers)$' <<<"$out"
+check "demo: crawl same pages" grep -q '^Same pages both ways: yes$' <<<"$out"
+check "demo: crawl listing" grep -q '^Scraped [0-9]* pages:$' <<<"$out"
 timeout 10 "$W" demo --bogus >/dev/null 2>&1; rc=$?
 check "demo: bad option exits 2" test $rc -eq 2
 echo "# $fails failed"
