@@ -117,7 +117,7 @@ static int session_new(void *ud, void **value)
     if (h == NULL)
         return ENOMEM;
     curl_easy_setopt(h, CURLOPT_USERAGENT, "Mozilla/5.0 (weft Educational Scraper)");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);       /* requests' timeout=5 */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);        /* requests' timeout=5 */
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L); /* requests follows redirects */
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);       /* we are multithreaded */
     *value = h;
