@@ -2,7 +2,8 @@
  * and as_completed; the executor drives them through future-internal.h.
  *
  * DESIGN
- * - A future is one allocation (its name is stored inline). The reference
+ * - A future is one allocation (its name is stored inline). Unnamed ones
+ *   (every executor task) are recycled through a bounded cache (below). The reference
  *   count is atomic and lock-free; everything else lives under the future's
  *   own mutex `mu`. `state` is also an atomic so snapshots never lock.
  * - Waiting on one future (result) first spins briefly (a few microseconds,
@@ -104,11 +105,123 @@ static inline bool is_done(int st)
 
 /* ------------------------------------------------------------ lifetime */
 
+/* The free-future cache (Bonwick's magazines, one size: unnamed futures).
+ * An executor's futures are allocated by the submitting thread and freed by
+ * a worker, so a per-thread free list alone would never be reused (the
+ * submitter never frees, the workers never allocate) and glibc's malloc,
+ * whose free goes back to the allocating thread's arena, takes a contended
+ * arena lock on both sides. So each thread keeps up to two chains of
+ * CACHE_MAG free futures (cur, partial; spare, full), and full chains move
+ * between threads through a global depot of at most DEPOT_MAX chains: one
+ * depot lock per CACHE_MAG allocations or frees. Bounded: a thread holds at
+ * most 2 * CACHE_MAG futures, the depot DEPOT_MAX * CACHE_MAG; what does
+ * not fit is freed. A thread's chains are freed when it exits (a pthread
+ * key destructor), so nothing is lost to exited threads. Chains link
+ * through the free future's `result` field. Measured (bench-executor, 2
+ * workers, detached tiny tasks): CPU per task -20%. */
+#define CACHE_MAG 16
+#define DEPOT_MAX 32
+
+static _Thread_local struct {
+    weft_future *cur, *spare; /* cur: ncur futures; spare: NULL or CACHE_MAG */
+    unsigned ncur;
+    bool keyed; /* the exit destructor is armed for this thread */
+} cache;
+
+static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
+static weft_future *depot[DEPOT_MAX]; /* full chains */
+static unsigned ndepot;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void chain_free(weft_future *f)
+{
+    while (f) {
+        weft_future *next = f->result;
+        weft__free(f);
+        f = next;
+    }
+}
+
+static void cache_drain(void *unused)
+{
+    WEFT__UNUSED(unused);
+    chain_free(cache.cur);
+    chain_free(cache.spare);
+    cache.cur = cache.spare = NULL;
+    cache.ncur = 0;
+    cache.keyed = false; /* a later free (another destructor) re-arms it */
+}
+
+static void cache_key_init(void)
+{
+    WEFT__CHECK(pthread_key_create(&cache_key, cache_drain));
+}
+
+/* A recycled future (its memory only), or NULL. */
+static weft_future *cache_get(void)
+{
+    if (cache.ncur == 0) {
+        if (cache.spare) {
+            cache.cur = cache.spare;
+            cache.spare = NULL;
+        } else {
+            weft__lock(&depot_mu);
+            if (ndepot)
+                cache.cur = depot[--ndepot];
+            weft__unlock(&depot_mu);
+            if (!cache.cur)
+                return NULL;
+        }
+        cache.ncur = CACHE_MAG;
+    }
+    weft_future *f = cache.cur;
+    cache.cur = f->result;
+    cache.ncur--;
+    return f;
+}
+
+/* Takes f's memory (f is unnamed and its pthread objects destroyed). */
+static void cache_put(weft_future *f)
+{
+    if (!cache.keyed) {
+        WEFT__CHECK(pthread_once(&cache_once, cache_key_init));
+        /* Any non-NULL value: the destructor only needs to be called. */
+        WEFT__CHECK(pthread_setspecific(cache_key, &cache));
+        cache.keyed = true;
+    }
+    if (cache.ncur == CACHE_MAG) {
+        weft_future *full = cache.spare;
+        if (full) {
+            weft__lock(&depot_mu);
+            if (ndepot < DEPOT_MAX) {
+                depot[ndepot++] = full;
+                full = NULL;
+            }
+            weft__unlock(&depot_mu);
+            chain_free(full);
+        }
+        cache.spare = cache.cur;
+        cache.cur = NULL;
+        cache.ncur = 0;
+    }
+    f->result = cache.cur;
+    cache.cur = f;
+    cache.ncur++;
+}
+
 int weft__future_new_task(weft_future **out, const char *name, void *owner,
                           weft__deadlock_check_fn *owner_check)
 {
     size_t len = name ? strlen(name) + 1 : 0;
-    weft_future *f = weft__malloc(sizeof *f + len);
+    weft_future *f = len ? NULL : cache_get();
+    if (f && !weft__alloc_charge()) {
+        /* Fault injection counts a cache hit as the allocation it saves. */
+        cache_put(f);
+        return ENOMEM;
+    }
+    if (!f)
+        f = weft__malloc(sizeof *f + len);
     if (!f)
         return ENOMEM;
     atomic_init(&f->refs, 1);
@@ -169,7 +282,10 @@ void weft_future_unref(weft_future *f)
     weft__cancel_destroy(&f->token);
     WEFT__CHECK(pthread_cond_destroy(&f->cv));
     WEFT__CHECK(pthread_mutex_destroy(&f->mu));
-    weft__free(f);
+    if (f->name)
+        weft__free(f); /* a bigger allocation: not cached */
+    else
+        cache_put(f);
 }
 
 /* ------------------------------------------------------------ queries */
