@@ -56,8 +56,9 @@ int main(void)
     weft_event_clear(started);
     TRY(weft_executor_submit(ex, long_job, NULL, &job));
     TRY(weft_event_wait(started, WEFT_FOREVER));
-    printf("interrupt the running job: %s\n", weft_strerror(weft_future_interrupt(job)));
+    int asked = weft_future_interrupt(job); /* running: asked to stop */
     int rc = weft_future_result(job, WEFT_FOREVER, NULL);
+    printf("interrupt the running job: %s\n", weft_strerror(asked));
     const char *why;
     weft_future_error(job, &why);
     printf("long job ended: %s (%s)\n", weft_strerror(rc), why);

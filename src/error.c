@@ -7,12 +7,12 @@
  * a message set for one code is not attached to a different one. The hook is
  * one (function, user data) pair behind a mutex: reports are rare, and the
  * pair must be read consistently. */
-#include "internal.h"
+#include "error-internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define MSG_MAX 1024
+#define MSG_MAX WEFT__MSG_MAX
 
 static _Thread_local struct {
     int code; /* 0: no message pending */
@@ -91,6 +91,21 @@ char *weft__error_take(int rc)
         msg = weft__strdup(weft_strerror(rc));
     pending.code = 0;
     return msg;
+}
+
+void weft__error_save(weft__error_saved *s)
+{
+    s->code = pending.code;
+    if (s->code)
+        memcpy(s->text, pending.text, strlen(pending.text) + 1);
+    pending.code = 0;
+}
+
+void weft__error_restore(const weft__error_saved *s)
+{
+    pending.code = s->code;
+    if (s->code)
+        memcpy(pending.text, s->text, strlen(s->text) + 1);
 }
 
 static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -6,7 +6,9 @@
  * changes. So a waiter woken by set() succeeds even when clear() ran before
  * it got the mutex back (Python's Event gives the same answer, because its
  * Condition.wait returns True on notify whatever the flag is by then). The
- * flag is also an atomic, so is_set() and an already-set wait() take no lock.
+ * flag is also an atomic, so is_set() takes no lock. wait() always takes the
+ * mutex, even when the flag is already on: it must not return while a set()
+ * still touches the event, or its caller could not free it (see wait()).
  *
  * Lock order: a cancel token's mutex before e->mu (internal.h protocol); no
  * other lock is ever taken with e->mu held.
@@ -72,11 +74,11 @@ int weft_event_wait(weft_event *e, double timeout)
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
         return rc;
-    /* Acquire pairs with set()'s release: what the setter wrote before
-     * set() is visible to a waiter that returns here. */
-    if (atomic_load_explicit(&e->flag, memory_order_acquire))
-        return 0;
-
+    /* No lock-free "already set" return: set() stores the flag and then
+     * still broadcasts and unlocks e->mu, so a waiter that returned on the
+     * bare flag could free the event (the usual one-shot pattern) under the
+     * setter. Taking e->mu, as every path below does, returns only after
+     * set() has let go of the event. */
     weft__cancel *tok = weft__wait_enter(&e->mu, &e->cv);
     weft__lock(&e->mu);
     if (!atomic_load_explicit(&e->flag, memory_order_relaxed)) {

@@ -24,13 +24,17 @@
  * - A worker's running future is kept in a thread-local (`running`) so that
  *   a wait from inside a task can tell whether the awaited pending future
  *   belongs to its own executor (self-deadlock detection via owner_check,
- *   always called with no weft lock held).
+ *   always called with no weft lock held, and outside the wait's
+ *   weft__wait_enter/_leave bracket: the token has one registration slot,
+ *   so a weft wait inside owner_check would otherwise clear ours and a
+ *   cancel request arriving after it could not wake us).
  *
  * Lock order: a future's `mu` and a waiter's `mu` are never held together
  * (registration, notification and unregistration each take one at a time).
  * The cancellation protocol takes a token's mutex before either (internal.h);
  * weft__cancel_request is never called with a future's `mu` held.
  */
+#include "error-internal.h"
 #include "future-internal.h"
 
 #include <stdio.h>
@@ -416,16 +420,20 @@ static void link_unregister(struct wlink *l)
 
 static void run_callback(weft_future *f, struct callback *c)
 {
-    /* A callback may attach a message with weft_fail; start it clean. */
-    weft__error_clear();
+    /* A callback may attach a message with weft_fail; start it clean. The
+     * completing thread may be a task that already set its own failure
+     * message and has not returned yet: keep that one for it. */
+    weft__error_saved saved;
+    weft__error_save(&saved);
     int rc = c->fn(f, c->ud);
-    if (rc == 0)
-        return;
-    char who[256];
-    snprintf(who, sizeof who, "done callback of %s", f->name ? f->name : "task");
-    char *msg = weft__error_take(rc);
-    weft_report_unhandled(who, rc, msg ? msg : weft_strerror(rc));
-    weft__free(msg);
+    if (rc != 0) {
+        char who[256];
+        snprintf(who, sizeof who, "done callback of %s", f->name ? f->name : "task");
+        char *msg = weft__error_take(rc);
+        weft_report_unhandled(who, rc, msg ? msg : weft_strerror(rc));
+        weft__free(msg);
+    }
+    weft__error_restore(&saved);
 }
 
 /* Called with f->mu held and f not done; moves f to `st` and releases mu,
@@ -730,7 +738,11 @@ int weft_future_result(weft_future *f, double timeout, void **result)
              * then look at the state again before sleeping. */
             check = false;
             weft__unlock(&f->mu);
+            /* Outside the cancel bracket: a weft wait inside owner_check
+             * would unregister our token on its way out (see DESIGN). */
+            weft__wait_leave(tok);
             bool dead = would_deadlock(f);
+            tok = weft__wait_enter(&f->mu, &f->cv);
             weft__lock(&f->mu);
             if (dead && state_of(f) == WEFT_FUTURE_PENDING) {
                 rc = EDEADLK;
@@ -875,7 +887,9 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
         if (check) {
             check = false;
             weft__unlock(&w->mu);
+            weft__wait_leave(tok); /* see weft_future_result */
             bool dead = set_would_deadlock(fs, n, all);
+            tok = weft__wait_enter(&w->mu, &w->cv);
             weft__lock(&w->mu);
             if (dead && !wait_met(mode, n, w->ndone, w->nfailed)) {
                 rc = EDEADLK;
@@ -1031,7 +1045,9 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f)
         if (check) {
             check = false;
             weft__unlock(&w->mu);
+            weft__wait_leave(tok); /* see weft_future_result */
             bool dead = it_would_deadlock(it);
+            tok = weft__wait_enter(&w->mu, &w->cv);
             weft__lock(&w->mu);
             if (dead && w->head == w->tail) {
                 rc = EDEADLK;

@@ -7,9 +7,9 @@
  * two lists, its local's and its thread's, and both lists are changed only
  * under the single global mutex `mu`. That is what makes the two ways a value
  * can die race-free against each other:
- * - at thread exit, table_dtor takes `mu`, unlinks every node of the thread
- *   from its local and counts the local as busy (l->exiting), drops `mu`,
- *   then runs the destructors;
+ * - at thread exit, table_dtor takes the thread's nodes one at a time:
+ *   under `mu` it unlinks the node from both lists and counts its local as
+ *   busy (l->exiting), drops `mu`, runs that one destructor, and uncounts;
  * - weft_local_free takes `mu`, unlinks every node of the local from its
  *   thread's table, waits until no exiting thread is still running a
  *   destructor for this local (so `ud` stays valid for them), drops `mu`,
@@ -19,9 +19,11 @@
  * a per-local key has no destructor, so pthread_key_delete in weft_local_free
  * cannot race with a key destructor that glibc is about to call (the classic
  * hazard of a key-with-destructor deleted while threads exit).
+ * A weft thread runs the same clean-up earlier, before it counts as ended
+ * (weft__local_thread_exit, local-internal.h), so joins wait for it.
  *
  * Lock order: only `mu` is taken here; user init/dtor run with no lock held. */
-#include "internal.h"
+#include "local-internal.h"
 
 typedef struct node node;
 typedef struct table table;
@@ -77,36 +79,52 @@ static void unlink_table(node *n)
 static void table_dtor(void *p)
 {
     table *tab = p;
+    /* One node at a time: only the value being destroyed right now counts
+     * as busy (l->exiting). A destructor may free ANOTHER local whose value
+     * this thread still holds; that free then simply takes the node, where
+     * counting it busy up front would make the free wait for this very
+     * thread. */
     weft__lock(&mu);
-    node *taken = tab->head;
-    for (node *n = taken; n; n = n->tnext) {
+    node *n;
+    while ((n = tab->head) != NULL) {
+        unlink_table(n);
         unlink_local(n);
-        n->l->exiting++;
-        /* A destructor below may call weft_local_get on this thread again:
-         * it must find no node, not this one. */
-        (void)pthread_setspecific(n->l->key, NULL);
-    }
-    tab->head = NULL;
-    weft__unlock(&mu);
-    weft__free(tab);
-
-    node *next;
-    for (node *n = taken; n; n = next) {
-        next = n->tnext;
         weft_local *l = n->l;
+        l->exiting++;
+        /* The destructor may call weft_local_get on this thread again: it
+         * must find no node, not this one. */
+        (void)pthread_setspecific(l->key, NULL);
+        weft__unlock(&mu);
         if (l->dtor && n->value)
             l->dtor(l->ud, n->value);
         weft__free(n);
         weft__lock(&mu);
         if (--l->exiting == 0)
             WEFT__CHECK(pthread_cond_broadcast(&exit_cv));
-        weft__unlock(&mu);
     }
+    weft__unlock(&mu);
+    /* Only this thread ever adds to tab, and it is no longer reachable from
+     * table_key (a destructor that uses a local again gets a new table). */
+    weft__free(tab);
 }
 
 static void make_table_key(void)
 {
     table_key_rc = pthread_key_create(&table_key, table_dtor);
+}
+
+void weft__local_thread_exit(void)
+{
+    WEFT__CHECK(pthread_once(&table_once, make_table_key));
+    if (table_key_rc)
+        return;
+    table *tab = pthread_getspecific(table_key);
+    if (!tab)
+        return;
+    /* Cleared first: a destructor that uses a weft_local again gets a fresh
+     * table, which the key destructor then cleans up as usual. */
+    (void)pthread_setspecific(table_key, NULL);
+    table_dtor(tab);
 }
 
 int weft_local_new(weft_local **out, weft_local_init_fn *init, weft_local_free_fn *dtor, void *ud)

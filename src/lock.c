@@ -50,6 +50,10 @@ void weft__lock_init(weft_lock *l)
 
 void weft__lock_destroy(weft_lock *l)
 {
+    /* A releaser that handed the lock over under m may still be signalling:
+     * taking m waits for it to be done with l. */
+    weft__lock(&l->m);
+    weft__unlock(&l->m);
     WEFT__CHECK(pthread_cond_destroy(&l->c));
     WEFT__CHECK(pthread_mutex_destroy(&l->m));
 }
@@ -85,12 +89,13 @@ static __attribute__((noinline)) int acquire_slow(weft_lock *l, double timeout, 
 {
     if (timeout == 0)
         return EBUSY;
+    /* The deadline starts before spinning: the time spent is the caller's. */
+    weft__deadline dl;
+    WEFT__CHECK(weft__deadline_init(&dl, timeout));
     for (int i = 0; i < SPIN_TRIES; i++) {
         if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0 && try_fast(l))
             return 0;
     }
-    weft__deadline dl;
-    WEFT__CHECK(weft__deadline_init(&dl, timeout));
     weft__cancel *tok = cancellable ? weft__wait_enter(&l->m, &l->c) : NULL;
     int rc;
     bool timed_out = false;
@@ -143,11 +148,19 @@ int weft_lock_acquire(weft_lock *l, double timeout)
 void weft__lock_release_owned(weft_lock *l)
 {
     atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
-    if (WEFT__UNLIKELY(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2)) {
-        weft__lock(&l->m);
-        WEFT__CHECK(pthread_cond_signal(&l->c));
-        weft__unlock(&l->m);
-    }
+    unsigned held = 1;
+    if (WEFT__LIKELY(atomic_compare_exchange_strong_explicit(
+            &l->state, &held, 0, memory_order_release, memory_order_relaxed)))
+        return;
+    /* State 2: there may be sleepers. Free the lock only while holding m, so
+     * that whoever takes the lock next and frees it (legal the moment it is
+     * unlocked, as for a pthread mutex) waits in weft__lock_destroy until we
+     * are done signalling. While the state is 2 only the holder changes it, and
+     * under m no waiter is between its exchange and its sleep: no lost wakeup. */
+    weft__lock(&l->m);
+    atomic_store_explicit(&l->state, 0, memory_order_release);
+    WEFT__CHECK(pthread_cond_signal(&l->c));
+    weft__unlock(&l->m);
 }
 
 int weft_lock_release(weft_lock *l)

@@ -18,6 +18,7 @@
  *
  * Lock order: a handle's mu and reg_mu are never held together. */
 #include "internal.h"
+#include "local-internal.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -182,6 +183,11 @@ static void *trampoline(void *p)
     char *msg = NULL;
     if (rc != 0)
         msg = weft__error_take(rc);
+    /* The thread's weft_local values go before it counts as ended, so
+     * join() and the exit-time join wait for their destructors (as Python's
+     * join waits for threading.local values); the pthread key destructor
+     * would run only after this function returns. */
+    weft__local_thread_exit();
 
     weft__lock(&t->mu);
     t->result = rc == 0 ? result : NULL;

@@ -298,3 +298,42 @@ TEST(event_stress_publication)
     pthread_barrier_destroy(&st.round);
     weft_event_free(st.go);
 }
+
+/* A one-shot event freed by its waiter as soon as wait() returns: the setter
+ * must be done with the event by then (as with a pthread mutex, which may be
+ * destroyed once unlocked). If wait() could return through a lock-free look
+ * at the flag while set() still held the mutex, the free below would race
+ * with set()'s broadcast and unlock (TSan: heap-use-after-free). */
+#define FREE_ROUNDS 20000
+static struct {
+    pthread_barrier_t go;
+    weft_event *e;
+} fr;
+
+static void *free_race_setter(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < FREE_ROUNDS; r++) {
+        pthread_barrier_wait(&fr.go);
+        weft_event_set(fr.e); /* the last touch of e on this thread */
+    }
+    return NULL;
+}
+
+TEST_T(event_waiter_may_free_once_wait_returns, 20)
+{
+    CHECK_OK(pthread_barrier_init(&fr.go, NULL, 2));
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, free_race_setter, NULL));
+    for (int r = 0; r < FREE_ROUNDS; r++) {
+        CHECK_OK(weft_event_new(&fr.e));
+        pthread_barrier_wait(&fr.go);
+        /* Spin so that wait() starts right as the flag turns on. */
+        while (!weft_event_is_set(fr.e))
+            ;
+        CHECK_OK(weft_event_wait(fr.e, WEFT_FOREVER));
+        weft_event_free(fr.e);
+    }
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&fr.go);
+}

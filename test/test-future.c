@@ -550,6 +550,67 @@ TEST(result_detects_self_deadlock)
     weft_future_unref(foreign);
 }
 
+/* The self-deadlock check runs inside the wait's cancellation bracket, and
+ * owner_check is the executor's code: if it makes a weft wait of its own (a
+ * contended weft_lock, say), that inner wait's weft__wait_leave unregisters
+ * the token, and a cancel request that comes once the outer wait sleeps
+ * again finds nothing to wake: the interrupt is lost until the timeout. */
+static struct {
+    weft_future *cur, *awaited;
+    hs checked;
+    int rc;
+    int mode; /* 0: result, 1: futures_wait, 2: as_completed */
+} nc;
+
+static bool waiting_owner_check(void *owner)
+{
+    (void)owner;
+    (void)weft_sleep(0); /* a weft wait inside the check */
+    hs_post(&nc.checked);
+    return false;
+}
+
+static void *wait_in_task_after_check(void *arg)
+{
+    (void)arg;
+    CHECK(weft__future_begin(nc.cur));
+    double limit = 3 * test_scale();
+    if (nc.mode == 0) {
+        nc.rc = weft_future_result(nc.awaited, limit, NULL);
+    } else if (nc.mode == 1) {
+        nc.rc = weft_futures_wait(&nc.awaited, 1, limit, WEFT_ALL_COMPLETED, NULL);
+    } else {
+        weft_as_completed *it;
+        weft_future *got;
+        CHECK_OK(weft_as_completed_new(&it, &nc.awaited, 1, limit));
+        nc.rc = weft_as_completed_next(it, &got);
+        weft_as_completed_free(it);
+    }
+    weft__future_finish(nc.cur, 0, NULL, NULL);
+    return NULL;
+}
+
+TEST_T(interrupt_after_deadlock_check_still_wakes_the_wait, 30)
+{
+    int exec;
+    for (nc.mode = 0; nc.mode < 3; nc.mode++) {
+        CHECK_OK(weft__future_new_task(&nc.cur, "cur", &exec, waiting_owner_check));
+        CHECK_OK(weft__future_new_task(&nc.awaited, "awaited", &exec, waiting_owner_check));
+        hs_init(&nc.checked);
+        nc.rc = -1;
+        pthread_t th;
+        CHECK_OK(pthread_create(&th, NULL, wait_in_task_after_check, NULL));
+        hs_wait(&nc.checked); /* the waiter goes back to sleep right after */
+        CHECK_RC(weft_future_interrupt(nc.cur), EINPROGRESS);
+        pthread_join(th, NULL);
+        CHECK_RC(nc.rc, ECANCELED);
+        CHECK_OK(weft_future_cancel(nc.awaited));
+        weft_future_unref(nc.cur);
+        weft_future_unref(nc.awaited);
+        hs_destroy(&nc.checked);
+    }
+}
+
 /* ------------------------------------------------------------ callbacks */
 
 struct cb_log {
@@ -670,6 +731,38 @@ TEST(failing_callback_is_reported)
     CHECK_OK(weft_future_add_done_callback(f, failing_cb, NULL));
     CHECK_EQ(hook_log.calls, 2);
     CHECK_STR(hook_log.who, "done callback of task");
+    weft_future_unref(f);
+    weft_set_error_hook(NULL, NULL);
+}
+
+/* A producer that has set its own failure message (weft_fail) and then
+ * completes a future runs the done callbacks on its thread before it returns.
+ * The callbacks must not wipe or replace that message: weft_fail promises it
+ * is kept until the task returns. */
+TEST(callbacks_keep_the_callers_failure_message)
+{
+    struct cb_log log = {0};
+    weft_set_error_hook(hook, NULL);
+    weft__error_clear();
+    weft_future *f = new_future("produced");
+    CHECK_OK(weft_future_add_done_callback(f, cb_a, &log));
+    CHECK_OK(weft_future_add_done_callback(f, failing_cb, NULL));
+    int rc = weft_fail(EIO, "producer failed: %s", "disk gone");
+    CHECK_OK(weft_future_set_result(f, NULL)); /* runs both callbacks here */
+    CHECK_EQ(log.n, 1);
+    CHECK_EQ(hook_log.calls, 1);
+    CHECK_STR(hook_log.message, "callback 7 broke");
+    char *msg = weft__error_take(rc); /* what a thread or worker runner does */
+    CHECK_STR(msg, "producer failed: disk gone");
+    weft__free(msg);
+
+    /* Same when the callback runs at once, on an already-done future. */
+    rc = weft_fail(EIO, "second failure");
+    CHECK_OK(weft_future_add_done_callback(f, failing_cb, NULL));
+    CHECK_EQ(hook_log.calls, 2);
+    msg = weft__error_take(rc);
+    CHECK_STR(msg, "second failure");
+    weft__free(msg);
     weft_future_unref(f);
     weft_set_error_hook(NULL, NULL);
 }

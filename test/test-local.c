@@ -299,6 +299,52 @@ TEST(destructor_may_use_the_local_again)
     CHECK_EQ(atomic_load(&reentrant_dtors), 2);
 }
 
+/* A destructor that frees another weft_local, which the exiting thread also
+ * holds a value of (a context object owning a per-thread cache, say). The
+ * exit clean-up must not count that other value as "being destroyed by an
+ * exiting thread" before it gets to it, or weft_local_free waits for the
+ * very thread that calls it. */
+static weft_local *outer_l, *inner_l;
+static atomic_int inner_dtors, outer_dtors;
+
+static void inner_dtor(void *ud, void *value)
+{
+    (void)ud;
+    (void)value;
+    atomic_fetch_add(&inner_dtors, 1);
+}
+
+static void outer_dtor(void *ud, void *value)
+{
+    (void)ud;
+    (void)value;
+    atomic_fetch_add(&outer_dtors, 1);
+    weft_local_free(inner_l);
+}
+
+static void *hold_inner_then_outer(void *arg)
+{
+    (void)arg;
+    /* The newest value is destroyed first: outer's destructor runs while
+     * inner's value is still to go. */
+    CHECK_OK(weft_local_set(inner_l, &inner_dtors));
+    CHECK_OK(weft_local_set(outer_l, &outer_dtors));
+    return NULL;
+}
+
+TEST(exit_destructor_may_free_another_local)
+{
+    CHECK_OK(weft_local_new(&outer_l, NULL, outer_dtor, NULL));
+    CHECK_OK(weft_local_new(&inner_l, NULL, inner_dtor, NULL));
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, hold_inner_then_outer, NULL));
+    pthread_join(th, NULL);
+    CHECK_EQ(atomic_load(&outer_dtors), 1);
+    CHECK_EQ(atomic_load(&inner_dtors), 1);
+    weft_local_free(outer_l);
+    CHECK_EQ(atomic_load(&outer_dtors), 1);
+}
+
 /* ------------------------------------------------------------ fault injection */
 
 static atomic_int fi_dtors;

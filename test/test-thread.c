@@ -861,3 +861,82 @@ TEST(exit_after_fork_does_not_wait_for_parent_threads)
     CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
     weft_thread_free(t);
 }
+
+/* ------------------------------------------------------------ thread locals */
+
+/* Python's join() returns once the thread's state is cleared, threading.local
+ * values included; weft_local promises to destroy a thread's value "when that
+ * thread ends". So a join (and the exit-time join) must not return while the
+ * thread's weft_local destructors are still to run. */
+static atomic_bool local_destroyed;
+
+static void slow_local_dtor(void *ud, void *value)
+{
+    (void)ud;
+    (void)value;
+    /* Not synchronisation: a join that does not wait for this destructor
+     * returns during this pause, whatever it lasts. */
+    weft_sleep(0.05);
+    if (exit_pipe >= 0) {
+        const char *line = "value destroyed\n";
+        if (write(exit_pipe, line, strlen(line)) < 0)
+            _exit(6);
+    }
+    atomic_store(&local_destroyed, true);
+}
+
+static int set_local_value(void *arg, void **result)
+{
+    (void)result;
+    return weft_local_set(arg, &local_destroyed);
+}
+
+TEST(join_waits_for_thread_local_destructors)
+{
+    weft_local *l;
+    CHECK_OK(weft_local_new(&l, NULL, slow_local_dtor, NULL));
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, set_local_value, l, NULL));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK(atomic_load(&local_destroyed));
+    weft_thread_free(t);
+    weft_local_free(l);
+}
+
+static int set_local_after_gate(void *arg, void **result)
+{
+    gate_wait(&exit_gate);
+    return set_local_value(arg, result);
+}
+
+/* Static: the child exits with it in use, so it is never freed, and
+ * LeakSanitizer must still see it as reachable. */
+static weft_local *exit_local;
+
+static void local_at_exit_body(void)
+{
+    weft_local *l;
+    weft_thread *t;
+    atexit(say_main_exited);
+    if (weft_local_new(&exit_local, NULL, slow_local_dtor, NULL))
+        _exit(3);
+    l = exit_local;
+    /* The first non-daemon start registers weft's exit handler. */
+    if (weft_thread_start(&t, nothing, NULL, NULL))
+        _exit(3);
+    weft_thread_join(t, WEFT_FOREVER);
+    weft_thread_free(t);
+    atexit(open_exit_gate);
+    if (weft_thread_start(&t, set_local_after_gate, l, NULL))
+        _exit(3);
+    weft_thread_free(t);
+}
+
+TEST(exit_waits_for_thread_local_destructors)
+{
+    char out[256];
+    int status = run_child(local_at_exit_body, out, sizeof out);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK_STR(out, "value destroyed\nmain exited\n");
+}

@@ -51,7 +51,10 @@ typedef void weft_error_hook_fn(const char *who, int code, const char *message, 
 /* Installs `fn` (NULL restores the default, which writes one line
  * "weft: unhandled error in <who>: <message> (<code text>)" to stderr).
  * Returns nothing; safe from any thread; takes effect for errors reported
- * after it returns. */
+ * after it returns. A report already in progress on another thread may still
+ * call the previous hook with the previous `ud` after this returns: keep that
+ * `ud` alive until no such report can be running (e.g. after joining the
+ * threads that could report). */
 WEFT_API void weft_set_error_hook(weft_error_hook_fn *fn, void *ud);
 
 /* Sends one error to the hook, as weft itself does. For code that runs its

@@ -12,7 +12,10 @@ typedef struct weft_event weft_event;
 
 /* Creates a clear event. Returns 0 or ENOMEM. */
 WEFT_API int weft_event_new(weft_event **out);
-/* Frees it. NULL-safe. No thread may wait on it. */
+/* Frees it. NULL-safe. No thread may wait on it or be inside set() or
+ * clear(). A thread whose weft_event_wait() returned 0 may free it (the
+ * set() that woke it is done with it); weft_event_is_set() returning true
+ * does not say that. */
 WEFT_API void weft_event_free(weft_event *e);
 
 /* Sets the flag and wakes every waiter. Never blocks (beyond a mutex). */

@@ -33,14 +33,16 @@ typedef struct weft_thread_opts {
 WEFT_API int weft_thread_start(weft_thread **out, weft_fn *fn, void *arg,
                                const weft_thread_opts *opts);
 
-/* Waits for t to end (Python's join(timeout)). Returns 0 when it has ended
+/* Waits for t to end (Python's join(timeout)): fn has returned and the
+ * thread's weft_local values have been destroyed. Returns 0 when it has ended
  * (whether it succeeded or failed: see weft_thread_error), ETIMEDOUT when the
  * timeout passed first, EDEADLK when t is the calling thread, EINVAL for a
  * bad timeout, ECANCELED when the calling task was cancelled. Blocks. Any
  * number of threads may join the same thread. */
 WEFT_API int weft_thread_join(weft_thread *t, double timeout);
 
-/* True from start until fn has returned. Never blocks. */
+/* True from start until the thread has ended (fn returned, its weft_local
+ * values destroyed). Never blocks. */
 WEFT_API bool weft_thread_is_alive(const weft_thread *t);
 
 /* The thread's name (valid as long as t): the one it was started with, even
