@@ -157,9 +157,27 @@ static void cache_drain(void *unused)
     cache.keyed = false; /* a later free (another destructor) re-arms it */
 }
 
+static bool cache_usable; /* the key exists (set once, under cache_once) */
+
 static void cache_key_init(void)
 {
-    WEFT__CHECK(pthread_key_create(&cache_key, cache_drain));
+    /* Out of keys: no cache, rather than futures lost at thread exit. */
+    cache_usable = pthread_key_create(&cache_key, cache_drain) == 0;
+}
+
+/* Before this thread holds any cached future: makes sure its exit frees
+ * them. False when that cannot be arranged (then it caches nothing). */
+static bool cache_arm(void)
+{
+    if (WEFT__LIKELY(cache.keyed))
+        return true;
+    WEFT__CHECK(pthread_once(&cache_once, cache_key_init));
+    /* Any non-NULL value: the destructor only needs to be called. It may
+     * need memory. */
+    if (!cache_usable || pthread_setspecific(cache_key, &cache) != 0)
+        return false;
+    cache.keyed = true;
+    return true;
 }
 
 /* A recycled future (its memory only), or NULL. */
@@ -170,6 +188,8 @@ static weft_future *cache_get(void)
             cache.cur = cache.spare;
             cache.spare = NULL;
         } else {
+            if (!cache_arm())
+                return NULL;
             weft__lock(&depot_mu);
             if (ndepot)
                 cache.cur = depot[--ndepot];
@@ -188,11 +208,9 @@ static weft_future *cache_get(void)
 /* Takes f's memory (f is unnamed and its pthread objects destroyed). */
 static void cache_put(weft_future *f)
 {
-    if (!cache.keyed) {
-        WEFT__CHECK(pthread_once(&cache_once, cache_key_init));
-        /* Any non-NULL value: the destructor only needs to be called. */
-        WEFT__CHECK(pthread_setspecific(cache_key, &cache));
-        cache.keyed = true;
+    if (!cache_arm()) {
+        weft__free(f);
+        return;
     }
     if (cache.ncur == CACHE_MAG) {
         weft_future *full = cache.spare;
