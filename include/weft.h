@@ -15,6 +15,7 @@
 #include "weft/event.h"
 #include "weft/cond.h"
 #include "weft/barrier.h"
+#include "weft/deadlock.h"
 #include "weft/timer.h"
 #include "weft/queue.h"
 #include "weft/future.h"

@@ -29,9 +29,14 @@
  * cancelled in the entry phase returns ECANCELED without breaking the
  * barrier: it never arrived.
  *
+ * Deadlock detector (deadlock.c): a wait made while holding locks adds
+ * edges from them to the barrier's class (the creator's address), checked
+ * for cycles like a lock acquisition.
+ *
  * Lock order: a cancel token's mutex before b->mu (internal.h protocol); no
  * other lock is ever taken with b->mu held.
  */
+#include "deadlock-internal.h"
 #include "internal.h"
 
 enum state { FILLING, ACTION, DRAINING, RESETTING, BROKEN };
@@ -45,6 +50,7 @@ struct weft_barrier {
     enum state state;
     unsigned count;    /* threads that arrived and have not left wait() */
     uint64_t released; /* rounds released so far */
+    weft__dl_obj dl;   /* class for the deadlock detector: the creator's site */
 };
 
 int weft_barrier_new(weft_barrier **out, unsigned parties, weft_barrier_action_fn *action,
@@ -61,6 +67,7 @@ int weft_barrier_new(weft_barrier **out, unsigned parties, weft_barrier_action_f
     b->action = action;
     b->arg = arg;
     b->state = FILLING;
+    weft__dl_obj_init(&b->dl, "barrier", NULL, NULL, 0, __builtin_return_address(0));
     *out = b;
     return 0;
 }
@@ -69,6 +76,7 @@ void weft_barrier_free(weft_barrier *b)
 {
     if (!b)
         return;
+    weft__dl_obj_destroy(&b->dl);
     WEFT__CHECK(pthread_cond_destroy(&b->cv));
     WEFT__CHECK(pthread_mutex_destroy(&b->mu));
     weft__free(b);
@@ -133,6 +141,8 @@ int weft_barrier_wait(weft_barrier *b, double timeout, unsigned *index)
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
         return rc;
+    if (weft__dl_maybe_on() && weft__dl_on() && timeout != 0)
+        weft__dl_before_wait(&b->dl, __builtin_return_address(0));
     weft__cancel *tok = weft__wait_enter(&b->mu, &b->cv);
     weft__lock(&b->mu);
 

@@ -13,6 +13,12 @@
  * that lock always finds it. Every return path but EPERM/EINVAL re-acquires
  * the user's lock, uncancellably: the caller always gets it back.
  *
+ * Deadlock detector: the wait drops the user's lock through the one release
+ * path and takes it back through the one acquisition path, so the held-lock
+ * stack pops and pushes it (a condition wait is no lock-order edge of its
+ * own). A condition made without a lock names its RLock's class after the
+ * caller of weft_cond_new.
+ *
  * Lock order: the user's lock, then c->m (a notifier holds the first and
  * takes the second; a waiter never acquires the user's lock while holding
  * c->m). A cancel request takes tok->mu, then c->m (internal.h). */
@@ -46,7 +52,7 @@ int weft_cond_new(weft_cond **out, weft_lock *lock)
 {
     weft_rlock *own = NULL;
     if (!lock) {
-        int rc = weft_rlock_new(&own);
+        int rc = weft__rlock_new_pc(&own, __builtin_return_address(0));
         if (rc)
             return rc;
     }
@@ -86,7 +92,9 @@ void weft_cond_free(weft_cond *c)
 
 int weft_cond_acquire(weft_cond *c, double timeout)
 {
-    return c->lock ? weft_lock_acquire(c->lock, timeout) : weft_rlock_acquire(c->rlock, timeout);
+    const void *pc = __builtin_return_address(0);
+    return c->lock ? weft__lock_acquire_(c->lock, timeout, true, pc)
+                   : weft__rlock_acquire_pc(c->rlock, timeout, pc);
 }
 
 int weft_cond_release(weft_cond *c)
@@ -114,7 +122,7 @@ static void unlink_waiter(weft_cond *c, waiter *w)
 
 /* One wait on a valid deadline; the caller holds the user's lock. Returns 0,
  * ETIMEDOUT or ECANCELED, holding the lock again. */
-static int wait_dl(weft_cond *c, const weft__deadline *dl)
+static int wait_dl(weft_cond *c, const weft__deadline *dl, const void *pc)
 {
     waiter w = {.prev = NULL, .next = NULL, .notified = false};
     weft__cond_init(&w.cv);
@@ -163,9 +171,9 @@ static int wait_dl(weft_cond *c, const weft__deadline *dl)
     WEFT__CHECK(pthread_cond_destroy(&w.cv));
 
     if (c->lock)
-        WEFT__CHECK(weft__lock_acquire_(c->lock, WEFT_FOREVER, false));
+        WEFT__CHECK(weft__lock_acquire_(c->lock, WEFT_FOREVER, false, pc));
     else
-        weft__rlock_reacquire(c->rlock, levels);
+        weft__rlock_reacquire(c->rlock, levels, pc);
     return rc;
 }
 
@@ -177,7 +185,7 @@ int weft_cond_wait(weft_cond *c, double timeout)
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
         return rc;
-    return wait_dl(c, &dl);
+    return wait_dl(c, &dl, __builtin_return_address(0));
 }
 
 int weft_cond_wait_for(weft_cond *c, weft_cond_pred_fn *pred, void *arg, double timeout)
@@ -191,7 +199,7 @@ int weft_cond_wait_for(weft_cond *c, weft_cond_pred_fn *pred, void *arg, double 
     while (!pred(arg)) {
         if (rc == ETIMEDOUT || weft__deadline_passed(&dl))
             return ETIMEDOUT;
-        rc = wait_dl(c, &dl);
+        rc = wait_dl(c, &dl, __builtin_return_address(0));
         if (rc == ECANCELED)
             return rc;
     }

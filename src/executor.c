@@ -32,6 +32,7 @@
  *   the consumer. Lock order there: m->mu is only taken by the consumer and
  *   by that callback, never together with ex->mu.
  */
+#include "deadlock-internal.h"
 #include "executor-internal.h"
 
 #include <stdio.h>
@@ -614,6 +615,9 @@ int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
     }
     if (tls_ex == ex) {
         weft__unlock(&ex->mu);
+        /* Deadlock detector hook (deadlock.c): say so, not only EDEADLK. */
+        weft__dl_report_self("weft_executor_shutdown with wait",
+                             "one of the executor's own workers");
         return EDEADLK;
     }
     /* No start can begin after shutdown; wait for those in flight, then one

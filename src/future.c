@@ -28,12 +28,18 @@
  *   weft__wait_enter/_leave bracket: the token has one registration slot,
  *   so a weft wait inside owner_check would otherwise clear ours and a
  *   cancel request arriving after it could not wake us).
+ * - Deadlock detector hooks (deadlock.c), kept apart: a task's future
+ *   records its worker (`runner`) and weft_future_result registers in the
+ *   wait-for graph, so "T holds a lock the task needs and waits for the
+ *   task" is EDEADLK instead of a hang; and each EDEADLK for a pool that can
+ *   never start the awaited work is also reported.
  *
  * Lock order: a future's `mu` and a waiter's `mu` are never held together
  * (registration, notification and unregistration each take one at a time).
  * The cancellation protocol takes a token's mutex before either (internal.h);
  * weft__cancel_request is never called with a future's `mu` held.
  */
+#include "deadlock-internal.h"
 #include "error-internal.h"
 #include "future-internal.h"
 
@@ -90,7 +96,8 @@ struct weft_future {
     /* Saved by weft__future_begin, restored by finish (worker thread only). */
     weft__cancel *prev_token;
     weft_future *prev_running;
-    char *name; /* points into name_buf, or NULL */
+    atomic_uint_fast64_t runner; /* deadlock detector: the worker running it */
+    char *name;                  /* points into name_buf, or NULL */
     char name_buf[];
 };
 
@@ -248,6 +255,7 @@ int weft__future_new_task(weft_future **out, const char *name, void *owner,
         return ENOMEM;
     atomic_init(&f->refs, 1);
     atomic_init(&f->state, WEFT_FUTURE_PENDING);
+    atomic_init(&f->runner, 0);
     weft__mutex_init(&f->mu);
     weft__cond_init(&f->cv);
     f->nwaiting = 0;
@@ -507,11 +515,18 @@ bool weft__future_begin(weft_future *f)
     f->prev_running = running;
     running = f;
     f->prev_token = weft__cancel_swap(&f->token);
+    atomic_store_explicit(&f->runner, weft__self_id(), memory_order_relaxed);
     return true;
+}
+
+uint64_t weft__future_runner(const weft_future *f)
+{
+    return atomic_load_explicit(&((weft_future *)f)->runner, memory_order_relaxed);
 }
 
 void weft__future_finish(weft_future *f, int rc, void *result, char *message)
 {
+    atomic_store_explicit(&f->runner, 0, memory_order_relaxed);
     weft__cancel_swap(f->prev_token);
     running = f->prev_running;
     f->prev_token = NULL;
@@ -739,6 +754,12 @@ int weft_future_result(weft_future *f, double timeout, void **result)
     }
     weft__unlock(&f->mu);
 
+    /* Deadlock detector (deadlock.c): register in the wait-for graph. */
+    weft__dl_wait wf;
+    bool wf_on = weft__dl_maybe_on() && weft__dl_on();
+    if (wf_on && weft__dl_wait_future(&wf, f, __builtin_return_address(0)) != 0)
+        return EDEADLK;
+
     bool check = may_deadlock(f);
     weft__cancel *tok = weft__wait_enter(&f->mu, &f->cv);
     weft__lock(&f->mu);
@@ -779,6 +800,10 @@ int weft_future_result(weft_future *f, double timeout, void **result)
         rc = outcome_locked(f, result);
     weft__unlock(&f->mu);
     weft__wait_leave(tok);
+    if (wf_on)
+        weft__dl_wait_done(&wf);
+    if (rc == EDEADLK)
+        weft__dl_report_pool("weft_future_result", f);
     return rc;
 }
 
@@ -932,6 +957,8 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
     wait_scan(fs, n, done, &ndone, &nfailed);
     if (rc == ETIMEDOUT && wait_met(mode, n, ndone, nfailed))
         rc = 0;
+    if (rc == EDEADLK)
+        weft__dl_report_pool("weft_futures_wait", NULL);
     return rc;
 }
 
@@ -1081,6 +1108,8 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f)
     }
     weft__unlock(&w->mu);
     weft__wait_leave(tok);
+    if (rc == EDEADLK)
+        weft__dl_report_pool("weft_as_completed_next", NULL);
     return rc;
 }
 

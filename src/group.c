@@ -24,6 +24,7 @@
  * Lock order: g->mu, then a future's lock (weft_future_ref only); futures'
  * callbacks and every interrupt run with g->mu released.
  */
+#include "deadlock-internal.h"
 #include "executor-internal.h"
 
 #include <stdio.h>
@@ -291,8 +292,11 @@ int weft_group_wait(weft_group *g, double timeout)
     weft__deadline dl;
     if (!g || weft__deadline_init(&dl, timeout))
         return EINVAL;
-    if (tls_group == g)
+    if (tls_group == g) {
+        /* Deadlock detector hook (deadlock.c): say so, not only EDEADLK. */
+        weft__dl_report_self("weft_group_wait", "one of the group's own tasks");
         return EDEADLK;
+    }
     int rc = 0;
     weft__cancel *tok = weft__wait_enter(&g->mu, &g->cv);
     weft__lock(&g->mu);

@@ -30,6 +30,10 @@
  * "not me". The data the lock protects is ordered by the acquire/release
  * operations on state, not by owner.
  *
+ * Deadlock detector: when on (deadlock.c), acquisitions take a separate,
+ * out-of-line path (acquire_checked) that checks the lock order before
+ * waiting; while off, the fast path pays one relaxed load of a global flag.
+ *
  * Lock order: l->m is a leaf, except that a cancel request takes tok->mu
  * then l->m (internal.h). No user code runs in here. */
 #include "sync-internal.h"
@@ -40,16 +44,19 @@
  * a short spin saves two context switches. Kept small: 2 cores are common. */
 #define SPIN_TRIES 64
 
-void weft__lock_init(weft_lock *l)
+void weft__lock_init(weft_lock *l, const char *kind, char *name, const char *file, unsigned line,
+                     const void *pc)
 {
     atomic_init(&l->state, 0);
     atomic_init(&l->owner, 0);
     weft__mutex_init(&l->m);
     weft__cond_init(&l->c);
+    weft__dl_obj_init(&l->dl, kind, name, file, line, pc);
 }
 
 void weft__lock_destroy(weft_lock *l)
 {
+    weft__dl_obj_destroy(&l->dl);
     /* A releaser that handed the lock over under m may still be signalling:
      * taking m waits for it to be done with l. */
     weft__lock(&l->m);
@@ -58,14 +65,37 @@ void weft__lock_destroy(weft_lock *l)
     WEFT__CHECK(pthread_mutex_destroy(&l->m));
 }
 
-int weft_lock_new(weft_lock **out)
+static int lock_new(weft_lock **out, char *name, const char *file, unsigned line, const void *pc)
 {
     weft_lock *l = weft__malloc(sizeof *l);
-    if (!l)
+    if (!l) {
+        weft__free(name);
         return ENOMEM;
-    weft__lock_init(l);
+    }
+    weft__lock_init(l, "lock", name, file, line, pc);
     *out = l;
     return 0;
+}
+
+/* Parenthesised: weft_lock_new is also a macro (lock.h). */
+int(weft_lock_new)(weft_lock **out)
+{
+    return lock_new(out, NULL, NULL, 0, __builtin_return_address(0));
+}
+
+int weft_lock_new_at(weft_lock **out, const char *file, int line)
+{
+    return lock_new(out, NULL, file, (unsigned)line, __builtin_return_address(0));
+}
+
+int weft_lock_new_named(weft_lock **out, const char *name)
+{
+    if (!name)
+        return EINVAL;
+    char *copy = weft__strdup(name);
+    if (!copy)
+        return ENOMEM;
+    return lock_new(out, copy, NULL, 0, NULL);
 }
 
 void weft_lock_free(weft_lock *l)
@@ -121,13 +151,50 @@ static __attribute__((noinline)) int acquire_slow(weft_lock *l, double timeout, 
     return rc;
 }
 
-int weft__lock_acquire_(weft_lock *l, double timeout, bool cancellable)
+/* The detector's side of weft__lock_acquire_: order check before any wait,
+ * push after success. Out of line so the fast path stays small. */
+static __attribute__((noinline)) int acquire_checked(weft_lock *l, double timeout, bool cancellable,
+                                                     const void *pc)
+{
+    bool on = weft__dl_on();
+    /* A try-acquire cannot block, so it cannot deadlock: no edge. */
+    if (on && timeout != 0)
+        weft__dl_before_wait(&l->dl, pc);
+    uint64_t self = weft__self_id();
+    int rc;
+    if (try_fast(l)) {
+        rc = 0;
+    } else if (atomic_load_explicit(&l->owner, memory_order_relaxed) == self) {
+        return EDEADLK;
+    } else if (on && timeout != 0 && cancellable) {
+        /* Wait-for graph: EDEADLK rather than wait on a chain of threads
+         * that leads back here. Not for a condition re-taking its lock,
+         * which must succeed. */
+        weft__dl_wait wf;
+        if (weft__dl_wait_lock(&wf, l, pc) != 0)
+            return EDEADLK;
+        rc = acquire_slow(l, timeout, cancellable);
+        weft__dl_wait_done(&wf);
+    } else {
+        rc = acquire_slow(l, timeout, cancellable);
+    }
+    if (rc != 0)
+        return rc;
+    atomic_store_explicit(&l->owner, self, memory_order_relaxed);
+    if (on)
+        weft__dl_acquired(&l->dl, l, pc, timeout == 0);
+    return 0;
+}
+
+int weft__lock_acquire_(weft_lock *l, double timeout, bool cancellable, const void *pc)
 {
     /* NaN fails both comparisons. */
     if (WEFT__UNLIKELY(!(timeout >= 0 || timeout == WEFT_FOREVER)))
         return EINVAL;
+    /* The detector's whole cost while off: one relaxed load. */
+    if (weft__dl_maybe_on())
+        return acquire_checked(l, timeout, cancellable, pc);
     uint64_t self = weft__self_id();
-    /* A future lock-order checker hooks here, before any wait. */
     if (WEFT__LIKELY(try_fast(l))) {
         atomic_store_explicit(&l->owner, self, memory_order_relaxed);
         return 0;
@@ -142,11 +209,13 @@ int weft__lock_acquire_(weft_lock *l, double timeout, bool cancellable)
 
 int weft_lock_acquire(weft_lock *l, double timeout)
 {
-    return weft__lock_acquire_(l, timeout, true);
+    return weft__lock_acquire_(l, timeout, true, __builtin_return_address(0));
 }
 
 void weft__lock_release_owned(weft_lock *l)
 {
+    if (weft__dl_maybe_on() && weft__dl_on())
+        weft__dl_released(l);
     atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
     unsigned held = 1;
     if (WEFT__LIKELY(atomic_compare_exchange_strong_explicit(
@@ -183,7 +252,7 @@ bool weft_lock_held(const weft_lock *l)
 
 weft_lock *weft_lock_guard_acquire_(weft_lock *l)
 {
-    int rc = weft_lock_acquire(l, WEFT_FOREVER);
+    int rc = weft__lock_acquire_(l, WEFT_FOREVER, true, __builtin_return_address(0));
     if (rc != 0) {
         /* Running the guarded block unlocked would be worse than stopping. */
         fprintf(stderr, "weft: WEFT_WITH_LOCK could not acquire the lock: %s\n", weft_strerror(rc));

@@ -14,9 +14,15 @@
  * served instead of every queued thread (no thundering herd with hundreds of
  * waiters); the condvar is created only on the blocking path.
  *
+ * Deadlock detector (deadlock.c): a wait that may block (timeout not 0) is
+ * checked like a lock acquisition (edges from the locks the caller holds),
+ * and a release adds edges from the semaphore to the locks its releaser
+ * holds; the class is the creator's address.
+ *
  * Lock order: a cancel token's mutex before s->mu (internal.h protocol); no
  * other lock is ever taken with s->mu held.
  */
+#include "deadlock-internal.h"
 #include "internal.h"
 #include "sync.h"
 
@@ -35,9 +41,10 @@ struct weft_sem {
     bool bounded;
     unsigned n_waiting;
     waiter *head, *tail; /* FIFO of threads blocked in acquire */
+    weft__dl_obj dl;     /* class for the deadlock detector: the creator's site */
 };
 
-static int sem_new(weft_sem **out, unsigned value, bool bounded)
+static int sem_new(weft_sem **out, unsigned value, bool bounded, const void *pc)
 {
     weft_sem *s = weft__calloc(1, sizeof *s);
     if (!s)
@@ -46,27 +53,31 @@ static int sem_new(weft_sem **out, unsigned value, bool bounded)
     s->value = value;
     s->initial = value;
     s->bounded = bounded;
+    weft__dl_obj_init(&s->dl, "semaphore", NULL, NULL, 0, pc);
     *out = s;
     return 0;
 }
 
 int weft_sem_new(weft_sem **out, unsigned value)
 {
-    return sem_new(out, value, false);
+    return sem_new(out, value, false, __builtin_return_address(0));
 }
 
 int weft_sem_new_bounded(weft_sem **out, unsigned value)
 {
-    return sem_new(out, value, true);
+    return sem_new(out, value, true, __builtin_return_address(0));
 }
 
 void weft_sem_free(weft_sem *s)
 {
     if (!s)
         return;
+    weft__dl_obj_destroy(&s->dl);
     WEFT__CHECK(pthread_mutex_destroy(&s->mu));
     weft__free(s);
 }
+
+static int acquire_dl(weft_sem *s, const weft__deadline *dl, double timeout);
 
 static void enqueue(weft_sem *s, waiter *w)
 {
@@ -99,6 +110,19 @@ int weft_sem_acquire(weft_sem *s, double timeout)
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
         return rc;
+    bool checked = weft__dl_maybe_on() && weft__dl_on();
+    if (checked && timeout != 0)
+        weft__dl_before_wait(&s->dl, __builtin_return_address(0));
+    rc = acquire_dl(s, &dl, timeout);
+    if (rc == 0 && checked)
+        weft__dl_sem_acquired(s);
+    return rc;
+}
+
+/* weft_sem_acquire once the deadline is valid and the detector has looked. */
+static int acquire_dl(weft_sem *s, const weft__deadline *dl, double timeout)
+{
+    int rc = 0;
 
     /* Fast path: a free permit means nobody is queued, so taking it is fair. */
     weft__lock(&s->mu);
@@ -126,7 +150,7 @@ int weft_sem_acquire(weft_sem *s, double timeout)
                 rc = ECANCELED;
                 break;
             }
-            if (weft__cond_wait(&w.cv, &s->mu, &dl) == ETIMEDOUT && !w.granted) {
+            if (weft__cond_wait(&w.cv, &s->mu, dl) == ETIMEDOUT && !w.granted) {
                 rc = ETIMEDOUT;
                 break;
             }
@@ -147,6 +171,8 @@ int weft_sem_release(weft_sem *s, unsigned n)
 {
     if (n == 0)
         return EINVAL;
+    if (weft__dl_maybe_on() && weft__dl_on())
+        weft__dl_sem_released(&s->dl, s, __builtin_return_address(0));
     weft__lock(&s->mu);
     /* While anyone is queued value is 0, so these bounds see every permit
      * currently held, including those granted but not yet returned. */

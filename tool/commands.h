@@ -5,6 +5,7 @@
 #define WEFT_TOOL_COMMANDS_H
 
 int cmd_fetch(int argc, char **argv);
+int cmd_crawl(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

@@ -13,6 +13,7 @@ static const struct {
     const char *what;
 } commands[] = {
     {"fetch", cmd_fetch, "download many URLs concurrently"},
+    {"crawl", cmd_crawl, "crawl a site breadth-first, politely, concurrently"},
     {"serve", cmd_serve, "serve the synthetic test site on loopback"},
     {"demo", cmd_demo, "serve the embedded site and show the speedup of threads"},
 };

@@ -53,7 +53,10 @@ WEFT_API bool weft_future_done(const weft_future *f);
  *   ETIMEDOUT    the wait timed out; the future is still pending or running
  *   EDEADLK      called from a worker of the executor running f, while f is
  *                queued behind that executor's saturated workers: it would
- *                wait forever
+ *                wait forever (also reported when the deadlock detector of
+ *                weft/deadlock.h is on); or, with the detector on, f's task
+ *                waits for a lock held by a thread that waits for this
+ *                caller (a wait-for cycle, reported)
  *   EINVAL       bad timeout
  * Blocks. */
 WEFT_API int weft_future_result(weft_future *f, double timeout, void **result);

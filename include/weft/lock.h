@@ -31,8 +31,24 @@ extern "C" {
 
 typedef struct weft_lock weft_lock;
 
-/* Creates an unlocked lock. Returns 0 or ENOMEM. */
+/* Creates an unlocked lock. Returns 0 or ENOMEM.
+ *
+ * Every lock belongs to a class, which is what the deadlock detector
+ * (weft/deadlock.h) orders: its name, or else the place it was created.
+ * weft_lock_new is a macro that passes __FILE__ and __LINE__ to
+ * weft_lock_new_at, so each creation site is its own class; the function
+ * weft_lock_new (for callers that take its address, or write
+ * (weft_lock_new)(&l)) names the class after its caller's address. */
 WEFT_API int weft_lock_new(weft_lock **out);
+
+/* As weft_lock_new, with the class named `name` (copied): locks given the
+ * same name are one class. Returns 0, ENOMEM, or EINVAL when name is NULL. */
+WEFT_API int weft_lock_new_named(weft_lock **out, const char *name);
+
+/* As weft_lock_new, with the class "file:line". `file` is not copied: it
+ * must live as long as the lock (__FILE__ does). Returns 0 or ENOMEM. */
+WEFT_API int weft_lock_new_at(weft_lock **out, const char *file, int line);
+#define weft_lock_new(out) weft_lock_new_at((out), __FILE__, __LINE__)
 
 /* Frees the lock. NULL-safe. It must not be held or waited on. */
 WEFT_API void weft_lock_free(weft_lock *l);
@@ -40,7 +56,9 @@ WEFT_API void weft_lock_free(weft_lock *l);
 /* Acquires the lock, waiting up to `timeout` seconds (WEFT_FOREVER: no limit;
  * 0: do not block). Returns 0 once held; EBUSY when timeout is 0 and another
  * thread holds it; ETIMEDOUT when the time passed; EDEADLK when the caller
- * already holds it; ECANCELED when the calling task was cancelled; EINVAL
+ * already holds it, or (deadlock detector on, weft/deadlock.h) when waiting
+ * would close a wait-for cycle, such as the holder waiting for the result of
+ * the task that calls this (reported); ECANCELED when the calling task was cancelled; EINVAL
  * for a bad timeout. Blocks. */
 WEFT_API int weft_lock_acquire(weft_lock *l, double timeout);
 

@@ -11,8 +11,19 @@ extern "C" {
 
 typedef struct weft_rlock weft_rlock;
 
-/* Creates an unowned reentrant lock. Returns 0 or ENOMEM. */
+/* Creates an unowned reentrant lock. Returns 0 or ENOMEM. Its class for the
+ * deadlock detector is its creation site, as for weft_lock_new (a macro over
+ * weft_rlock_new_at; the function remains for its address). */
 WEFT_API int weft_rlock_new(weft_rlock **out);
+
+/* As weft_rlock_new, with the class named `name` (copied). Returns 0, ENOMEM,
+ * or EINVAL when name is NULL. */
+WEFT_API int weft_rlock_new_named(weft_rlock **out, const char *name);
+
+/* As weft_rlock_new, with the class "file:line" (`file` not copied: it must
+ * outlive the lock, as __FILE__ does). Returns 0 or ENOMEM. */
+WEFT_API int weft_rlock_new_at(weft_rlock **out, const char *file, int line);
+#define weft_rlock_new(out) weft_rlock_new_at((out), __FILE__, __LINE__)
 
 /* Frees it. NULL-safe. It must not be held or waited on. */
 WEFT_API void weft_rlock_free(weft_rlock *l);
@@ -20,7 +31,8 @@ WEFT_API void weft_rlock_free(weft_rlock *l);
 /* Acquires it, or counts one more level if the caller owns it already (never
  * blocks then). Returns 0, EBUSY (timeout 0, another owner), ETIMEDOUT,
  * ECANCELED, EINVAL (bad timeout), EOVERFLOW (recursion count would
- * overflow). Blocks. */
+ * overflow), EDEADLK (deadlock detector on: waiting would close a wait-for
+ * cycle, as for weft_lock_acquire). Blocks. */
 WEFT_API int weft_rlock_acquire(weft_rlock *l, double timeout);
 
 /* Drops one level; the lock is free at level 0. Returns 0, or EPERM when the
