@@ -36,6 +36,11 @@ long weft__alloc_count(void)
     return atomic_load(&counted);
 }
 
+bool weft__alloc_charge(void)
+{
+    return !should_fail();
+}
+
 void *weft__malloc(size_t n)
 {
     return should_fail() ? NULL : malloc(n);

@@ -16,7 +16,10 @@
  *   A worker that finds the queue empty first spins briefly (at most
  *   MAX_SPINNERS of them at once, so an oversubscribed pool does not burn
  *   its cores spinning) before sleeping: back-to-back tiny tasks then cost
- *   no futex syscalls, and an idle pool still sleeps (no polling).
+ *   no futex syscalls, and an idle pool still sleeps (no polling). The
+ *   spinner yields its CPU every SPIN_YIELD_EVERY pauses: on an
+ *   oversubscribed machine the submitter (or a task) may be runnable on the
+ *   same CPU, and a spinner that does not yield only delays it.
  * - No user code (task, initializer, finalizer, done callback) runs with
  *   ex->mu held, and ex->mu is never held while calling into future.c, so
  *   future.c may call the self-deadlock check (which takes ex->mu) with a
@@ -34,12 +37,14 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
-#define RING_MIN     64
-#define SPIN_ROUNDS  4000 /* tens of microseconds of `pause` */
-#define MAX_SPINNERS 1
-#define MAX_STARTING 2 /* thread creations in flight at once */
+#define RING_MIN         64
+#define SPIN_ROUNDS      4000 /* ~0.4 ms of `pause` on Skylake+, then sleep */
+#define SPIN_YIELD_EVERY 16   /* pauses (~90 ns each on Skylake+) between yields */
+#define MAX_SPINNERS     1
+#define MAX_STARTING     2 /* thread creations in flight at once */
 
 typedef struct item {
     weft_future *f;
@@ -200,6 +205,10 @@ static void wait_for_work(weft_executor *ex)
             if (atomic_load_explicit(&ex->len_hint, memory_order_relaxed))
                 break;
             cpu_relax();
+            /* A submitter waiting in result() may share our CPU: let it
+             * (or anyone) run now and then instead of burning a slice. */
+            if (i % SPIN_YIELD_EVERY == SPIN_YIELD_EVERY - 1)
+                sched_yield();
         }
         weft__lock(&ex->mu);
         ex->spinning--;

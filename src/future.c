@@ -2,10 +2,13 @@
  * and as_completed; the executor drives them through future-internal.h.
  *
  * DESIGN
- * - A future is one allocation (its name is stored inline). The reference
+ * - A future is one allocation (its name is stored inline). Unnamed ones
+ *   (every executor task) are recycled through a bounded cache (below). The reference
  *   count is atomic and lock-free; everything else lives under the future's
  *   own mutex `mu`. `state` is also an atomic so snapshots never lock.
- * - Waiting on one future (result) blocks on the future's monotonic condvar.
+ * - Waiting on one future (result) first spins briefly (a few microseconds,
+ *   with one sched_yield; see spin_until_done), then blocks on the future's
+ *   monotonic condvar.
  *   `nwaiting` counts those threads, so completion broadcasts only when
  *   someone waits: the executor's hot path (begin, finish with nobody
  *   watching) is two uncontended lock/unlock pairs and no syscall.
@@ -42,6 +45,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <unistd.h>
 
 struct waiter;
 
@@ -111,11 +116,141 @@ static inline bool is_done(int st)
 
 /* ------------------------------------------------------------ lifetime */
 
+/* The free-future cache (Bonwick's magazines, one size: unnamed futures).
+ * An executor's futures are allocated by the submitting thread and freed by
+ * a worker, so a per-thread free list alone would never be reused (the
+ * submitter never frees, the workers never allocate) and glibc's malloc,
+ * whose free goes back to the allocating thread's arena, takes a contended
+ * arena lock on both sides. So each thread keeps up to two chains of
+ * CACHE_MAG free futures (cur, partial; spare, full), and full chains move
+ * between threads through a global depot of at most DEPOT_MAX chains: one
+ * depot lock per CACHE_MAG allocations or frees. Bounded: a thread holds at
+ * most 2 * CACHE_MAG futures, the depot DEPOT_MAX * CACHE_MAG; what does
+ * not fit is freed. A thread's chains are freed when it exits (a pthread
+ * key destructor), so nothing is lost to exited threads. Chains link
+ * through the free future's `result` field. Measured (bench-executor, 2
+ * workers, detached tiny tasks): CPU per task -20%. */
+#define CACHE_MAG 16
+#define DEPOT_MAX 32
+
+static _Thread_local struct {
+    weft_future *cur, *spare; /* cur: ncur futures; spare: NULL or CACHE_MAG */
+    unsigned ncur;
+    bool keyed; /* the exit destructor is armed for this thread */
+} cache;
+
+static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
+static weft_future *depot[DEPOT_MAX]; /* full chains */
+static unsigned ndepot;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void chain_free(weft_future *f)
+{
+    while (f) {
+        weft_future *next = f->result;
+        weft__free(f);
+        f = next;
+    }
+}
+
+static void cache_drain(void *unused)
+{
+    WEFT__UNUSED(unused);
+    chain_free(cache.cur);
+    chain_free(cache.spare);
+    cache.cur = cache.spare = NULL;
+    cache.ncur = 0;
+    cache.keyed = false; /* a later free (another destructor) re-arms it */
+}
+
+static bool cache_usable; /* the key exists (set once, under cache_once) */
+
+static void cache_key_init(void)
+{
+    /* Out of keys: no cache, rather than futures lost at thread exit. */
+    cache_usable = pthread_key_create(&cache_key, cache_drain) == 0;
+}
+
+/* Before this thread holds any cached future: makes sure its exit frees
+ * them. False when that cannot be arranged (then it caches nothing). */
+static bool cache_arm(void)
+{
+    if (WEFT__LIKELY(cache.keyed))
+        return true;
+    WEFT__CHECK(pthread_once(&cache_once, cache_key_init));
+    /* Any non-NULL value: the destructor only needs to be called. It may
+     * need memory. */
+    if (!cache_usable || pthread_setspecific(cache_key, &cache) != 0)
+        return false;
+    cache.keyed = true;
+    return true;
+}
+
+/* A recycled future (its memory only), or NULL. */
+static weft_future *cache_get(void)
+{
+    if (cache.ncur == 0) {
+        if (cache.spare) {
+            cache.cur = cache.spare;
+            cache.spare = NULL;
+        } else {
+            if (!cache_arm())
+                return NULL;
+            weft__lock(&depot_mu);
+            if (ndepot)
+                cache.cur = depot[--ndepot];
+            weft__unlock(&depot_mu);
+            if (!cache.cur)
+                return NULL;
+        }
+        cache.ncur = CACHE_MAG;
+    }
+    weft_future *f = cache.cur;
+    cache.cur = f->result;
+    cache.ncur--;
+    return f;
+}
+
+/* Takes f's memory (f is unnamed and its pthread objects destroyed). */
+static void cache_put(weft_future *f)
+{
+    if (!cache_arm()) {
+        weft__free(f);
+        return;
+    }
+    if (cache.ncur == CACHE_MAG) {
+        weft_future *full = cache.spare;
+        if (full) {
+            weft__lock(&depot_mu);
+            if (ndepot < DEPOT_MAX) {
+                depot[ndepot++] = full;
+                full = NULL;
+            }
+            weft__unlock(&depot_mu);
+            chain_free(full);
+        }
+        cache.spare = cache.cur;
+        cache.cur = NULL;
+        cache.ncur = 0;
+    }
+    f->result = cache.cur;
+    cache.cur = f;
+    cache.ncur++;
+}
+
 int weft__future_new_task(weft_future **out, const char *name, void *owner,
                           weft__deadlock_check_fn *owner_check)
 {
     size_t len = name ? strlen(name) + 1 : 0;
-    weft_future *f = weft__malloc(sizeof *f + len);
+    weft_future *f = len ? NULL : cache_get();
+    if (f && !weft__alloc_charge()) {
+        /* Fault injection counts a cache hit as the allocation it saves. */
+        cache_put(f);
+        return ENOMEM;
+    }
+    if (!f)
+        f = weft__malloc(sizeof *f + len);
     if (!f)
         return ENOMEM;
     atomic_init(&f->refs, 1);
@@ -177,7 +312,10 @@ void weft_future_unref(weft_future *f)
     weft__cancel_destroy(&f->token);
     WEFT__CHECK(pthread_cond_destroy(&f->cv));
     WEFT__CHECK(pthread_mutex_destroy(&f->mu));
-    weft__free(f);
+    if (f->name)
+        weft__free(f); /* a bigger allocation: not cached */
+    else
+        cache_put(f);
 }
 
 /* ------------------------------------------------------------ queries */
@@ -541,12 +679,73 @@ static int outcome_locked(weft_future *f, void **result)
     return 0;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spinning only pays when another core can finish the task meanwhile. */
+static bool multicore(void)
+{
+    static atomic_int ncpu; /* 0: not asked yet */
+    int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+    if (WEFT__UNLIKELY(n == 0)) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 1 ? (int)c : 1;
+        atomic_store_explicit(&ncpu, n, memory_order_relaxed);
+    }
+    return n > 1;
+}
+
+/* Before result() sleeps: watches f's state for up to RESULT_SPIN_NS.
+ * A tiny task finishes within a microsecond or two of being submitted,
+ * while sleeping on the condvar costs the waiter a futex sleep plus a
+ * scheduler wakeup (10 us on a VM) and the worker a broadcast; while we
+ * spin, nwaiting stays 0 and finish() makes no syscall at all.
+ * A future still PENDING after PENDING_SPIN_NS is not being picked up by a
+ * worker on another core: either it waits behind other tasks, or its worker
+ * needs our CPU. One sched_yield() then hands that worker the CPU (measured
+ * on a loaded 2-core VM: p50 10.3 -> 4.3 us; spinning without the yield made
+ * that case worse, 18 us), and we sleep if that did not finish it.
+ * Bounded, so a long task costs the waiter a few microseconds, once. */
+#define RESULT_SPIN_NS  5000
+#define PENDING_SPIN_NS 300
+
+static bool spin_until_done(weft_future *f)
+{
+    if (!multicore())
+        return false;
+    struct timespec t0, t;
+    weft__now(&t0);
+    for (;;) {
+        for (int i = 0; i < 16; i++) {
+            if (is_done(state_of(f)))
+                return true;
+            cpu_relax();
+        }
+        weft__now(&t);
+        long ns = (long)(t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec);
+        if (ns >= RESULT_SPIN_NS)
+            return false;
+        if (ns >= PENDING_SPIN_NS && state_of(f) == WEFT_FUTURE_PENDING) {
+            sched_yield();
+            return is_done(state_of(f));
+        }
+    }
+}
+
 int weft_future_result(weft_future *f, double timeout, void **result)
 {
     weft__deadline dl;
     if (weft__deadline_init(&dl, timeout) != 0)
         return EINVAL;
     int rc;
+    if (!is_done(state_of(f)) && timeout != 0)
+        spin_until_done(f);
     weft__lock(&f->mu);
     if (is_done(state_of(f))) {
         rc = outcome_locked(f, result);

@@ -52,6 +52,10 @@ void *weft__realloc(void *p, size_t n);
 char *weft__strdup(const char *s);
 void weft__free(void *p);
 
+/* For a cache that hands out recycled memory instead of allocating: counts
+ * as one allocation for fault injection; false when it must fail. */
+bool weft__alloc_charge(void);
+
 /* Fault injection for tests: after `n` more successful allocations, every
  * allocation fails until weft__alloc_fail_reset(). n < 0 turns it off.
  * Process-wide; tests run it in a forked child. */

@@ -1300,6 +1300,53 @@ TEST(futures_wait_under_fault_injection)
     drop(fs, 2);
 }
 
+/* Freed futures are recycled (a bounded cache in future.c); fault injection
+ * must still see every creation as an allocation. */
+TEST(recycled_future_still_fails_under_fault_injection)
+{
+    weft_future *fs[40];
+    for (int i = 0; i < 40; i++)
+        fs[i] = new_future(NULL);
+    for (int i = 0; i < 40; i++)
+        weft_future_unref(fs[i]);
+    weft_future *f = NULL;
+    weft__alloc_fail_after(0);
+    CHECK_RC(weft_future_new(&f, NULL), ENOMEM);
+    weft__alloc_fail_reset();
+    CHECK(f == NULL);
+    f = new_future(NULL);
+    CHECK_OK(weft_future_set_result(f, (void *)7));
+    void *r = NULL;
+    CHECK_OK(weft_future_result(f, 0, &r));
+    CHECK(r == (void *)7);
+    weft_future_unref(f);
+}
+
+static void *churn(void *arg)
+{
+    (void)arg;
+    weft_future *fs[40];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 40; i++)
+            fs[i] = new_future(NULL);
+        for (int i = 0; i < 40; i++)
+            weft_future_unref(fs[i]);
+    }
+    return NULL;
+}
+
+/* Threads that create and free futures, then exit: what they cached is
+ * freed with them (LeakSanitizer checks), and others reuse the rest. */
+TEST(threads_exit_with_recycled_futures)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(pthread_create(&t[i], NULL, churn, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(pthread_join(t[i], NULL), 0);
+    churn(NULL);
+}
+
 TEST(set_error_when_memory_is_short)
 {
     weft_future *f = new_future(NULL);
