@@ -24,8 +24,9 @@
  *     turns a completed round into BrokenBarrierError for slow wakers.
  * As in CPython, the timeout covers only the wait for the other parties, not
  * the entry phase (waiting for the previous round to drain, which depends
- * only on threads that are already released); the deadline is taken once at
- * the call, so time spent in the entry phase counts against it. A thread
+ * only on threads that are already released): the timeout is validated at
+ * the call but the deadline is (re)taken on arrival, after the entry phase,
+ * so a slow drain cannot eat a short timeout and break the barrier. A thread
  * cancelled in the entry phase returns ECANCELED without breaking the
  * barrier: it never arrived.
  *
@@ -147,13 +148,19 @@ int weft_barrier_wait(weft_barrier *b, double timeout, unsigned *index)
     weft__lock(&b->mu);
 
     /* Entry phase (CPython's _enter): wait out the previous round. */
+    bool entered_late = false;
     while (b->state == ACTION || b->state == DRAINING || b->state == RESETTING) {
         if (weft__wait_cancelled(tok)) {
             rc = ECANCELED;
             goto out;
         }
         (void)weft__cond_wait(&b->cv, &b->mu, NULL);
+        entered_late = true;
     }
+    /* The timeout covers only the wait for the other parties: start it on
+     * arrival. Cannot fail: the timeout was validated above. */
+    if (entered_late)
+        (void)weft__deadline_init(&dl, timeout);
     if (b->state == BROKEN) {
         rc = WEFT_EBROKEN;
         goto out;

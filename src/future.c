@@ -659,6 +659,16 @@ static bool would_deadlock(weft_future *f)
     return f->owner_check(f->owner) && state_of(f) == WEFT_FUTURE_PENDING;
 }
 
+/* True when f is running as a task on this thread (the innermost task or
+ * one it runs nested): it completes only after the caller returns. */
+static bool runs_here(const weft_future *f)
+{
+    for (const weft_future *cur = running; cur; cur = cur->prev_running)
+        if (cur == f)
+            return true;
+    return false;
+}
+
 static bool may_deadlock(const weft_future *f)
 {
     weft_future *cur = running;
@@ -753,6 +763,9 @@ int weft_future_result(weft_future *f, double timeout, void **result)
         return rc;
     }
     weft__unlock(&f->mu);
+    /* A task waiting on its own future would wait forever. */
+    if (runs_here(f))
+        return EDEADLK;
 
     /* Deadlock detector (deadlock.c): register in the wait-for graph. */
     weft__dl_wait wf;
@@ -855,13 +868,14 @@ static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndon
 
 /* For a wait from inside a task: EDEADLK when the futures it still needs
  * cannot complete. `all` (ALL_COMPLETED): one such future suffices;
- * otherwise every unfinished one must be stuck. Only futures of the caller's
- * own executor can be stuck, so owner_check is asked at most once per scan.
+ * otherwise every unfinished one must be stuck. Only the caller's own task
+ * and futures of its own executor can be stuck, so owner_check is asked at
+ * most once per scan.
  * Called with no lock held. */
 static bool set_would_deadlock(weft_future *const *fs, size_t n, bool all)
 {
     weft_future *cur = running;
-    if (!cur || !cur->owner)
+    if (!cur)
         return false;
     int verdict = -1; /* owner_check's answer, once asked */
     size_t open = 0, stuck = 0;
@@ -871,8 +885,8 @@ static bool set_would_deadlock(weft_future *const *fs, size_t n, bool all)
         if (is_done(st))
             continue;
         open++;
-        bool s = false;
-        if (st == WEFT_FUTURE_PENDING && may_deadlock(f)) {
+        bool s = runs_here(f); /* the caller's own task: never done first */
+        if (!s && st == WEFT_FUTURE_PENDING && may_deadlock(f)) {
             if (verdict < 0)
                 verdict = f->owner_check(f->owner);
             s = verdict && state_of(f) == WEFT_FUTURE_PENDING;

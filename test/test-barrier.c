@@ -650,3 +650,77 @@ TEST(barrier_reset_during_action)
     CHECK_EQ(weft_barrier_n_waiting(b), 0);
     weft_barrier_free(b);
 }
+
+/* The timeout covers only the wait for the other parties, not the entry
+ * phase: a party that calls during the previous round's slow drain gets its
+ * whole timeout after it arrives, instead of timing out (and breaking the
+ * barrier) the moment it gets in. */
+#define LATE_TIMEOUT 0.2
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool in_action;
+    double called_at;   /* when the late party called wait; 0 until then */
+    double released_at; /* when the action returned */
+    double returned_at; /* when the late party's wait returned */
+} late = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0, 0, 0};
+
+static int late_action(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&late.mu);
+    late.in_action = true;
+    pthread_cond_broadcast(&late.cv);
+    while (late.called_at == 0)
+        pthread_cond_wait(&late.cv, &late.mu);
+    double until = late.called_at + LATE_TIMEOUT + 0.05;
+    pthread_mutex_unlock(&late.mu);
+    /* Not synchronisation: the point is to outlast the late party's
+     * timeout counted from its call. */
+    while (weft_monotonic() < until)
+        weft_sleep(0.02);
+    late.released_at = weft_monotonic();
+    return 0;
+}
+
+static void *late_party(void *arg)
+{
+    party *p = arg;
+    pthread_mutex_lock(&late.mu);
+    late.called_at = weft_monotonic();
+    pthread_cond_broadcast(&late.cv);
+    pthread_mutex_unlock(&late.mu);
+    p->rc = weft_barrier_wait(p->b, p->timeout, NULL);
+    late.returned_at = weft_monotonic();
+    return NULL;
+}
+
+TEST(barrier_timeout_starts_after_entry_phase)
+{
+    weft_barrier *b;
+    CHECK_OK(weft_barrier_new(&b, 2, late_action, NULL));
+    party p[2];
+    party_start(&p[0], b, WEFT_FOREVER, NULL);
+    wait_arrived(b, 1);
+    party_start(&p[1], b, WEFT_FOREVER, NULL);
+    pthread_mutex_lock(&late.mu);
+    while (!late.in_action)
+        pthread_cond_wait(&late.cv, &late.mu);
+    pthread_mutex_unlock(&late.mu);
+
+    /* Round 1 is in its action: this party waits in the entry phase for
+     * longer than its timeout, then is alone in round 2. */
+    party x = {.b = b, .timeout = LATE_TIMEOUT, .rc = -1};
+    CHECK_OK(pthread_create(&x.th, NULL, late_party, &x));
+    party_join(&p[0]);
+    party_join(&p[1]);
+    CHECK_OK(p[0].rc);
+    CHECK_OK(p[1].rc);
+    party_join(&x);
+    /* Its timeout ran from its arrival (after the release), not from its
+     * call: with the deadline taken at the call it breaks the barrier at
+     * once on arrival. */
+    CHECK_RC(x.rc, ETIMEDOUT);
+    CHECK(late.returned_at - late.released_at >= LATE_TIMEOUT - 1e-3);
+    weft_barrier_free(b);
+}

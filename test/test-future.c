@@ -550,6 +550,53 @@ TEST(result_detects_self_deadlock)
     weft_future_unref(foreign);
 }
 
+/* A task waiting on its own future (the one running on its thread, or an
+ * outer one it runs nested in) would wait forever: EDEADLK at once, whether
+ * or not it has an executor, like weft_thread_join on oneself. */
+TEST(wait_on_own_future_is_edeadlk)
+{
+    int exec;
+    weft_future *outer = NULL, *cur = NULL, *other = NULL;
+    CHECK_OK(weft__future_new_task(&outer, "outer", &exec, owner_check));
+    CHECK_OK(weft__future_new_task(&cur, "cur", NULL, NULL));
+    CHECK_OK(weft__future_new_task(&other, "other", NULL, NULL));
+    atomic_store(&check_answer, false);
+
+    CHECK(weft__future_begin(outer));
+    CHECK(weft__future_begin(cur));
+    CHECK_RC(weft_future_result(cur, WEFT_FOREVER, NULL), EDEADLK);
+    CHECK_RC(weft_future_result(outer, WEFT_FOREVER, NULL), EDEADLK);
+    CHECK_EQ(weft_future_state_of(cur), WEFT_FUTURE_RUNNING);
+    bool done[2];
+    CHECK_RC(weft_futures_wait(&cur, 1, WEFT_FOREVER, WEFT_ALL_COMPLETED, done), EDEADLK);
+    CHECK(!done[0]);
+    CHECK_RC(weft_futures_wait(&outer, 1, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done), EDEADLK);
+    /* ALL_COMPLETED needs its own future; FIRST_COMPLETED could still get
+     * the other one, so it only times out. */
+    weft_future *both[2] = {cur, other};
+    CHECK_RC(weft_futures_wait(both, 2, WEFT_FOREVER, WEFT_ALL_COMPLETED, done), EDEADLK);
+    CHECK_RC(weft_futures_wait(both, 2, 0.01, WEFT_FIRST_COMPLETED, done), ETIMEDOUT);
+    weft_as_completed *it = NULL;
+    weft_future *got = NULL;
+    CHECK_OK(weft_as_completed_new(&it, &cur, 1, WEFT_FOREVER));
+    CHECK_RC(weft_as_completed_next(it, &got), EDEADLK);
+    weft_as_completed_free(it);
+    /* Another thread's task, or this one's once finished: a normal wait. */
+    CHECK_RC(weft_future_result(other, 0.01, NULL), ETIMEDOUT);
+    weft__future_finish(cur, 0, (void *)7, NULL);
+    void *r = NULL;
+    CHECK_OK(weft_future_result(cur, WEFT_FOREVER, &r));
+    CHECK(r == (void *)7);
+    CHECK_RC(weft_future_result(outer, WEFT_FOREVER, NULL), EDEADLK);
+    weft__future_finish(outer, 0, NULL, NULL);
+    CHECK_OK(weft_future_result(outer, WEFT_FOREVER, NULL));
+
+    CHECK_OK(weft_future_cancel(other));
+    weft_future_unref(outer);
+    weft_future_unref(cur);
+    weft_future_unref(other);
+}
+
 /* The self-deadlock check runs inside the wait's cancellation bracket, and
  * owner_check is the executor's code: if it makes a weft wait of its own (a
  * contended weft_lock, say), that inner wait's weft__wait_leave unregisters

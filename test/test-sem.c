@@ -267,25 +267,62 @@ TEST(sem_release_n_wakes_n_oldest_waiters)
 }
 
 /* A waiter that times out leaves the queue without taking a permit with it:
- * the next release goes to the one behind. */
-TEST(sem_timed_out_waiter_loses_no_permit)
+ * the next release goes to the one behind. A's timeout must outlast B
+ * queueing behind it, which no timeout guarantees: when A times out first,
+ * the round is redone with a longer one (no wait here depends on timing). */
+static atomic_bool fifo_done[2];
+
+static void *fifo_waiter_done(void *arg)
+{
+    fifo_waiter(arg);
+    atomic_store(&fifo_done[(intptr_t)arg], true);
+    return NULL;
+}
+
+/* Spins until n are queued or A has returned; true when n are queued. */
+static bool queued_or_a_done(unsigned n)
+{
+    for (;;) {
+        if (atomic_load(&fifo_done[0]))
+            return false;
+        if (weft__sem_n_waiting(fifo.sem) == n)
+            return true;
+        sched_yield();
+    }
+}
+
+TEST_T(sem_timed_out_waiter_loses_no_permit, 30)
 {
     CHECK_OK(weft_sem_new(&fifo.sem, 0));
-    pthread_t th[2];
-    /* Long enough for B to queue behind A even under TSan on a busy box. */
-    fifo.timeouts[0] = 1.0;
-    fifo.timeouts[1] = WEFT_FOREVER;
-    CHECK_OK(pthread_create(&th[0], NULL, fifo_waiter, (void *)(intptr_t)0));
-    wait_queued(fifo.sem, 1);
-    CHECK_OK(pthread_create(&th[1], NULL, fifo_waiter, (void *)(intptr_t)1));
-    wait_queued(fifo.sem, 2);
-    pthread_join(th[0], NULL);
-    CHECK_RC(fifo.rcs[0], ETIMEDOUT);
-    CHECK_EQ(weft__sem_n_waiting(fifo.sem), 1);
-    CHECK_OK(weft_sem_release(fifo.sem, 1));
-    pthread_join(th[1], NULL);
-    CHECK_OK(fifo.rcs[1]);
-    CHECK_EQ(weft_sem_value(fifo.sem), 0);
+    for (double timeout = 0.05;; timeout *= 2) {
+        pthread_t th[2];
+        atomic_store(&fifo.claimed, 0);
+        atomic_store(&fifo.got, 0);
+        atomic_store(&fifo_done[0], false);
+        atomic_store(&fifo_done[1], false);
+        fifo.timeouts[0] = timeout;
+        fifo.timeouts[1] = WEFT_FOREVER;
+        CHECK_OK(pthread_create(&th[0], NULL, fifo_waiter_done, (void *)(intptr_t)0));
+        bool started_b = false, both = false;
+        if (queued_or_a_done(1)) {
+            CHECK_OK(pthread_create(&th[1], NULL, fifo_waiter_done, (void *)(intptr_t)1));
+            started_b = true;
+            both = queued_or_a_done(2);
+        }
+        pthread_join(th[0], NULL);
+        CHECK_RC(fifo.rcs[0], ETIMEDOUT);
+        /* A left the queue; B, when it queued behind A, is still there. */
+        if (both)
+            CHECK_EQ(weft__sem_n_waiting(fifo.sem), 1);
+        if (started_b) {
+            CHECK_OK(weft_sem_release(fifo.sem, 1));
+            pthread_join(th[1], NULL);
+            CHECK_OK(fifo.rcs[1]);
+        }
+        CHECK_EQ(weft_sem_value(fifo.sem), 0);
+        if (both)
+            break; /* else A timed out before B queued: redo, longer */
+    }
     weft_sem_free(fifo.sem);
 }
 

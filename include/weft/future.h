@@ -51,7 +51,9 @@ WEFT_API bool weft_future_done(const weft_future *f);
  *   ECANCELED    the future was cancelled (weft_future_cancelled(f) is true),
  *                or the calling task was cancelled while waiting (it is not)
  *   ETIMEDOUT    the wait timed out; the future is still pending or running
- *   EDEADLK      called from a worker of the executor running f, while f is
+ *   EDEADLK      called from f's own task (f is running on this thread, as
+ *                with weft_thread_join on oneself), at once; or called from
+ *                a worker of the executor running f, while f is
  *                queued behind that executor's saturated workers: it would
  *                wait forever (also reported when the deadlock detector of
  *                weft/deadlock.h is on); or, with the detector on, f's task
@@ -115,7 +117,8 @@ typedef enum weft_wait_mode {
  * tells whether fs[i] is done (cancelled counts as done). Returns 0 when the
  * mode's condition is met, ETIMEDOUT when the time passed first (done[] is
  * still filled in), ECANCELED, EDEADLK (called from a task, the condition
- * needs futures queued behind its own saturated executor: see
+ * needs the task's own future or futures queued behind its own saturated
+ * executor: see
  * weft_future_result), EINVAL (bad timeout or mode, NULL array or a NULL
  * future with n > 0), ENOMEM. done may be NULL. A future listed twice counts
  * twice. Blocks. */
@@ -135,8 +138,8 @@ WEFT_API int weft_as_completed_new(weft_as_completed **out, weft_future *const *
  * pointer, valid while the caller's own reference lives. Returns 0; ENOENT
  * when every future has been yielded; ETIMEDOUT when the iteration's timeout
  * passed; ECANCELED when the calling task was cancelled; EDEADLK when every
- * future not yet done is queued behind the calling task's own saturated
- * executor. Futures done before the iterator was created come first, in
+ * future not yet done is the calling task's own or queued behind its own
+ * saturated executor. Futures done before the iterator was created come first, in
  * input order. Blocks. */
 WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f);
 
