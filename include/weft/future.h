@@ -54,8 +54,11 @@ WEFT_API bool weft_future_done(const weft_future *f);
  *   EDEADLK      called from f's own task (f is running on this thread, as
  *                with weft_thread_join on oneself), at once; or called from
  *                a worker of the executor running f, while f is
- *                queued behind that executor's saturated workers: it would
- *                wait forever (also reported when the deadlock detector of
+ *                queued behind that executor's saturated workers (none idle,
+ *                none can start). With one worker it would wait forever;
+ *                with several, weft does not wait to see whether another
+ *                busy worker finishes first, so this is reported where
+ *                Python would wait (also reported when the deadlock detector of
  *                weft/deadlock.h is on); or, with the detector on, f's task
  *                waits for a lock held by a thread that waits for this
  *                caller (a wait-for cycle, reported)
