@@ -8,6 +8,7 @@
  * command line. Lock order: the frontier's lock and the output lock are
  * never held together (records are emitted after frontier calls return);
  * curl's share locks are taken only inside curl, with neither held. */
+#include "args.h"
 #include "crawl.h"
 #include "commands.h"
 #include "fetch.h"
@@ -133,39 +134,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 || v > 1e6)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_ull(const char *s, unsigned long long lo, unsigned long long hi,
-                      unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (*s < '0' || *s > '9')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0' || errno != 0 || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static int usage_error(FILE *err, const char *fmt, const char *arg)
-{
-    fputs("weft crawl: ", err);
-    fprintf(err, fmt, arg);
-    fputs("\nTry 'weft crawl --help'.\n", err);
-    return 2;
-}
-
 static int push_pattern(const char ***v, size_t *n, const char *p)
 {
     const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
@@ -187,14 +155,15 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
     while (rc == 0 && (c = getopt_long(argc, argv, ":d:j:qh", long_opts, &idx)) != -1) {
         switch (c) {
         case 'd':
-            if (!parse_ull(optarg, 0, 100000, &v))
-                rc = usage_error(err, "--depth wants a number from 0 to 100000, not '%s'", optarg);
+            if (!args_ull(optarg, 0, 100000, &v))
+                rc = args_usage_error(err, "crawl",
+                                      "--depth wants a number from 0 to 100000, not '%s'", optarg);
             o->depth = (unsigned)v;
             break;
         case 'j':
-            if (!parse_ull(optarg, 1, 4096, &v))
-                rc = usage_error(err, "-j wants a number of workers from 1 to 4096, not '%s'",
-                                 optarg);
+            if (!args_ull(optarg, 1, 4096, &v))
+                rc = args_usage_error(
+                    err, "crawl", "-j wants a number of workers from 1 to 4096, not '%s'", optarg);
             o->jobs = (unsigned)v;
             break;
         case 'q':
@@ -205,51 +174,57 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
             crawl_opts_free(o);
             return 1;
         case OPT_MAX_PAGES:
-            if (!parse_ull(optarg, 1, 1000000000ull, &v))
-                rc = usage_error(err, "--max-pages wants a number above 0, not '%s'", optarg);
+            if (!args_ull(optarg, 1, 1000000000ull, &v))
+                rc = args_usage_error(err, "crawl", "--max-pages wants a number above 0, not '%s'",
+                                      optarg);
             o->max_pages = (size_t)v;
             break;
         case OPT_MAX_BYTES:
-            if (!parse_ull(optarg, 1, 1ull << 40, &v))
-                rc = usage_error(err, "--max-bytes wants a number of bytes above 0, not '%s'",
-                                 optarg);
+            if (!args_ull(optarg, 1, 1ull << 40, &v))
+                rc = args_usage_error(
+                    err, "crawl", "--max-bytes wants a number of bytes above 0, not '%s'", optarg);
             o->max_bytes = (long long)v;
             break;
         case OPT_PER_HOST:
-            if (!parse_ull(optarg, 0, 100000, &v))
-                rc = usage_error(err, "--per-host wants a number (0: no limit), not '%s'", optarg);
+            if (!args_ull(optarg, 0, 100000, &v))
+                rc = args_usage_error(err, "crawl",
+                                      "--per-host wants a number (0: no limit), not '%s'", optarg);
             o->per_host = (unsigned)v;
             break;
         case OPT_DELAY:
-            if (!parse_seconds(optarg, &o->delay))
-                rc = usage_error(err, "--delay wants seconds (e.g. 0.5), not '%s'", optarg);
+            if (!args_seconds(optarg, &o->delay))
+                rc = args_usage_error(err, "crawl", "--delay wants seconds (e.g. 0.5), not '%s'",
+                                      optarg);
             break;
         case OPT_DOMAIN:
             o->domain = true;
             break;
         case OPT_ALLOW:
             if (push_pattern(&o->allow, &o->nallow, optarg) != 0)
-                rc = usage_error(err, "%s", "out of memory");
+                rc = args_usage_error(err, "crawl", "%s", "out of memory");
             break;
         case OPT_DENY:
             if (push_pattern(&o->deny, &o->ndeny, optarg) != 0)
-                rc = usage_error(err, "%s", "out of memory");
+                rc = args_usage_error(err, "crawl", "%s", "out of memory");
             break;
         case OPT_NO_ROBOTS:
             o->robots = false;
             break;
         case OPT_RETRIES:
-            if (!parse_ull(optarg, 0, 100, &v))
-                rc = usage_error(err, "--retries wants a number from 0 to 100, not '%s'", optarg);
+            if (!args_ull(optarg, 0, 100, &v))
+                rc = args_usage_error(err, "crawl",
+                                      "--retries wants a number from 0 to 100, not '%s'", optarg);
             o->retries = (unsigned)v;
             break;
         case OPT_TIMEOUT:
-            if (!parse_seconds(optarg, &o->timeout))
-                rc = usage_error(err, "--timeout wants seconds (e.g. 2.5), not '%s'", optarg);
+            if (!args_seconds(optarg, &o->timeout))
+                rc = args_usage_error(err, "crawl", "--timeout wants seconds (e.g. 2.5), not '%s'",
+                                      optarg);
             break;
         case OPT_CONNECT_TIMEOUT:
-            if (!parse_seconds(optarg, &o->connect_timeout))
-                rc = usage_error(err, "--connect-timeout wants seconds, not '%s'", optarg);
+            if (!args_seconds(optarg, &o->connect_timeout))
+                rc = args_usage_error(err, "crawl", "--connect-timeout wants seconds, not '%s'",
+                                      optarg);
             break;
         case OPT_USER_AGENT:
             o->user_agent = optarg;
@@ -270,17 +245,18 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
             o->trace = optarg;
             break;
         case ':':
-            rc = usage_error(err, "option '%s' needs a value", argv[optind - 1]);
+            rc = args_usage_error(err, "crawl", "option '%s' needs a value", argv[optind - 1]);
             break;
         default:
-            rc = usage_error(err, "unknown option '%s'", argv[optind - 1]);
+            rc = args_usage_error(err, "crawl", "unknown option '%s'", argv[optind - 1]);
             break;
         }
     }
     if (rc == 0 && json && csv)
-        rc = usage_error(err, "%s", "--json and --csv exclude each other");
+        rc = args_usage_error(err, "crawl", "%s", "--json and --csv exclude each other");
     if (rc == 0 && optind != argc - 1)
-        rc = usage_error(err, "%s", optind >= argc ? "no URL given" : "give exactly one URL");
+        rc = args_usage_error(err, "crawl", "%s",
+                              optind >= argc ? "no URL given" : "give exactly one URL");
     if (rc != 0) {
         crawl_opts_free(o);
         return 2;

@@ -9,6 +9,7 @@
  * cancelled (weft_executor_shutdown with cancel_futures), running transfers
  * abort from curl's progress callback, and the map is drained so the
  * summary still counts everything that happened. */
+#include "args.h"
 #include "fetch.h"
 #include "commands.h"
 #include "hostlimit.h"
@@ -129,38 +130,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 || v > 1e6)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    if (*s < '0' || *s > '9')
-        return false;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end != '\0' || errno != 0 || v < lo || v > hi)
-        return false;
-    *out = (unsigned)v;
-    return true;
-}
-
-static int usage_error(FILE *err, const char *fmt, const char *arg)
-{
-    fputs("weft fetch: ", err);
-    fprintf(err, fmt, arg);
-    fputs("\nTry 'weft fetch --help'.\n", err);
-    return 2;
-}
-
 int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
 {
     fetch_opts_default(o);
@@ -171,9 +140,9 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
     while ((c = getopt_long(argc, argv, ":j:i:o:qh", long_opts, &idx)) != -1) {
         switch (c) {
         case 'j':
-            if (!parse_uint(optarg, 1, 4096, &o->jobs))
-                return usage_error(err, "-j wants a number of workers from 1 to 4096, not '%s'",
-                                   optarg);
+            if (!args_uint(optarg, 1, 4096, &o->jobs))
+                return args_usage_error(
+                    err, "fetch", "-j wants a number of workers from 1 to 4096, not '%s'", optarg);
             break;
         case 'i':
             o->input = optarg;
@@ -188,26 +157,29 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
             fputs(usage_text, out);
             return 1;
         case OPT_TIMEOUT:
-            if (!parse_seconds(optarg, &o->timeout))
-                return usage_error(err, "--timeout wants seconds (e.g. 2.5), not '%s'", optarg);
+            if (!args_seconds(optarg, &o->timeout))
+                return args_usage_error(err, "fetch",
+                                        "--timeout wants seconds (e.g. 2.5), not '%s'", optarg);
             break;
         case OPT_CONNECT_TIMEOUT:
-            if (!parse_seconds(optarg, &o->connect_timeout))
-                return usage_error(err, "--connect-timeout wants seconds, not '%s'", optarg);
+            if (!args_seconds(optarg, &o->connect_timeout))
+                return args_usage_error(err, "fetch", "--connect-timeout wants seconds, not '%s'",
+                                        optarg);
             break;
         case OPT_RETRIES:
-            if (!parse_uint(optarg, 0, 100, &o->retries))
-                return usage_error(err, "--retries wants a number from 0 to 100, not '%s'", optarg);
+            if (!args_uint(optarg, 0, 100, &o->retries))
+                return args_usage_error(err, "fetch",
+                                        "--retries wants a number from 0 to 100, not '%s'", optarg);
             break;
         case OPT_PER_HOST:
-            if (!parse_uint(optarg, 0, 100000, &o->per_host))
-                return usage_error(err, "--per-host wants a number (0: no limit), not '%s'",
-                                   optarg);
+            if (!args_uint(optarg, 0, 100000, &o->per_host))
+                return args_usage_error(
+                    err, "fetch", "--per-host wants a number (0: no limit), not '%s'", optarg);
             break;
         case OPT_RATE:
-            if (!parse_seconds(optarg, &o->rate) || o->rate == 0)
-                return usage_error(err, "--rate wants requests per second above 0, not '%s'",
-                                   optarg);
+            if (!args_seconds(optarg, &o->rate) || o->rate == 0)
+                return args_usage_error(
+                    err, "fetch", "--rate wants requests per second above 0, not '%s'", optarg);
             break;
         case OPT_JSON:
             json = true;
@@ -228,20 +200,20 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
             o->trace = optarg;
             break;
         case ':':
-            return usage_error(err, "option '%s' needs a value", argv[optind - 1]);
+            return args_usage_error(err, "fetch", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error(err, "unknown option '%s'", argv[optind - 1]);
+            return args_usage_error(err, "fetch", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (json && csv)
-        return usage_error(err, "%s", "--json and --csv exclude each other");
+        return args_usage_error(err, "fetch", "%s", "--json and --csv exclude each other");
     o->format = json ? REPORT_JSON : csv ? REPORT_CSV : REPORT_TABLE;
     o->urls = argv + optind;
     o->nurls = (size_t)(argc - optind);
     if (o->input && o->nurls > 0)
-        return usage_error(err, "%s", "give URLs or -i FILE, not both");
+        return args_usage_error(err, "fetch", "%s", "give URLs or -i FILE, not both");
     if (!o->input && o->nurls == 0)
-        return usage_error(err, "%s", "no URLs given");
+        return args_usage_error(err, "fetch", "%s", "no URLs given");
     return 0;
 }
 
