@@ -80,7 +80,7 @@ int weft__dl_wait_future(weft__dl_wait *w, const weft_future *f, const void *pc)
 void weft__dl_wait_done(weft__dl_wait *w);
 
 /* A wait from inside a task (call: "weft_future_result"...) returned EDEADLK
- * because the awaited work is queued behind the task's own saturated pool:
+ * because its own pool is stuck (every other worker blocked on it, none free):
  * report it (when the detector is on). f may be NULL (a set of futures). */
 void weft__dl_report_pool(const char *call, const weft_future *f);
 /* A call that would wait for the calling thread itself (call:

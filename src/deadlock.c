@@ -798,12 +798,13 @@ void weft__dl_report_pool(const char *call, const weft_future *f)
     const char *name = f ? weft_future_name(f) : NULL;
     report r = {0};
     put(&r,
-        "weft: deadlock: thread \"%s\" (a task) called %s on %s%s%s queued on its own "
+        "weft: deadlock: thread \"%s\" (a task) called %s on %s%s%s of its own "
         "executor,\n",
         me_, call, f ? "future \"" : "futures", f ? (name ? name : "(unnamed)") : "",
         f ? "\"" : "");
-    put(&r, "  but every worker is busy (this one included) and no other can start: the work "
-            "would never run.\n  weft returns EDEADLK instead of waiting forever.\n");
+    put(&r, "  but every other worker is blocked waiting on the same pool and no other can "
+            "start: the work would never run.\n  weft returns EDEADLK instead of waiting "
+            "forever.\n");
     put(&r, "  Fix: do not wait inside a task for work queued on the same pool, or give the "
             "pool more workers.\n");
     send(&r);

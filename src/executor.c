@@ -57,6 +57,9 @@ typedef struct worker {
     unsigned index;
     bool created; /* tid is valid (pthread_create succeeded) */
     pthread_t tid;
+    /* Under mu: what this worker's task is blocked on forever, if it is
+     * waiting only for this pool's futures (owner_check). */
+    const weft__blocked *blocked;
 } worker;
 
 struct weft_executor {
@@ -416,13 +419,38 @@ static int start_worker(weft_executor *ex, unsigned index)
 
 /* ------------------------------------------------------------ public */
 
-static bool owner_check(void *owner)
+/* The self-deadlock hook (future-internal.h), for a task of ex about to
+ * block on futures only ex's pool can finish. The pool is stuck when no
+ * worker is idle or starting, none can start, and every other worker is
+ * blocked forever on unfinished futures of ex: nobody is left to run the
+ * queued tasks or to finish the running ones. Then the caller gets EDEADLK
+ * and its worker goes on; otherwise the caller's record is kept (forever
+ * waits only; a timed wait ends by itself) for the callers after it. The
+ * last worker to block is the one that sees the whole pool stuck, so a
+ * deadlock never goes unreported, and a pool with a worker still busy on
+ * other work never reports one. Under mu, so two workers blocking at once
+ * see each other. */
+static bool owner_check(void *owner, const weft__blocked *b, bool leave)
 {
     weft_executor *ex = owner;
-    if (tls_ex != ex)
+    if (tls_ex != ex || tls_index < 0)
         return false;
+    worker *me = &ex->workers[tls_index];
     weft__lock(&ex->mu);
-    bool stuck = ex->idle == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
+    bool stuck = false;
+    if (leave) {
+        if (me->blocked == b)
+            me->blocked = NULL;
+    } else {
+        stuck = !ex->broken && ex->idle == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
+        for (unsigned i = 0; stuck && i < ex->started; i++) {
+            const worker *w = &ex->workers[i];
+            if (w != me)
+                stuck = w->blocked && weft__blocked_stuck(w->blocked, ex);
+        }
+        if (!stuck && b->forever && !me->blocked)
+            me->blocked = b;
+    }
     weft__unlock(&ex->mu);
     return stuck;
 }

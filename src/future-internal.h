@@ -7,18 +7,42 @@
  * thread's current token, then weft__future_finish. Waiters are woken and
  * done-callbacks run inside finish, on the worker, with no weft lock held.
  *
- * Self-deadlock: weft_future_result/_wait/as_completed called on a PENDING
- * future whose owner is the caller's own executor ask owner_check(owner);
- * when it says no worker can ever pick the future up (all are busy, none can
- * start), the wait returns EDEADLK instead of hanging. */
+ * Self-deadlock: a task that is about to block forever on futures of its
+ * own executor (weft_future_result, weft_futures_wait, as_completed) hands
+ * the executor a weft__blocked record through owner_check(owner, b, false).
+ * The executor answers true (EDEADLK instead of a hang) only when the pool
+ * can make no progress at all: no worker is idle or starting, no more can
+ * start, and every other worker is itself blocked forever on futures of
+ * the same pool that have not completed. Otherwise it keeps the record
+ * (forever waits only) so that later callers can see this worker is stuck;
+ * owner_check(owner, b, true) withdraws it when the wait ends. */
 #ifndef WEFT_FUTURE_INTERNAL_H
 #define WEFT_FUTURE_INTERNAL_H
 
 #include "internal.h"
 
-/* True when a pending task of `owner` can never start, because the calling
- * worker would block and no other worker is free or can be started. */
-typedef bool weft__deadlock_check_fn(void *owner);
+/* What a blocked wait waits for: fs[0..n) (the waiter's own array, unchanged
+ * while it is registered) under `mode`; for as_completed, mode is
+ * WEFT_FIRST_COMPLETED and `base` futures of fs were already yielded (the
+ * wait ends when more than `base` are done). `forever`: no deadline. */
+typedef struct weft__blocked {
+    weft_future *const *fs;
+    size_t n;
+    size_t base;
+    weft_wait_mode mode;
+    bool forever;
+} weft__blocked;
+
+/* The executor's hook (see above). With leave: the wait b ended; withdraw
+ * it if the executor kept it, and return false. Called with no weft lock
+ * held. */
+typedef bool weft__deadlock_check_fn(void *owner, const weft__blocked *b, bool leave);
+
+/* True when the wait b is unmet and only `owner`'s pool can end it: every
+ * future that could meet it (ALL_COMPLETED: at least one) is unfinished and
+ * belongs to owner. Reads the futures' states only (lock-free), so the
+ * executor may call it with its own lock held. */
+bool weft__blocked_stuck(const weft__blocked *b, const void *owner);
 
 /* Creates a PENDING future for a task of `owner` (an executor), holding one
  * reference for the caller. name may be NULL. Returns 0 or ENOMEM. */

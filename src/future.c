@@ -22,12 +22,16 @@
  * - Done callbacks are detached the same way and run after `mu` is
  *   released, so a callback may call anything on the same future.
  * - A worker's running future is kept in a thread-local (`running`) so that
- *   a wait from inside a task can tell whether the awaited pending future
- *   belongs to its own executor (self-deadlock detection via owner_check,
- *   always called with no weft lock held, and outside the wait's
- *   weft__wait_enter/_leave bracket: the token has one registration slot,
- *   so a weft wait inside owner_check would otherwise clear ours and a
- *   cancel request arriving after it could not wake us).
+ *   a wait from inside a task can tell what could end it (classify): only
+ *   the caller's own task (EDEADLK at once), only its own executor's pool
+ *   (ask the executor through owner_check, which reports a pool where every
+ *   worker is blocked that way, and otherwise keeps the wait's record for
+ *   the workers that block after it; see future-internal.h), or anything
+ *   else (a plain wait). The hook is called with no weft lock held, once
+ *   per wait, and outside the wait's weft__wait_enter/_leave bracket: the
+ *   token has one registration slot, so a weft wait inside the hook would
+ *   otherwise clear ours and a cancel request arriving after it could not
+ *   wake us.
  * - Deadlock detector hooks (deadlock.c), kept apart: a task's future
  *   records its worker (`runner`) and weft_future_result registers in the
  *   wait-for graph, so "T holds a lock the task needs and waits for the
@@ -646,19 +650,6 @@ int weft_future_add_done_callback(weft_future *f, weft_future_callback_fn *fn, v
 
 /* ------------------------------------------------------------ waiting */
 
-/* True when f is a pending task of the executor running the calling task,
- * and that executor says no worker will ever pick it up. Takes no lock
- * around owner_check; re-checks that f is still pending afterwards. */
-static bool would_deadlock(weft_future *f)
-{
-    weft_future *cur = running;
-    if (!cur || !cur->owner || f->owner != cur->owner || !f->owner_check)
-        return false;
-    if (state_of(f) != WEFT_FUTURE_PENDING)
-        return false;
-    return f->owner_check(f->owner) && state_of(f) == WEFT_FUTURE_PENDING;
-}
-
 /* True when f is running as a task on this thread (the innermost task or
  * one it runs nested): it completes only after the caller returns. */
 static bool runs_here(const weft_future *f)
@@ -669,10 +660,84 @@ static bool runs_here(const weft_future *f)
     return false;
 }
 
-static bool may_deadlock(const weft_future *f)
+enum { WAIT_FREE, WAIT_POOL, WAIT_NEVER };
+
+/* What can end the wait b: WAIT_FREE when it is met, or something outside
+ * owner's pool could end it (a future of another executor, a standalone
+ * one, or one set by hand); WAIT_NEVER when only futures running on the
+ * calling thread could (`here`: the caller is the waiting thread);
+ * WAIT_POOL when it needs owner's pool to make progress. Lock-free: states
+ * are atomics, `owner` and `error` are published before the state. */
+static int classify(const weft__blocked *b, const void *owner, bool here)
+{
+    size_t ndone = 0, nfailed = 0, nself = 0, npool = 0, nfree = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        weft_future *f = b->fs[i];
+        int st = state_of(f);
+        if (is_done(st)) {
+            ndone++;
+            if (st == WEFT_FUTURE_FINISHED && f->error)
+                nfailed++;
+        } else if (here && runs_here(f)) {
+            nself++;
+        } else if (owner && f->owner == owner) {
+            npool++;
+        } else {
+            nfree++;
+        }
+    }
+    bool met;
+    switch (b->mode) {
+    case WEFT_ALL_COMPLETED:
+        met = ndone == b->n;
+        break;
+    case WEFT_FIRST_EXCEPTION:
+        met = nfailed > 0 || ndone == b->n;
+        break;
+    default:
+        met = ndone > b->base;
+        break;
+    }
+    if (met)
+        return WAIT_FREE;
+    if (b->mode == WEFT_ALL_COMPLETED) /* every one is needed */
+        return nself ? WAIT_NEVER : npool ? WAIT_POOL : WAIT_FREE;
+    return nfree ? WAIT_FREE : npool ? WAIT_POOL : nself ? WAIT_NEVER : WAIT_FREE;
+}
+
+bool weft__blocked_stuck(const weft__blocked *b, const void *owner)
+{
+    return classify(b, owner, false) != WAIT_FREE;
+}
+
+/* For a wait from inside a task, before it first sleeps: true (EDEADLK) when
+ * it can never end: it needs the caller's own task, or its executor says
+ * the whole pool is stuck (see future-internal.h). Otherwise the executor
+ * may keep b, and *reg is the task whose executor must be told when the wait
+ * ends (block_end). Called with no weft lock held and outside the wait's
+ * cancellation bracket (see DESIGN). */
+static bool block_begin(const weft__blocked *b, weft_future **reg)
 {
     weft_future *cur = running;
-    return cur && cur->owner && f->owner == cur->owner && f->owner_check;
+    *reg = NULL;
+    if (!cur)
+        return false;
+    void *owner = cur->owner_check ? cur->owner : NULL;
+    int v = classify(b, owner, true);
+    if (v == WAIT_NEVER)
+        return true;
+    if (v != WAIT_POOL)
+        return false;
+    if (cur->owner_check(owner, b, false))
+        return true;
+    *reg = cur;
+    return false;
+}
+
+static void block_end(weft_future *reg, const weft__blocked *b)
+{
+    if (reg)
+        reg->owner_check(reg->owner, b, true);
 }
 
 /* The outcome of a done future; f->mu held. */
@@ -773,7 +838,10 @@ int weft_future_result(weft_future *f, double timeout, void **result)
     if (wf_on && weft__dl_wait_future(&wf, f, __builtin_return_address(0)) != 0)
         return EDEADLK;
 
-    bool check = may_deadlock(f);
+    weft_future *one[1] = {f};
+    weft__blocked blk = {one, 1, 0, WEFT_FIRST_COMPLETED, dl.forever};
+    weft_future *reg = NULL;
+    bool check = running != NULL;
     weft__cancel *tok = weft__wait_enter(&f->mu, &f->cv);
     weft__lock(&f->mu);
     f->nwaiting++;
@@ -785,18 +853,18 @@ int weft_future_result(weft_future *f, double timeout, void **result)
             rc = ECANCELED;
             break;
         }
-        if (check && state_of(f) == WEFT_FUTURE_PENDING) {
-            /* owner_check may take the executor's lock: call it unlocked,
-             * then look at the state again before sleeping. */
+        if (check) {
+            /* The executor's hook takes its lock: call it unlocked, once
+             * (its record stands until block_end), then look again. */
             check = false;
             weft__unlock(&f->mu);
-            /* Outside the cancel bracket: a weft wait inside owner_check
+            /* Outside the cancel bracket: a weft wait inside the hook
              * would unregister our token on its way out (see DESIGN). */
             weft__wait_leave(tok);
-            bool dead = would_deadlock(f);
+            bool dead = block_begin(&blk, &reg);
             tok = weft__wait_enter(&f->mu, &f->cv);
             weft__lock(&f->mu);
-            if (dead && state_of(f) == WEFT_FUTURE_PENDING) {
+            if (dead && !is_done(state_of(f))) {
                 rc = EDEADLK;
                 break;
             }
@@ -806,13 +874,13 @@ int weft_future_result(weft_future *f, double timeout, void **result)
             rc = ETIMEDOUT;
             break;
         }
-        check = may_deadlock(f);
     }
     f->nwaiting--;
     if (rc < 0)
         rc = outcome_locked(f, result);
     weft__unlock(&f->mu);
     weft__wait_leave(tok);
+    block_end(reg, &blk);
     if (wf_on)
         weft__dl_wait_done(&wf);
     if (rc == EDEADLK)
@@ -866,42 +934,6 @@ static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndon
     }
 }
 
-/* For a wait from inside a task: EDEADLK when the futures it still needs
- * cannot complete. `all` (ALL_COMPLETED): one such future suffices;
- * otherwise every unfinished one must be stuck. Only the caller's own task
- * and futures of its own executor can be stuck, so owner_check is asked at
- * most once per scan.
- * Called with no lock held. */
-static bool set_would_deadlock(weft_future *const *fs, size_t n, bool all)
-{
-    weft_future *cur = running;
-    if (!cur)
-        return false;
-    int verdict = -1; /* owner_check's answer, once asked */
-    size_t open = 0, stuck = 0;
-    for (size_t i = 0; i < n; i++) {
-        weft_future *f = fs[i];
-        int st = state_of(f);
-        if (is_done(st))
-            continue;
-        open++;
-        bool s = runs_here(f); /* the caller's own task: never done first */
-        if (!s && st == WEFT_FUTURE_PENDING && may_deadlock(f)) {
-            if (verdict < 0)
-                verdict = f->owner_check(f->owner);
-            s = verdict && state_of(f) == WEFT_FUTURE_PENDING;
-        }
-        if (s) {
-            stuck++;
-            if (all)
-                return true;
-        } else if (!all) {
-            return false;
-        }
-    }
-    return open > 0 && stuck == open;
-}
-
 int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wait_mode mode,
                       bool *done)
 {
@@ -929,7 +961,8 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
     for (size_t i = 0; i < n; i++)
         link_register(&w->links[i], fs[i]);
 
-    bool all = mode == WEFT_ALL_COMPLETED;
+    weft__blocked blk = {fs, n, 0, mode, dl.forever};
+    weft_future *reg = NULL;
     bool check = running != NULL;
     int rc = 0;
     weft__cancel *tok = weft__wait_enter(&w->mu, &w->cv);
@@ -945,7 +978,7 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
             check = false;
             weft__unlock(&w->mu);
             weft__wait_leave(tok); /* see weft_future_result */
-            bool dead = set_would_deadlock(fs, n, all);
+            bool dead = block_begin(&blk, &reg);
             tok = weft__wait_enter(&w->mu, &w->cv);
             weft__lock(&w->mu);
             if (dead && !wait_met(mode, n, w->ndone, w->nfailed)) {
@@ -959,10 +992,10 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
             rc = ETIMEDOUT;
             break;
         }
-        check = running != NULL;
     }
     weft__unlock(&w->mu);
     weft__wait_leave(tok);
+    block_end(reg, &blk);
 
     for (size_t i = 0; i < n; i++)
         link_unregister(&w->links[i]);
@@ -1075,18 +1108,13 @@ nomem:
     return ENOMEM;
 }
 
-/* For as_completed from inside a task: true when every future not yet done
- * is a pending task of the caller's executor that can never start. */
-static bool it_would_deadlock(weft_as_completed *it)
-{
-    return set_would_deadlock(it->fs, it->n, false);
-}
-
 int weft_as_completed_next(weft_as_completed *it, weft_future **f)
 {
     if (it->yielded == it->n)
         return ENOENT;
     struct waiter *w = it->w;
+    weft__blocked blk = {it->fs, it->n, it->yielded, WEFT_FIRST_COMPLETED, it->dl.forever};
+    weft_future *reg = NULL;
     bool check = running != NULL;
     int rc = 0;
     weft__cancel *tok = weft__wait_enter(&w->mu, &w->cv);
@@ -1105,7 +1133,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f)
             check = false;
             weft__unlock(&w->mu);
             weft__wait_leave(tok); /* see weft_future_result */
-            bool dead = it_would_deadlock(it);
+            bool dead = block_begin(&blk, &reg);
             tok = weft__wait_enter(&w->mu, &w->cv);
             weft__lock(&w->mu);
             if (dead && w->head == w->tail) {
@@ -1118,10 +1146,10 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f)
             rc = ETIMEDOUT;
             break;
         }
-        check = running != NULL;
     }
     weft__unlock(&w->mu);
     weft__wait_leave(tok);
+    block_end(reg, &blk);
     if (rc == EDEADLK)
         weft__dl_report_pool("weft_as_completed_next", NULL);
     return rc;

@@ -819,6 +819,119 @@ TEST(result_of_own_task_with_room_is_fine)
     weft_executor_free(ex);
 }
 
+/* The pool is saturated (both workers busy, none can start) but one worker
+ * is only blocked on a gate, not on a future: it will come back and run the
+ * queued task, so waiting on that task is no deadlock. */
+static gate probe_gate;
+
+static int wait_on_own_pool_probing(void *arg, void **result)
+{
+    weft_future *inner;
+    int rc = weft_executor_submit(weft_executor_current(), noop, NULL, &inner);
+    if (rc)
+        return rc;
+    /* EDEADLK here would be the old false positive. */
+    rc = weft_future_result(inner, 0.05, NULL);
+    if (rc == ETIMEDOUT) {
+        gate_arrive(&probe_gate);
+        rc = weft_future_result(inner, WEFT_FOREVER, NULL);
+    }
+    weft_future_unref(inner);
+    return rc;
+}
+
+TEST(result_of_own_task_while_other_worker_busy_is_no_deadlock)
+{
+    weft_executor *ex = pool(2);
+    gate g;
+    gate_init(&g);
+    gate_init(&probe_gate);
+    weft_future *b, *f;
+    CHECK_OK(weft_executor_submit(ex, blocker, &g, &b));
+    gate_wait_arrived(&g, 1);
+    CHECK_OK(weft_executor_submit(ex, wait_on_own_pool_probing, NULL, &f));
+    gate_wait_arrived(&probe_gate, 1);
+    gate_open(&g);
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    CHECK_OK(weft_future_result(b, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    weft_future_unref(b);
+    weft_executor_free(ex);
+}
+
+/* Both workers wait forever on tasks queued behind them: the one that
+ * blocks second sees the whole pool stuck and gets EDEADLK; its worker then
+ * runs the first one's task, which completes. Exactly one EDEADLK. */
+static gate both_gate;
+
+static int meet_then_wait_on_own_pool(void *arg, void **result)
+{
+    gate_arrive(&both_gate);
+    gate_wait_arrived(&both_gate, 2);
+    return wait_on_own_pool(arg, result);
+}
+
+TEST(second_worker_to_block_on_its_own_pool_gets_edeadlk)
+{
+    for (int round = 0; round < 20; round++) {
+        weft_executor *ex = pool(2);
+        gate_init(&both_gate);
+        weft_future *a, *b;
+        CHECK_OK(weft_executor_submit(ex, meet_then_wait_on_own_pool, NULL, &a));
+        CHECK_OK(weft_executor_submit(ex, meet_then_wait_on_own_pool, NULL, &b));
+        int ra = weft_future_result(a, WEFT_FOREVER, NULL);
+        int rb = weft_future_result(b, WEFT_FOREVER, NULL);
+        int ea = ra ? weft_future_error(a, NULL) : 0;
+        int eb = rb ? weft_future_error(b, NULL) : 0;
+        CHECK((ea == 0 && eb == EDEADLK) || (ea == EDEADLK && eb == 0));
+        weft_future_unref(a);
+        weft_future_unref(b);
+        weft_executor_free(ex);
+    }
+}
+
+/* A worker in a timed wait comes back by itself: a worker that then waits
+ * forever on the same pool is not deadlocked. */
+static gate timed_gate;
+
+static int timed_wait_on_own_pool(void *arg, void **result)
+{
+    weft_future *inner;
+    int rc = weft_executor_submit(weft_executor_current(), noop, NULL, &inner);
+    if (rc)
+        return rc;
+    gate_arrive(&timed_gate);
+    rc = weft_future_result(inner, 0.3, NULL);
+    weft_future_unref(inner);
+    return rc;
+}
+
+static int forever_wait_after_timed(void *arg, void **result)
+{
+    gate_wait_arrived(&timed_gate, 1);
+    return wait_on_own_pool(arg, result);
+}
+
+TEST(forever_wait_beside_a_timed_wait_is_no_deadlock)
+{
+    weft_executor *ex = pool(2);
+    gate_init(&timed_gate);
+    weft_future *a, *b;
+    CHECK_OK(weft_executor_submit(ex, timed_wait_on_own_pool, NULL, &a));
+    CHECK_OK(weft_executor_submit(ex, forever_wait_after_timed, NULL, &b));
+    CHECK_OK(weft_future_result(b, WEFT_FOREVER, NULL));
+    /* The timed one either timed out or, if it blocked second, was told. */
+    int ra = weft_future_result(a, WEFT_FOREVER, NULL);
+    CHECK(ra == WEFT_EFAILED || ra == 0);
+    if (ra) {
+        int ea = weft_future_error(a, NULL);
+        CHECK(ea == ETIMEDOUT || ea == EDEADLK);
+    }
+    weft_future_unref(a);
+    weft_future_unref(b);
+    weft_executor_free(ex);
+}
+
 static gate sleep_gate;
 
 static int long_sleep(void *arg, void **result)

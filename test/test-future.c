@@ -487,12 +487,20 @@ TEST(interrupt_wakes_sleep_in_running_task)
 
 /* ------------------------------------------------------------ deadlock */
 
-static atomic_int check_calls;
+static atomic_int check_calls, leave_calls;
 static atomic_bool check_answer;
+static weft__blocked last_blocked; /* the last record the hook was shown */
+static weft_future *last_first;    /* its fs[0], read while it was valid */
 
-static bool owner_check(void *owner)
+static bool owner_check(void *owner, const weft__blocked *b, bool leave)
 {
     (void)owner;
+    if (leave) {
+        atomic_fetch_add(&leave_calls, 1);
+        return false;
+    }
+    last_blocked = *b;
+    last_first = b->n ? b->fs[0] : NULL;
     atomic_fetch_add(&check_calls, 1);
     return atomic_load(&check_answer);
 }
@@ -530,14 +538,28 @@ TEST(result_detects_self_deadlock)
     CHECK_RC(weft_as_completed_next(it, &got), EDEADLK);
     weft_as_completed_free(it);
 
-    /* A foreign executor's future, or one a worker can still start: wait. */
+    /* The hook was shown what the wait needs, and told when it ended. */
+    CHECK(last_blocked.n == 1 && last_first == queued);
+    CHECK_EQ(last_blocked.base, 0);
+    CHECK(last_blocked.forever);
+
+    /* A foreign executor's future: the pool is not asked; a plain wait. */
+    int calls = atomic_load(&check_calls);
     CHECK_RC(weft_future_result(foreign, 0.01, NULL), ETIMEDOUT);
+    CHECK_EQ(atomic_load(&check_calls), calls);
+    /* The pool says a worker can still run it: wait, and withdraw after. */
     atomic_store(&check_answer, false);
+    int leaves = atomic_load(&leave_calls);
     CHECK_RC(weft_future_result(queued, 0.01, NULL), ETIMEDOUT);
-    /* A running future is never a deadlock. */
-    atomic_store(&check_answer, true);
+    CHECK_EQ(atomic_load(&check_calls), calls + 1);
+    CHECK_EQ(atomic_load(&leave_calls), leaves + 1);
+    CHECK(!last_blocked.forever);
+    /* A running one is asked about too: its worker may be stuck as well. */
     CHECK_OK(weft_future_set_running(queued));
     CHECK_RC(weft_future_result(queued, 0.01, NULL), ETIMEDOUT);
+    CHECK_EQ(atomic_load(&check_calls), calls + 2);
+    atomic_store(&check_answer, true);
+    CHECK_RC(weft_future_result(queued, WEFT_FOREVER, NULL), EDEADLK);
     CHECK_OK(weft_future_set_result(queued, (void *)5));
     void *r = NULL;
     CHECK_OK(weft_future_result(queued, WEFT_FOREVER, &r));
@@ -609,9 +631,12 @@ static struct {
     int mode; /* 0: result, 1: futures_wait, 2: as_completed */
 } nc;
 
-static bool waiting_owner_check(void *owner)
+static bool waiting_owner_check(void *owner, const weft__blocked *b, bool leave)
 {
     (void)owner;
+    (void)b;
+    if (leave)
+        return false;
     (void)weft_sleep(0); /* a weft wait inside the check */
     hs_post(&nc.checked);
     return false;

@@ -53,15 +53,18 @@ WEFT_API bool weft_future_done(const weft_future *f);
  *   ETIMEDOUT    the wait timed out; the future is still pending or running
  *   EDEADLK      called from f's own task (f is running on this thread, as
  *                with weft_thread_join on oneself), at once; or called from
- *                a worker of the executor running f, while f is
- *                queued behind that executor's saturated workers (none idle,
- *                none can start). With one worker it would wait forever;
- *                with several, weft does not wait to see whether another
- *                busy worker finishes first, so this is reported where
- *                Python would wait (also reported when the deadlock detector of
- *                weft/deadlock.h is on); or, with the detector on, f's task
- *                waits for a lock held by a thread that waits for this
- *                caller (a wait-for cycle, reported)
+ *                a worker of the executor that owns f while that pool can
+ *                make no progress: no worker is idle and none can start,
+ *                and every other worker is itself blocked, without a
+ *                timeout, waiting on unfinished futures of the same pool
+ *                (so nobody is left to run f or finish what f needs). A
+ *                pool where some worker is still busy on other work, or in
+ *                a timed wait, is not stuck: the call waits for it. The
+ *                last worker to block is the one told, and its worker then
+ *                goes on to run the queued tasks (also reported when the
+ *                deadlock detector of weft/deadlock.h is on); or, with the
+ *                detector on, f's task waits for a lock held by a thread
+ *                that waits for this caller (a wait-for cycle, reported)
  *   EINVAL       bad timeout
  * Blocks. */
 WEFT_API int weft_future_result(weft_future *f, double timeout, void **result);
@@ -120,11 +123,9 @@ typedef enum weft_wait_mode {
  * tells whether fs[i] is done (cancelled counts as done). Returns 0 when the
  * mode's condition is met, ETIMEDOUT when the time passed first (done[] is
  * still filled in), ECANCELED, EDEADLK (called from a task, the condition
- * needs the task's own future or futures queued behind its own saturated
- * executor: see
- * weft_future_result), EINVAL (bad timeout or mode, NULL array or a NULL
- * future with n > 0), ENOMEM. done may be NULL. A future listed twice counts
- * twice. Blocks. */
+ * needs the task's own future, or only futures of its own executor while
+ * that whole pool is stuck: see weft_future_result), EINVAL (bad timeout or mode, NULL array or a
+ * NULL future with n > 0), ENOMEM. done may be NULL. A future listed twice counts twice. Blocks. */
 WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, double timeout,
                                weft_wait_mode mode, bool *done);
 
@@ -141,9 +142,9 @@ WEFT_API int weft_as_completed_new(weft_as_completed **out, weft_future *const *
  * pointer, valid while the caller's own reference lives. Returns 0; ENOENT
  * when every future has been yielded; ETIMEDOUT when the iteration's timeout
  * passed; ECANCELED when the calling task was cancelled; EDEADLK when every
- * future not yet done is the calling task's own or queued behind its own
- * saturated executor. Futures done before the iterator was created come first, in
- * input order. Blocks. */
+ * future not yet done is the calling task's own, or belongs to its own
+ * executor while that whole pool is stuck (see weft_future_result). Futures done before the
+ * iterator was created come first, in input order. Blocks. */
 WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f);
 
 /* Ends the iteration and drops its references. NULL-safe. Never blocks. */
