@@ -43,6 +43,7 @@
 #include "error-internal.h"
 #include "future-internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
@@ -79,6 +80,7 @@ struct callback {
 };
 
 struct weft_future {
+    weft__qnode q; /* first: see future-internal.h */
     atomic_int refs;
     /* weft_future_state. Every change is made under mu, except the
      * worker's PENDING -> RUNNING (weft__future_begin), a lock-free CAS;
@@ -103,6 +105,8 @@ struct weft_future {
     char *name;                  /* points into name_buf, or NULL */
     char name_buf[];
 };
+
+_Static_assert(offsetof(struct weft_future, q) == 0, "weft__qnode_future casts");
 
 /* The future this thread is running as a task (weft__future_begin). */
 static _Thread_local weft_future *running;
@@ -132,9 +136,22 @@ static inline bool is_done(int st)
  * not fit is freed. A thread's chains are freed when it exits (a pthread
  * key destructor), so nothing is lost to exited threads. Chains link
  * through the free future's `result` field. Measured (bench-executor, 2
- * workers, detached tiny tasks): CPU per task -20%. */
-#define CACHE_MAG 16
-#define DEPOT_MAX 32
+ * workers, detached tiny tasks): CPU per task -20%.
+ * The depot is deep (DEPOT_MAX chains: 32768 futures, ~10 MB) because a
+ * submitter running ahead of its workers builds a backlog of tens of
+ * thousands of futures that the workers free while the submitter is
+ * descheduled: with 32 chains, 9 in 10 futures of `bench-lib-weft tasks 2
+ * 1000000` were malloc'd (and their pthread objects set up) afresh; with
+ * 2048, fewer than 1 in 10. What a burst leaves behind is given back by
+ * weft__future_cache_trim, which an executor's worker calls when it goes
+ * to sleep: the depot keeps DEPOT_KEEP chains once nobody has drawn from it
+ * for DEPOT_IDLE_NS. The depot mutex is re-created in a forked child (a
+ * pthread_atfork handler), so the child of a multithreaded parent can make
+ * futures. */
+#define CACHE_MAG     16
+#define DEPOT_MAX     2048
+#define DEPOT_KEEP    32
+#define DEPOT_IDLE_NS 50000000L
 
 static _Thread_local struct {
     weft_future *cur, *spare; /* cur: ncur futures; spare: NULL or CACHE_MAG */
@@ -145,6 +162,8 @@ static _Thread_local struct {
 static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft_future *depot[DEPOT_MAX]; /* full chains */
 static unsigned ndepot;
+static atomic_uint ndepot_hint;   /* ndepot, for trim's lock-free look */
+static struct timespec depot_used; /* last take from the depot */
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
@@ -179,10 +198,33 @@ static void cache_drain(void *unused)
 
 static bool cache_usable; /* the key exists (set once, under cache_once) */
 
+static void depot_prepare(void)
+{
+    weft__lock(&depot_mu);
+}
+
+static void depot_parent(void)
+{
+    weft__unlock(&depot_mu);
+}
+
+/* The child's only thread is the forker, which holds depot_mu (prepare):
+ * a fresh mutex. The depot's chains are the child's copy: still valid. */
+static void depot_child(void)
+{
+    weft__mutex_init(&depot_mu);
+}
+
 static void cache_key_init(void)
 {
-    /* Out of keys: no cache, rather than futures lost at thread exit. */
+    /* Out of keys: no cache, rather than futures lost at thread exit. Out
+     * of memory for the fork handler: no cache, rather than a child that
+     * blocks on a depot lock held by a thread it does not have. */
     cache_usable = pthread_key_create(&cache_key, cache_drain) == 0;
+    if (cache_usable && pthread_atfork(depot_prepare, depot_parent, depot_child) != 0) {
+        WEFT__CHECK(pthread_key_delete(cache_key));
+        cache_usable = false;
+    }
 }
 
 /* Before this thread holds any cached future: makes sure its exit frees
@@ -211,8 +253,11 @@ static weft_future *cache_get(void)
             if (!cache_arm())
                 return NULL;
             weft__lock(&depot_mu);
-            if (ndepot)
+            if (ndepot) {
                 cache.cur = depot[--ndepot];
+                atomic_store_explicit(&ndepot_hint, ndepot, memory_order_relaxed);
+                weft__now(&depot_used);
+            }
             weft__unlock(&depot_mu);
             if (!cache.cur)
                 return NULL;
@@ -238,6 +283,7 @@ static void cache_put(weft_future *f)
             weft__lock(&depot_mu);
             if (ndepot < DEPOT_MAX) {
                 depot[ndepot++] = full;
+                atomic_store_explicit(&ndepot_hint, ndepot, memory_order_relaxed);
                 full = NULL;
             }
             weft__unlock(&depot_mu);
@@ -250,6 +296,32 @@ static void cache_put(weft_future *f)
     f->result = cache.cur;
     cache.cur = f;
     cache.ncur++;
+}
+
+void weft__future_cache_trim(void)
+{
+    if (atomic_load_explicit(&ndepot_hint, memory_order_relaxed) <= DEPOT_KEEP)
+        return;
+    struct timespec now;
+    weft__now(&now);
+    weft_future *excess = NULL; /* chains, linked through prev_running */
+    weft__lock(&depot_mu);
+    long idle = (long)(now.tv_sec - depot_used.tv_sec) * 1000000000L +
+                (now.tv_nsec - depot_used.tv_nsec);
+    if (idle >= DEPOT_IDLE_NS) {
+        while (ndepot > DEPOT_KEEP) {
+            weft_future *c = depot[--ndepot];
+            c->prev_running = excess;
+            excess = c;
+        }
+        atomic_store_explicit(&ndepot_hint, ndepot, memory_order_relaxed);
+    }
+    weft__unlock(&depot_mu);
+    while (excess) {
+        weft_future *next = excess->prev_running;
+        chain_free(excess);
+        excess = next;
+    }
 }
 
 int weft__future_new_task(weft_future **out, const char *name, void *owner,

@@ -1141,7 +1141,8 @@ TEST(submit_under_fault_injection)
     weft_future *b;
     CHECK_OK(weft_executor_submit(ex, blocker, &g, &b));
     gate_wait_arrived(&g, 1);
-    /* Fill the ring to its first size so a later submit must grow it. */
+    /* Some tasks queued (queueing itself allocates nothing: the run queue
+     * links the futures). */
     atomic_int ran = 0;
     int queued = 0;
     for (;;) {
@@ -1164,7 +1165,7 @@ TEST(submit_under_fault_injection)
         CHECK_RC(rc, ENOMEM);
         CHECK(n < 100);
     }
-    CHECK(n >= 2); /* the future and the ring growth both failed once */
+    CHECK(n >= 1); /* the future's allocation failed once */
     gate_open(&g);
     CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
     weft_future_unref(f);
