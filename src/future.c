@@ -3,15 +3,20 @@
  *
  * DESIGN
  * - A future is one allocation (its name is stored inline). Unnamed ones
- *   (every executor task) are recycled through a bounded cache (below). The reference
+ *   (every executor task) are recycled through a bounded cache (below),
+ *   which keeps their mutex, condvar and token initialised. The reference
  *   count is atomic and lock-free; everything else lives under the future's
- *   own mutex `mu`. `state` is also an atomic so snapshots never lock.
+ *   own mutex `mu`. `state` is also an atomic so snapshots never lock, and
+ *   a worker starts a task (PENDING -> RUNNING) with a CAS and no lock;
+ *   so every other change out of PENDING is a CAS (made under mu), and
+ *   cancel racing a worker's begin has exactly one winner.
+ * - The first member is the executor's run-queue link (future-internal.h).
  * - Waiting on one future (result) first spins briefly (a few microseconds,
  *   with one sched_yield; see spin_until_done), then blocks on the future's
  *   monotonic condvar.
  *   `nwaiting` counts those threads, so completion broadcasts only when
  *   someone waits: the executor's hot path (begin, finish with nobody
- *   watching) is two uncontended lock/unlock pairs and no syscall.
+ *   watching) is one uncontended lock/unlock pair (finish) and no syscall.
  * - Waiting on many futures (wait, as_completed) uses CPython's _Waiter: a
  *   refcounted `waiter` (mutex, condvar, counters and a FIFO of completed
  *   futures) with one `wlink` per future, hooked into that future's list.
@@ -162,7 +167,7 @@ static _Thread_local struct {
 static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft_future *depot[DEPOT_MAX]; /* full chains */
 static unsigned ndepot;
-static atomic_uint ndepot_hint;   /* ndepot, for trim's lock-free look */
+static atomic_uint ndepot_hint;    /* ndepot, for trim's lock-free look */
 static struct timespec depot_used; /* last take from the depot */
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
@@ -306,8 +311,8 @@ void weft__future_cache_trim(void)
     weft__now(&now);
     weft_future *excess = NULL; /* chains, linked through prev_running */
     weft__lock(&depot_mu);
-    long idle = (long)(now.tv_sec - depot_used.tv_sec) * 1000000000L +
-                (now.tv_nsec - depot_used.tv_nsec);
+    long idle =
+        (long)(now.tv_sec - depot_used.tv_sec) * 1000000000L + (now.tv_nsec - depot_used.tv_nsec);
     if (idle >= DEPOT_IDLE_NS) {
         while (ndepot > DEPOT_KEEP) {
             weft_future *c = depot[--ndepot];
@@ -560,8 +565,7 @@ static void run_callback(weft_future *f, struct callback *c)
  * state without mu, so f was PENDING and is RUNNING now; the caller decides
  * again. f is used after its waiters are woken, so every completer (worker,
  * producer, canceller) must hold a reference for the duration of the call. */
-static bool complete_locked(weft_future *f, int from, int st, int code, void *result,
-                            char *message)
+static bool complete_locked(weft_future *f, int from, int st, int code, void *result, char *message)
 {
     /* error, result and message are published by the CAS (release); nobody
      * reads them before seeing a done state (acquire). A failed CAS leaves

@@ -1254,8 +1254,8 @@ static void *fifo_submitter(void *arg)
     intptr_t who = (intptr_t)arg;
     pthread_barrier_wait(&fifo.start);
     for (intptr_t i = 0; i < FIFO_TASKS; i++)
-        CHECK_OK(weft_executor_submit(fifo.ex, fifo_task, (void *)(i * FIFO_SUBMITTERS + who),
-                                      NULL));
+        CHECK_OK(
+            weft_executor_submit(fifo.ex, fifo_task, (void *)(i * FIFO_SUBMITTERS + who), NULL));
     return NULL;
 }
 
