@@ -27,9 +27,11 @@
  *   one by the same rule, so a burst of blocking tasks does not make the
  *   submitter create every thread itself. Workers never exit before
  *   shutdown, so a worker's index (0 .. max_workers-1) is never reused.
- *   A worker leaves the idle state (idle, fresh) in the same mu section in
- *   which it takes its task, so the rule never counts on a worker that is
- *   about to be busy. A busy worker pops without mu.
+ *   While workers can still be started, a worker leaves the idle state
+ *   (idle, fresh) in the same mu section in which it takes its task, so the
+ *   rule never counts on a worker that is about to be busy; once all are
+ *   started, a spinning worker takes its task without mu. A busy worker
+ *   pops without mu.
  * - Wakeups: idle workers sleep on ex->work. A submit signals one sleeper,
  *   never broadcasts, and only when no spinning worker will take the task.
  *   sleeping/spinning/waking change under mu but are read by the fast path
