@@ -634,7 +634,7 @@ static bool owner_check(void *owner)
     if (tls_ex != ex)
         return false;
     weft__lock(&ex->mu);
-    bool stuck = atomic_load(&ex->idle) == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
+    bool stuck = ex->idle == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
     weft__unlock(&ex->mu);
     return stuck;
 }
