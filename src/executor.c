@@ -2,31 +2,59 @@
  * map over it, eager (weft_executor_map) and lazy (weft_map_*).
  *
  * DESIGN
- * - One run queue per executor: a ring of (future, fn, arg) under ex->mu.
- *   Futures are opaque (future.c), so the function and argument travel in
- *   the ring slot and submit allocates nothing but the future itself.
+ * - One run queue per executor: Vyukov's intrusive MPSC queue. The link
+ *   (with the task's function and argument) is the first member of the
+ *   future (future-internal.h), so submit allocates nothing but the future.
+ *   A push is wait-free (an exchange on the tail, then a store into the
+ *   previous node); workers pop under a small consumer lock `qmu`. Between a
+ *   pusher's exchange and its store the queue is cut: a popper sees fewer
+ *   nodes than were pushed, so it waits (yielding) for the link.
+ * - `pushed` counts reservations, taken by each push (one fetch_add) before
+ *   it links; shutdown and breakage set flag bits in that same word, so a
+ *   submit either reserved before shutdown (and its task is run, or
+ *   cancelled by cancel_futures) or is refused. q_len = pushed - popped
+ *   counts pushes in progress too: 0 means nothing can turn up without a
+ *   new reservation.
+ * - Fast path (the steady state: unbounded queue, every worker started):
+ *   submit is the reservation, the link and three loads; no lock unless a
+ *   sleeper must be woken. Everything else (lazy starts, max_queued
+ *   admission, the first thread) goes through ex->mu (enqueue_slow).
+ *   Measured on the 2-core VM, bench-lib-weft tasks 2 1000000: 1.8M -> 2.5M
+ *   tasks/s (medians, loaded machine); see the commit log for figures.
  * - Workers start lazily: a submit starts one when the queue holds more
  *   tasks than there are idle and just-started workers to take them, and
  *   fewer than max_workers exist. A new worker, once up, starts the next
  *   one by the same rule, so a burst of blocking tasks does not make the
  *   submitter create every thread itself. Workers never exit before
  *   shutdown, so a worker's index (0 .. max_workers-1) is never reused.
+ *   While workers can still be started, a worker leaves the idle state
+ *   (idle, fresh) in the same mu section in which it takes its task, so the
+ *   rule never counts on a worker that is about to be busy; once all are
+ *   started, a spinning worker takes its task without mu. A busy worker
+ *   pops without mu.
  * - Wakeups: idle workers sleep on ex->work. A submit signals one sleeper,
  *   never broadcasts, and only when no spinning worker will take the task.
- *   A worker that finds the queue empty first spins briefly (at most
- *   MAX_SPINNERS of them at once, so an oversubscribed pool does not burn
- *   its cores spinning) before sleeping: back-to-back tiny tasks then cost
- *   no futex syscalls, and an idle pool still sleeps (no polling). The
- *   spinner yields its CPU every SPIN_YIELD_EVERY pauses: on an
- *   oversubscribed machine the submitter (or a task) may be runnable on the
- *   same CPU, and a spinner that does not yield only delays it.
+ *   sleeping/spinning/waking change under mu but are read by the fast path
+ *   without it; the handshake is Dekker's, all seq_cst: the submitter
+ *   reserves, then reads the counters; a worker changes its counter, then
+ *   looks at q_len. One of the two sees the other. A worker that finds the
+ *   queue empty first spins briefly (at most MAX_SPINNERS of them at once,
+ *   so an oversubscribed pool does not burn its cores spinning) before
+ *   sleeping: back-to-back tiny tasks then cost no futex syscalls, and an
+ *   idle pool still sleeps (no polling). The spinner yields its CPU every
+ *   SPIN_YIELD_EVERY pauses: on an oversubscribed machine the submitter (or
+ *   a task) may be runnable on the same CPU, and a spinner that does not
+ *   yield only delays it. A worker about to sleep trims the future cache.
+ * - max_queued: every submit goes through mu, so admission is exact; a
+ *   blocked submitter counts itself in `blocked`, then looks at q_len; a
+ *   worker, after its pop, looks at `blocked` and signals room under mu.
  * - No user code (task, initializer, finalizer, done callback) runs with
  *   ex->mu held, and ex->mu is never held while calling into future.c, so
  *   future.c may call the self-deadlock check (which takes ex->mu) with a
- *   future's lock held. Lock order: a future's lock, then ex->mu.
+ *   future's lock held. Lock order: a future's lock, then ex->mu, then
+ *   qmu.
  * - Counters that every task touches (running, completed, failed,
- *   cancelled) are atomics, so a task costs two ex->mu sections: the
- *   submitter's push and the worker's pop.
+ *   cancelled) are atomics.
  * - The lazy map keeps its in-flight chunks in its own lists under m->mu;
  *   each chunk's future has a done callback that marks it done and wakes
  *   the consumer. Lock order there: m->mu is only taken by the consumer and
@@ -40,11 +68,17 @@
 #include <sched.h>
 #include <unistd.h>
 
-#define RING_MIN         64
 #define SPIN_ROUNDS      4000 /* ~0.4 ms of `pause` on Skylake+, then sleep */
 #define SPIN_YIELD_EVERY 16   /* pauses (~90 ns each on Skylake+) between yields */
 #define MAX_SPINNERS     1
 #define MAX_STARTING     2 /* thread creations in flight at once */
+
+/* `pushed` counts reservations (below) in its low bits; shutdown and
+ * breakage set these bits in the same word, so that a reservation and the
+ * check that the pool still takes work are one atomic step. */
+#define Q_SHUTDOWN (UINT64_C(1) << 62)
+#define Q_BROKEN   (UINT64_C(1) << 63)
+#define Q_COUNT    (Q_SHUTDOWN - 1)
 
 typedef struct item {
     weft_future *f;
@@ -63,25 +97,35 @@ typedef struct worker {
 } worker;
 
 struct weft_executor {
+    /* Producer side of the run queue (submitters only), on its own lines. */
+    char pad0[64];
+    _Atomic(weft__qnode *) q_tail; /* last node pushed (exchange) */
+    atomic_uint_fast64_t pushed;   /* reservations | Q_SHUTDOWN | Q_BROKEN */
+    char pad1[64];
+    /* Consumer side (workers), under qmu. */
+    pthread_mutex_t qmu;
+    weft__qnode *q_head;         /* next node to pop (or the stub) */
+    atomic_uint_fast64_t popped; /* tasks popped; written under qmu */
+    weft__qnode stub;            /* Vyukov's stub node: the queue is never empty of nodes */
+    char pad2[64];
+
     pthread_mutex_t mu;
     pthread_cond_t work;    /* idle workers sleep here */
     pthread_cond_t room;    /* submitters blocked on max_queued */
     pthread_cond_t exit_cv; /* thread starts done, workers exited, join done */
 
-    item *ring; /* queued tasks, ring[(head + i) % cap] for i < len */
-    size_t cap, head, len;
-    atomic_size_t len_hint; /* len, readable without mu by spinners */
-
     unsigned max_workers;
-    unsigned started;  /* indexes handed out */
-    unsigned alive;    /* threads running or being created */
-    unsigned fresh;    /* started but not yet in the run loop */
-    unsigned starting; /* pthread_create calls in flight */
-    unsigned idle;     /* in the run loop without a task */
-    unsigned sleeping; /* of which asleep on `work` */
-    unsigned spinning; /* of which spinning */
-    unsigned waking;   /* sleepers signalled and not yet awake */
-    unsigned blocked;  /* submitters waiting for room */
+    unsigned started;         /* indexes handed out */
+    atomic_uint started_hint; /* `started`, readable without mu by submit */
+    unsigned alive;           /* threads running or being created */
+    unsigned fresh;           /* started but not yet in the run loop */
+    unsigned starting;        /* pthread_create calls in flight */
+    atomic_uint idle;         /* in the run loop without a task */
+    /* Changed under mu; read without it by submitters (see DESIGN). */
+    atomic_uint sleeping; /* of the idle: asleep on `work` */
+    atomic_uint spinning; /* of the idle: spinning */
+    atomic_uint waking;   /* sleepers signalled and not yet awake */
+    atomic_uint blocked;  /* submitters waiting for room */
     unsigned exited;
     bool shutdown, broken, joining, joined, free_on_exit;
 
@@ -111,52 +155,167 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* ------------------------------------------------------------ the ring */
+/* ------------------------------------------------------------ the queue */
 
-static int ring_grow(weft_executor *ex)
+/* Queued tasks: reservations not yet popped. Includes pushes in progress
+ * (reserved, not yet linked), so 0 means that nothing can be popped now or
+ * later without a new reservation. seq_cst: one side of the sleep and room
+ * handshakes (see DESIGN). */
+static size_t q_len(weft_executor *ex)
 {
-    size_t cap = ex->cap * 2;
-    item *r = weft__malloc(cap * sizeof *r);
-    if (!r)
-        return ENOMEM;
-    for (size_t i = 0; i < ex->len; i++)
-        r[i] = ex->ring[(ex->head + i) % ex->cap];
-    weft__free(ex->ring);
-    ex->ring = r;
-    ex->cap = cap;
-    ex->head = 0;
+    uint64_t pushed = atomic_load(&ex->pushed) & Q_COUNT;
+    uint64_t popped = atomic_load(&ex->popped);
+    return (size_t)(pushed - popped);
+}
+
+/* Vyukov's intrusive MPSC push: wait-free, no lock. Between the exchange and
+ * the store into prev, the queue is cut: consumers see the nodes up to prev
+ * only (q_pop returns NULL while q_len says more). */
+static void q_link(weft_executor *ex, weft__qnode *n)
+{
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    weft__qnode *prev = atomic_exchange_explicit(&ex->q_tail, n, memory_order_acq_rel);
+    atomic_store_explicit(&prev->next, n, memory_order_release);
+}
+
+/* Vyukov's pop, with qmu held: the oldest node, or NULL when the queue is
+ * empty or cut by a push in progress. A returned node is no longer linked
+ * from the queue and no producer will write to it. */
+static weft__qnode *q_pop(weft_executor *ex)
+{
+    weft__qnode *head = ex->q_head;
+    weft__qnode *next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (head == &ex->stub) {
+        if (!next)
+            return NULL;
+        ex->q_head = head = next;
+        next = atomic_load_explicit(&head->next, memory_order_acquire);
+    }
+    if (next) {
+        ex->q_head = next;
+        return head;
+    }
+    if (head != atomic_load_explicit(&ex->q_tail, memory_order_acquire))
+        return NULL; /* a push after head is in progress */
+    /* head is the last node: put the stub behind it so it can go. */
+    q_link(ex, &ex->stub);
+    next = atomic_load_explicit(&head->next, memory_order_acquire);
+    if (next) {
+        ex->q_head = next;
+        return head;
+    }
+    return NULL;
+}
+
+/* Takes the oldest task; false when nothing is queued. May be called with
+ * mu held (it takes qmu: lock order mu, then qmu). Waits, yielding, for a
+ * push in progress to be linked: that takes the pusher two instructions
+ * and no lock, unless it was preempted in between. */
+static bool take(weft_executor *ex, item *it)
+{
+    for (;;) {
+        weft__lock(&ex->qmu);
+        weft__qnode *n = q_pop(ex);
+        if (n)
+            atomic_fetch_add(&ex->popped, 1);
+        weft__unlock(&ex->qmu);
+        if (n) {
+            it->f = weft__qnode_future(n);
+            it->fn = n->fn;
+            it->arg = n->arg;
+            return true;
+        }
+        if (q_len(ex) == 0)
+            return false;
+        sched_yield();
+    }
+}
+
+/* Reserves a place (fails with the reason when the pool takes no more work)
+ * and links f. The reservation comes first, so q_len counts the task before
+ * it is linked: a worker that sees the queue empty cannot miss it. */
+static int q_push(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
+{
+    uint64_t old = atomic_fetch_add(&ex->pushed, 1);
+    if (WEFT__UNLIKELY(old & (Q_SHUTDOWN | Q_BROKEN))) {
+        atomic_fetch_sub(&ex->pushed, 1);
+        return old & Q_BROKEN ? WEFT_EBROKEN : ESHUTDOWN;
+    }
+    weft__qnode *n = weft__future_qnode(f);
+    n->fn = fn;
+    n->arg = arg;
+    q_link(ex, n);
     return 0;
 }
 
-static void ring_push(weft_executor *ex, item it)
+/* With mu held and no worker alive (so nobody pops): unlinks n if it is
+ * still queued (a failed thread start takes its task back). Producers may
+ * still push behind it: the last node is only detached by moving the tail
+ * back with a CAS, which fails if a push has begun after n. */
+static bool q_remove(weft_executor *ex, weft__qnode *n)
 {
-    ex->ring[(ex->head + ex->len) % ex->cap] = it;
-    ex->len++;
-    atomic_store_explicit(&ex->len_hint, ex->len, memory_order_relaxed);
-}
-
-static item ring_pop(weft_executor *ex)
-{
-    item it = ex->ring[ex->head];
-    ex->head = (ex->head + 1) % ex->cap;
-    ex->len--;
-    atomic_store_explicit(&ex->len_hint, ex->len, memory_order_relaxed);
-    return it;
-}
-
-/* Removes f from the queue if it is still there (a failed thread start). */
-static bool ring_remove(weft_executor *ex, weft_future *f)
-{
-    for (size_t i = ex->len; i-- > 0;) {
-        if (ex->ring[(ex->head + i) % ex->cap].f != f)
+    weft__lock(&ex->qmu);
+    bool found = false;
+    for (;;) {
+        weft__qnode *pred = NULL, *p = ex->q_head;
+        while (p && p != n) {
+            pred = p;
+            p = atomic_load_explicit(&p->next, memory_order_acquire);
+        }
+        if (!p) {
+            /* The end, or a cut before n: n is linked, so only an earlier
+             * push in progress can hide it. */
+            if (q_len(ex) == 0 || atomic_load(&ex->q_tail) == pred)
+                break; /* not queued (a shutdown drained it) */
+            weft__unlock(&ex->qmu);
+            sched_yield();
+            weft__lock(&ex->qmu);
             continue;
-        for (size_t j = i; j + 1 < ex->len; j++)
-            ex->ring[(ex->head + j) % ex->cap] = ex->ring[(ex->head + j + 1) % ex->cap];
-        ex->len--;
-        atomic_store_explicit(&ex->len_hint, ex->len, memory_order_relaxed);
-        return true;
+        }
+        weft__qnode *next = atomic_load_explicit(&n->next, memory_order_acquire);
+        if (next) {
+            if (pred)
+                atomic_store_explicit(&pred->next, next, memory_order_relaxed);
+            else
+                ex->q_head = next;
+            found = true;
+            break;
+        }
+        /* n is last: make its predecessor (the stub when n is first, as
+         * the stub is then not queued) the last node instead. */
+        weft__qnode *before = pred ? pred : &ex->stub;
+        atomic_store_explicit(&before->next, NULL, memory_order_relaxed);
+        if (!pred)
+            ex->q_head = &ex->stub;
+        weft__qnode *expect = n;
+        if (atomic_compare_exchange_strong(&ex->q_tail, &expect, before)) {
+            found = true;
+            break;
+        }
+        /* A push behind n has begun: undo, let it link, and unlink n then. */
+        if (pred)
+            atomic_store_explicit(&pred->next, n, memory_order_relaxed);
+        else
+            ex->q_head = n;
+        weft__unlock(&ex->qmu);
+        sched_yield();
+        weft__lock(&ex->qmu);
     }
-    return false;
+    if (found)
+        atomic_fetch_add(&ex->popped, 1);
+    weft__unlock(&ex->qmu);
+    return found;
+}
+
+/* After a pop: a submitter blocked on max_queued may go on (seq_cst: the
+ * other side of the submitter's blocked++ then q_len). */
+static void signal_room(weft_executor *ex)
+{
+    if (WEFT__UNLIKELY(atomic_load(&ex->blocked))) {
+        weft__lock(&ex->mu);
+        WEFT__CHECK(pthread_cond_signal(&ex->room));
+        weft__unlock(&ex->mu);
+    }
 }
 
 /* ------------------------------------------------------------ workers */
@@ -167,7 +326,7 @@ static void destroy(weft_executor *ex)
     WEFT__CHECK(pthread_cond_destroy(&ex->room));
     WEFT__CHECK(pthread_cond_destroy(&ex->exit_cv));
     WEFT__CHECK(pthread_mutex_destroy(&ex->mu));
-    weft__free(ex->ring);
+    WEFT__CHECK(pthread_mutex_destroy(&ex->qmu));
     weft__free(ex->workers);
     weft__free(ex->prefix);
     weft__free(ex);
@@ -196,42 +355,6 @@ static void run_item(weft_executor *ex, const item *it)
     weft_future_unref(f);
 }
 
-/* Called with mu held and the queue empty: waits for work, shutdown or
- * breakage; returns with mu held. */
-static void wait_for_work(weft_executor *ex)
-{
-    ex->idle++;
-    if (ex->spinning < MAX_SPINNERS) {
-        ex->spinning++;
-        weft__unlock(&ex->mu);
-        for (int i = 0; i < SPIN_ROUNDS; i++) {
-            if (atomic_load_explicit(&ex->len_hint, memory_order_relaxed))
-                break;
-            cpu_relax();
-            /* A submitter waiting in result() may share our CPU: let it
-             * (or anyone) run now and then instead of burning a slice. */
-            if (i % SPIN_YIELD_EVERY == SPIN_YIELD_EVERY - 1)
-                sched_yield();
-        }
-        weft__lock(&ex->mu);
-        ex->spinning--;
-        /* Decided under mu: a submitter that saw us spinning did not
-         * signal, so we must see its task now. */
-        if (ex->len || ex->shutdown || ex->broken) {
-            ex->idle--;
-            return;
-        }
-    }
-    ex->sleeping++;
-    while (ex->len == 0 && !ex->shutdown && !ex->broken) {
-        weft__cond_wait(&ex->work, &ex->mu, NULL);
-        if (ex->waking)
-            ex->waking--;
-    }
-    ex->sleeping--;
-    ex->idle--;
-}
-
 /* With mu held: wakes one sleeper if the queue has work that no spinning or
  * waking worker will take. At most one wakeup is in flight at a time (as Go's
  * scheduler does): a woken worker that finds more work wakes the next, so
@@ -239,58 +362,144 @@ static void wait_for_work(weft_executor *ex)
  * running workers keep up with cost no futex calls at all. */
 static void wake_one(weft_executor *ex)
 {
-    if (ex->len && ex->sleeping > ex->waking && !ex->spinning && !ex->waking) {
-        ex->waking++;
+    if (q_len(ex) && atomic_load(&ex->sleeping) > atomic_load(&ex->waking) &&
+        !atomic_load(&ex->spinning) && !atomic_load(&ex->waking)) {
+        atomic_fetch_add(&ex->waking, 1);
         WEFT__CHECK(pthread_cond_signal(&ex->work));
     }
 }
 
+/* With mu held: wake_one, when its lock-free look says it may be needed. */
+static void pass_wakeup_on(weft_executor *ex)
+{
+    if (q_len(ex) && atomic_load(&ex->sleeping) && !atomic_load(&ex->spinning) &&
+        !atomic_load(&ex->waking)) {
+        weft__lock(&ex->mu);
+        wake_one(ex);
+        weft__unlock(&ex->mu);
+    }
+}
+
+/* Called with mu held and the queue seen empty: waits for work, shutdown
+ * or breakage. Returns true with the task taken and mu released, false
+ * with mu held. Idle (counted in `idle`) from entry until the task is
+ * taken, both under mu while the lazy-start rule can still start workers:
+ * it never sees a worker as idle that is about to run a task. */
+static bool wait_for_work(weft_executor *ex, item *it)
+{
+    bool have = false;
+    atomic_fetch_add(&ex->idle, 1);
+    if (atomic_load(&ex->spinning) < MAX_SPINNERS) {
+        atomic_fetch_add(&ex->spinning, 1);
+        weft__unlock(&ex->mu);
+        for (int i = 0; i < SPIN_ROUNDS; i++) {
+            if (q_len(ex))
+                break;
+            cpu_relax();
+            /* A submitter waiting in result() may share our CPU: let it
+             * (or anyone) run now and then instead of burning a slice. */
+            if (i % SPIN_YIELD_EVERY == SPIN_YIELD_EVERY - 1)
+                sched_yield();
+        }
+        if (q_len(ex) &&
+            atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >= ex->max_workers &&
+            take(ex, it)) {
+            /* Every worker started: no lazy start depends on our being
+             * idle, so we took the task without mu, which a submitter
+             * timing its round trip would wait for (rtt p50 2 -> 4 us on
+             * the 2-core VM when this went through mu). spinning-- after
+             * the take, then the look at the queue: as under mu. */
+            atomic_fetch_sub(&ex->spinning, 1);
+            atomic_fetch_sub(&ex->idle, 1);
+            pass_wakeup_on(ex);
+            return true;
+        }
+        weft__lock(&ex->mu);
+        /* Before we look again: a submitter that saw us spinning did not
+         * wake anyone, so we must see its task now. */
+        atomic_fetch_sub(&ex->spinning, 1);
+        have = take(ex, it);
+        if (have || ex->shutdown || ex->broken)
+            goto out;
+    }
+    /* Going to sleep: the pool is idle, so return what a burst left in
+     * the future cache (a no-op unless it holds much). Not under mu. */
+    weft__unlock(&ex->mu);
+    weft__future_cache_trim();
+    weft__lock(&ex->mu);
+    /* Before looking at the queue (seq_cst): a submitter that finds no
+     * sleeper after its reservation will have its task seen here. */
+    atomic_fetch_add(&ex->sleeping, 1);
+    for (;;) {
+        if ((have = take(ex, it)) || ex->shutdown || ex->broken)
+            break;
+        weft__cond_wait(&ex->work, &ex->mu, NULL);
+        if (atomic_load(&ex->waking))
+            atomic_fetch_sub(&ex->waking, 1);
+    }
+    atomic_fetch_sub(&ex->sleeping, 1);
+out:
+    atomic_fetch_sub(&ex->idle, 1);
+    if (have) {
+        wake_one(ex); /* more than we took: pass the wakeup on */
+        weft__unlock(&ex->mu);
+    }
+    return have;
+}
+
 static int start_worker(weft_executor *ex, unsigned index);
 
-/* With mu held: reserves the next worker index when the queue holds more
- * tasks than idle and just-started workers can take, and fewer than
- * MAX_STARTING thread creations are in flight; returns it, or -1. Creating
- * a thread costs 70-150 us on a busy VM, so a burst of blocking tasks must
- * not serialise that on the submitter: a new worker starts the next one,
- * while the submitter goes on queueing. */
-static int reserve_start(weft_executor *ex)
+/* With mu held: reserves the next worker index when the queue (plus
+ * `extra` tasks about to be queued) holds more tasks than idle and
+ * just-started workers can take, and fewer than MAX_STARTING thread
+ * creations are in flight; returns it, or -1. Creating a thread costs
+ * 70-150 us on a busy VM, so a burst of blocking tasks must not serialise
+ * that on the submitter: a new worker starts the next one, while the
+ * submitter goes on queueing. */
+static int reserve_start(weft_executor *ex, size_t extra)
 {
     if (ex->shutdown || ex->broken || ex->started >= ex->max_workers ||
-        ex->starting >= MAX_STARTING || ex->len <= ex->idle + ex->fresh)
+        ex->starting >= MAX_STARTING || q_len(ex) + extra <= atomic_load(&ex->idle) + ex->fresh)
         return -1;
     ex->alive++;
     ex->fresh++;
     ex->starting++;
-    return (int)ex->started++;
+    ex->started++;
+    atomic_store_explicit(&ex->started_hint, ex->started, memory_order_relaxed);
+    return (int)ex->started - 1;
 }
 
 static void run_loop(weft_executor *ex)
 {
+    item it;
     weft__lock(&ex->mu);
     /* Still counted in `fresh` while unlocked here, so nobody starts a
      * thread for the task we are about to take. */
-    int next = reserve_start(ex);
+    int next = reserve_start(ex, 0);
     if (next >= 0) {
         weft__unlock(&ex->mu);
         start_worker(ex, (unsigned)next); /* on failure, we are still here */
         weft__lock(&ex->mu);
     }
-    ex->fresh--; /* in the same critical section as our first pop or idle++ */
+    /* Our first take and fresh-- in one critical section (see wait_for_work). */
+    bool have = take(ex, &it);
+    ex->fresh--;
     for (;;) {
-        if (ex->len == 0) {
+        if (!have) {
             if (ex->shutdown || ex->broken)
-                break;
-            wait_for_work(ex);
-            if (ex->len > 1)
-                wake_one(ex); /* more than we take: pass the wakeup on */
-            continue;
+                break; /* and the queue is empty */
+            if (!wait_for_work(ex, &it))
+                continue; /* mu still held */
+        } else {
+            weft__unlock(&ex->mu);
         }
-        item it = ring_pop(ex);
-        if (ex->blocked)
-            WEFT__CHECK(pthread_cond_signal(&ex->room));
-        weft__unlock(&ex->mu);
-        run_item(ex, &it);
+        /* Busy: pops take qmu only, never mu. */
+        do {
+            signal_room(ex);
+            run_item(ex, &it);
+        } while (take(ex, &it));
         weft__lock(&ex->mu);
+        have = take(ex, &it); /* idle only if still empty under mu */
     }
     weft__unlock(&ex->mu);
 }
@@ -305,10 +514,11 @@ static void break_pool(weft_executor *ex, unsigned index, const char *why)
     weft__lock(&ex->mu);
     ex->fresh--;
     ex->broken = true;
+    atomic_fetch_or(&ex->pushed, Q_BROKEN);
     WEFT__CHECK(pthread_cond_broadcast(&ex->work));
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
-    while (ex->len) {
-        item it = ring_pop(ex);
+    item it;
+    while (take(ex, &it)) {
         weft__unlock(&ex->mu);
         if (weft__future_fail_pending(it.f, WEFT_EBROKEN, text) == 0)
             atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
@@ -402,8 +612,10 @@ static int start_worker(weft_executor *ex, unsigned index)
     } else {
         ex->alive--;
         ex->fresh--;
-        if (index + 1 == ex->started)
+        if (index + 1 == ex->started) {
             ex->started--;
+            atomic_store_explicit(&ex->started_hint, ex->started, memory_order_relaxed);
+        }
     }
     /* The new worker may have run a task that freed the pool, and exited,
      * before we got here: then we are the last one out. */
@@ -486,21 +698,22 @@ int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
         ex->prefix = weft__strdup(buf);
     }
     ex->workers = weft__calloc(ex->max_workers, sizeof *ex->workers);
-    ex->ring = weft__malloc(RING_MIN * sizeof *ex->ring);
-    if (!ex->prefix || !ex->workers || !ex->ring) {
+    if (!ex->prefix || !ex->workers) {
         weft__free(ex->prefix);
         weft__free(ex->workers);
-        weft__free(ex->ring);
         weft__free(ex);
         return ENOMEM;
     }
-    ex->cap = RING_MIN;
+    atomic_init(&ex->stub.next, NULL);
+    atomic_init(&ex->q_tail, &ex->stub);
+    ex->q_head = &ex->stub;
     /* Adaptive: submitter and workers hold mu for a few instructions, so a
      * short spin beats a futex sleep (measured: see bench-executor.c). */
     pthread_mutexattr_t ma;
     WEFT__CHECK(pthread_mutexattr_init(&ma));
     WEFT__CHECK(pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP));
     WEFT__CHECK(pthread_mutex_init(&ex->mu, &ma));
+    WEFT__CHECK(pthread_mutex_init(&ex->qmu, &ma));
     WEFT__CHECK(pthread_mutexattr_destroy(&ma));
     weft__cond_init(&ex->work);
     weft__cond_init(&ex->room);
@@ -531,7 +744,10 @@ static int refusal(const weft_executor *ex)
     return 0;
 }
 
-int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
+/* Everything but the fast path: the first thread starts, lazy starts,
+ * max_queued admission. Under mu, so admission is exact: with max_queued
+ * every push comes here, and workers only ever shorten the queue. */
+static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
 {
     int rc;
     weft__cancel *tok = NULL;
@@ -541,7 +757,7 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     for (;;) {
         if ((rc = refusal(ex)) != 0)
             break;
-        if (!ex->max_queued || ex->len < ex->max_queued)
+        if (!ex->max_queued || q_len(ex) < ex->max_queued)
             break;
         if (ex->admission == WEFT_ADMIT_FAIL) {
             rc = EAGAIN;
@@ -561,25 +777,28 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
             rc = ECANCELED;
             break;
         }
-        ex->blocked++;
-        int w = weft__cond_wait(&ex->room, &ex->mu, &dl);
-        ex->blocked--;
-        if (w == ETIMEDOUT && !refusal(ex) && ex->len >= ex->max_queued) {
+        /* blocked++ before looking at the queue again (seq_cst): a worker
+         * that pops after our look sees us and signals room (signal_room),
+         * under mu, which we hold until we sleep. */
+        atomic_fetch_add(&ex->blocked, 1);
+        int w = 0;
+        if (q_len(ex) >= ex->max_queued)
+            w = weft__cond_wait(&ex->room, &ex->mu, &dl);
+        atomic_fetch_sub(&ex->blocked, 1);
+        if (w == ETIMEDOUT && !refusal(ex) && q_len(ex) >= ex->max_queued) {
             rc = ETIMEDOUT;
             break;
         }
     }
-    if (rc == 0 && ex->len == ex->cap)
-        rc = ring_grow(ex);
     /* A submitter woken for room that leaves without using it (timed out,
-     * cancelled, no memory) passes the wakeup on to the next one. */
-    if (rc && entered && ex->blocked && ex->len < ex->max_queued)
+     * cancelled) passes the wakeup on to the next one. */
+    if (rc && entered && atomic_load(&ex->blocked) && q_len(ex) < ex->max_queued)
         WEFT__CHECK(pthread_cond_signal(&ex->room));
     int start = -1;
     if (rc == 0) {
-        ring_push(ex, (item){f, fn, arg});
+        rc = q_push(ex, f, fn, arg); /* cannot be refused: checked under mu */
         wake_one(ex);
-        start = reserve_start(ex);
+        start = reserve_start(ex, 0);
     }
     weft__unlock(&ex->mu);
     if (entered)
@@ -588,11 +807,33 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
         /* No thread: fine while another worker will run the task; when none
          * exists the task would wait forever, so take it back. */
         weft__lock(&ex->mu);
-        if (ex->alive == 0 && ring_remove(ex, f))
+        if (ex->alive == 0 && q_remove(ex, weft__future_qnode(f)))
             rc = EAGAIN;
         weft__unlock(&ex->mu);
     }
     return rc;
+}
+
+int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
+{
+    /* Fast path, the steady state of an unbounded pool: every worker
+     * started, so no lazy-start decision; no admission. No lock unless a
+     * sleeper must be woken. The loads follow q_push's reservation
+     * (seq_cst): a worker that went to sleep or stopped spinning without
+     * seeing our task is seen here (see wait_for_work). */
+    if (WEFT__LIKELY(!ex->max_queued &&
+                     atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >=
+                         ex->max_workers)) {
+        int rc = q_push(ex, f, fn, arg);
+        if (rc == 0 && atomic_load(&ex->sleeping) && !atomic_load(&ex->spinning) &&
+            !atomic_load(&ex->waking)) {
+            weft__lock(&ex->mu);
+            wake_one(ex);
+            weft__unlock(&ex->mu);
+        }
+        return rc;
+    }
+    return enqueue_slow(ex, f, fn, arg);
 }
 
 int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
@@ -629,8 +870,9 @@ int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
     /* One task at a time, so cancelling (which runs done callbacks) happens
      * without mu. */
-    while (cancel_futures && ex->len) {
-        item it = ring_pop(ex);
+    atomic_fetch_or(&ex->pushed, Q_SHUTDOWN);
+    item it;
+    while (cancel_futures && take(ex, &it)) {
         weft__unlock(&ex->mu);
         weft_future_cancel(it.f);
         atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
@@ -688,9 +930,9 @@ void weft_executor_stats_get(const weft_executor *cex, weft_executor_stats *out)
 {
     weft_executor *ex = (weft_executor *)cex;
     weft__lock(&ex->mu);
-    out->queued = ex->len;
+    out->queued = q_len(ex);
     out->threads_alive = ex->alive;
-    out->threads_idle = ex->idle;
+    out->threads_idle = atomic_load(&ex->idle);
     weft__unlock(&ex->mu);
     out->running = atomic_load(&ex->running);
     out->completed = atomic_load(&ex->completed);

@@ -21,6 +21,27 @@
 
 #include "internal.h"
 
+/* An executor's run-queue link (executor.c: an intrusive MPSC queue), the
+ * first member of every future, so that the executor converts between the
+ * two with a cast and queueing a task allocates nothing. Owned by the
+ * executor from weft__executor_enqueue until the worker pops the task; a
+ * future is queued at most once. */
+typedef struct weft__qnode {
+    _Atomic(struct weft__qnode *) next;
+    weft_fn *fn;
+    void *arg;
+} weft__qnode;
+
+static inline weft__qnode *weft__future_qnode(weft_future *f)
+{
+    return (weft__qnode *)(void *)f;
+}
+
+static inline weft_future *weft__qnode_future(weft__qnode *n)
+{
+    return (weft_future *)(void *)n;
+}
+
 /* What a blocked wait waits for: fs[0..n) (the waiter's own array, unchanged
  * while it is registered) under `mode`; for as_completed, mode is
  * WEFT_FIRST_COMPLETED and `base` futures of fs were already yielded (the
@@ -48,6 +69,11 @@ bool weft__blocked_stuck(const weft__blocked *b, const void *owner);
  * reference for the caller. name may be NULL. Returns 0 or ENOMEM. */
 int weft__future_new_task(weft_future **out, const char *name, void *owner,
                           weft__deadlock_check_fn *owner_check);
+
+/* Gives back to malloc what the free-future cache holds beyond its steady
+ * size, if nobody has drawn from it lately (see future.c). For a thread
+ * about to go idle; takes no lock but the cache's own. */
+void weft__future_cache_trim(void);
 
 /* The owner given to weft__future_new_task (NULL for standalone futures). */
 void *weft__future_owner(const weft_future *f);

@@ -3,15 +3,20 @@
  *
  * DESIGN
  * - A future is one allocation (its name is stored inline). Unnamed ones
- *   (every executor task) are recycled through a bounded cache (below). The reference
+ *   (every executor task) are recycled through a bounded cache (below),
+ *   which keeps their mutex, condvar and token initialised. The reference
  *   count is atomic and lock-free; everything else lives under the future's
- *   own mutex `mu`. `state` is also an atomic so snapshots never lock.
+ *   own mutex `mu`. `state` is also an atomic so snapshots never lock, and
+ *   a worker starts a task (PENDING -> RUNNING) with a CAS and no lock;
+ *   so every other change out of PENDING is a CAS (made under mu), and
+ *   cancel racing a worker's begin has exactly one winner.
+ * - The first member is the executor's run-queue link (future-internal.h).
  * - Waiting on one future (result) first spins briefly (a few microseconds,
  *   with one sched_yield; see spin_until_done), then blocks on the future's
  *   monotonic condvar.
  *   `nwaiting` counts those threads, so completion broadcasts only when
  *   someone waits: the executor's hot path (begin, finish with nobody
- *   watching) is two uncontended lock/unlock pairs and no syscall.
+ *   watching) is one uncontended lock/unlock pair (finish) and no syscall.
  * - Waiting on many futures (wait, as_completed) uses CPython's _Waiter: a
  *   refcounted `waiter` (mutex, condvar, counters and a FIFO of completed
  *   futures) with one `wlink` per future, hooked into that future's list.
@@ -47,6 +52,7 @@
 #include "error-internal.h"
 #include "future-internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
@@ -83,8 +89,12 @@ struct callback {
 };
 
 struct weft_future {
+    weft__qnode q; /* first: see future-internal.h */
     atomic_int refs;
-    atomic_int state; /* weft_future_state; written under mu */
+    /* weft_future_state. Every change is made under mu, except the
+     * worker's PENDING -> RUNNING (weft__future_begin), a lock-free CAS;
+     * so every change out of PENDING is a CAS (see complete_locked). */
+    atomic_int state;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* result() waiters */
     unsigned nwaiting; /* threads blocked on cv */
@@ -104,6 +114,8 @@ struct weft_future {
     char *name;                  /* points into name_buf, or NULL */
     char name_buf[];
 };
+
+_Static_assert(offsetof(struct weft_future, q) == 0, "weft__qnode_future casts");
 
 /* The future this thread is running as a task (weft__future_begin). */
 static _Thread_local weft_future *running;
@@ -133,9 +145,22 @@ static inline bool is_done(int st)
  * not fit is freed. A thread's chains are freed when it exits (a pthread
  * key destructor), so nothing is lost to exited threads. Chains link
  * through the free future's `result` field. Measured (bench-executor, 2
- * workers, detached tiny tasks): CPU per task -20%. */
-#define CACHE_MAG 16
-#define DEPOT_MAX 32
+ * workers, detached tiny tasks): CPU per task -20%.
+ * The depot is deep (DEPOT_MAX chains: 32768 futures, ~10 MB) because a
+ * submitter running ahead of its workers builds a backlog of tens of
+ * thousands of futures that the workers free while the submitter is
+ * descheduled: with 32 chains, 9 in 10 futures of `bench-lib-weft tasks 2
+ * 1000000` were malloc'd (and their pthread objects set up) afresh; with
+ * 2048, fewer than 1 in 10. What a burst leaves behind is given back by
+ * weft__future_cache_trim, which an executor's worker calls when it goes
+ * to sleep: the depot keeps DEPOT_KEEP chains once nobody has drawn from it
+ * for DEPOT_IDLE_NS. The depot mutex is re-created in a forked child (a
+ * pthread_atfork handler), so the child of a multithreaded parent can make
+ * futures. */
+#define CACHE_MAG     16
+#define DEPOT_MAX     2048
+#define DEPOT_KEEP    32
+#define DEPOT_IDLE_NS 50000000L
 
 static _Thread_local struct {
     weft_future *cur, *spare; /* cur: ncur futures; spare: NULL or CACHE_MAG */
@@ -146,14 +171,26 @@ static _Thread_local struct {
 static pthread_mutex_t depot_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft_future *depot[DEPOT_MAX]; /* full chains */
 static unsigned ndepot;
+static atomic_uint ndepot_hint;    /* ndepot, for trim's lock-free look */
+static struct timespec depot_used; /* last take from the depot */
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+/* Frees a future's memory and its pthread objects, which a cached future
+ * keeps initialised (see weft__future_new_task). */
+static void future_free_mem(weft_future *f)
+{
+    weft__cancel_destroy(&f->token);
+    WEFT__CHECK(pthread_cond_destroy(&f->cv));
+    WEFT__CHECK(pthread_mutex_destroy(&f->mu));
+    weft__free(f);
+}
 
 static void chain_free(weft_future *f)
 {
     while (f) {
         weft_future *next = f->result;
-        weft__free(f);
+        future_free_mem(f);
         f = next;
     }
 }
@@ -170,10 +207,33 @@ static void cache_drain(void *unused)
 
 static bool cache_usable; /* the key exists (set once, under cache_once) */
 
+static void depot_prepare(void)
+{
+    weft__lock(&depot_mu);
+}
+
+static void depot_parent(void)
+{
+    weft__unlock(&depot_mu);
+}
+
+/* The child's only thread is the forker, which holds depot_mu (prepare):
+ * a fresh mutex. The depot's chains are the child's copy: still valid. */
+static void depot_child(void)
+{
+    weft__mutex_init(&depot_mu);
+}
+
 static void cache_key_init(void)
 {
-    /* Out of keys: no cache, rather than futures lost at thread exit. */
+    /* Out of keys: no cache, rather than futures lost at thread exit. Out
+     * of memory for the fork handler: no cache, rather than a child that
+     * blocks on a depot lock held by a thread it does not have. */
     cache_usable = pthread_key_create(&cache_key, cache_drain) == 0;
+    if (cache_usable && pthread_atfork(depot_prepare, depot_parent, depot_child) != 0) {
+        WEFT__CHECK(pthread_key_delete(cache_key));
+        cache_usable = false;
+    }
 }
 
 /* Before this thread holds any cached future: makes sure its exit frees
@@ -202,8 +262,11 @@ static weft_future *cache_get(void)
             if (!cache_arm())
                 return NULL;
             weft__lock(&depot_mu);
-            if (ndepot)
+            if (ndepot) {
                 cache.cur = depot[--ndepot];
+                atomic_store_explicit(&ndepot_hint, ndepot, memory_order_relaxed);
+                weft__now(&depot_used);
+            }
             weft__unlock(&depot_mu);
             if (!cache.cur)
                 return NULL;
@@ -216,11 +279,11 @@ static weft_future *cache_get(void)
     return f;
 }
 
-/* Takes f's memory (f is unnamed and its pthread objects destroyed). */
+/* Takes f (unnamed, unreferenced; its pthread objects still initialised). */
 static void cache_put(weft_future *f)
 {
     if (!cache_arm()) {
-        weft__free(f);
+        future_free_mem(f);
         return;
     }
     if (cache.ncur == CACHE_MAG) {
@@ -229,6 +292,7 @@ static void cache_put(weft_future *f)
             weft__lock(&depot_mu);
             if (ndepot < DEPOT_MAX) {
                 depot[ndepot++] = full;
+                atomic_store_explicit(&ndepot_hint, ndepot, memory_order_relaxed);
                 full = NULL;
             }
             weft__unlock(&depot_mu);
@@ -243,6 +307,32 @@ static void cache_put(weft_future *f)
     cache.ncur++;
 }
 
+void weft__future_cache_trim(void)
+{
+    if (atomic_load_explicit(&ndepot_hint, memory_order_relaxed) <= DEPOT_KEEP)
+        return;
+    struct timespec now;
+    weft__now(&now);
+    weft_future *excess = NULL; /* chains, linked through prev_running */
+    weft__lock(&depot_mu);
+    long idle =
+        (long)(now.tv_sec - depot_used.tv_sec) * 1000000000L + (now.tv_nsec - depot_used.tv_nsec);
+    if (idle >= DEPOT_IDLE_NS) {
+        while (ndepot > DEPOT_KEEP) {
+            weft_future *c = depot[--ndepot];
+            c->prev_running = excess;
+            excess = c;
+        }
+        atomic_store_explicit(&ndepot_hint, ndepot, memory_order_relaxed);
+    }
+    weft__unlock(&depot_mu);
+    while (excess) {
+        weft_future *next = excess->prev_running;
+        chain_free(excess);
+        excess = next;
+    }
+}
+
 int weft__future_new_task(weft_future **out, const char *name, void *owner,
                           weft__deadlock_check_fn *owner_check)
 {
@@ -253,15 +343,25 @@ int weft__future_new_task(weft_future **out, const char *name, void *owner,
         cache_put(f);
         return ENOMEM;
     }
-    if (!f)
+    if (f) {
+        /* A cached future keeps its mutex, condvar and token initialised:
+         * unused since its last unref (nobody else held a reference, so
+         * nobody waits on them), they are as good as new, and re-creating
+         * them cost 5% of a tiny task (cond_destroy, condattr set-up). */
+        atomic_store_explicit(&f->token.requested, false, memory_order_relaxed);
+        f->token.m = NULL;
+        f->token.c = NULL;
+    } else {
         f = weft__malloc(sizeof *f + len);
-    if (!f)
-        return ENOMEM;
+        if (!f)
+            return ENOMEM;
+        weft__mutex_init(&f->mu);
+        weft__cond_init(&f->cv);
+        weft__cancel_init(&f->token);
+    }
     atomic_init(&f->refs, 1);
     atomic_init(&f->state, WEFT_FUTURE_PENDING);
     atomic_init(&f->runner, 0);
-    weft__mutex_init(&f->mu);
-    weft__cond_init(&f->cv);
     f->nwaiting = 0;
     f->error = 0;
     f->error_read = false;
@@ -272,7 +372,6 @@ int weft__future_new_task(weft_future **out, const char *name, void *owner,
     f->waiters = NULL;
     f->owner = owner;
     f->owner_check = owner_check;
-    weft__cancel_init(&f->token);
     f->prev_token = NULL;
     f->prev_running = NULL;
     if (name) {
@@ -313,11 +412,8 @@ void weft_future_unref(weft_future *f)
         weft__free(c);
     }
     weft__free(f->message);
-    weft__cancel_destroy(&f->token);
-    WEFT__CHECK(pthread_cond_destroy(&f->cv));
-    WEFT__CHECK(pthread_mutex_destroy(&f->mu));
     if (f->name)
-        weft__free(f); /* a bigger allocation: not cached */
+        future_free_mem(f); /* a bigger allocation: not cached */
     else
         cache_put(f);
 }
@@ -466,16 +562,28 @@ static void run_callback(weft_future *f, struct callback *c)
     weft__error_restore(&saved);
 }
 
-/* Called with f->mu held and f not done; moves f to `st` and releases mu,
- * then wakes every kind of waiter and runs the callbacks, lock-free. f is
- * used after its waiters are woken, so every completer (worker, producer,
- * canceller) must hold a reference for the duration of the call. */
-static void complete_locked(weft_future *f, int st, int code, void *result, char *message)
+/* Called with f->mu held, seeing f in state `from` (not done); moves f to
+ * `st` and releases mu, then wakes every kind of waiter and runs the
+ * callbacks, lock-free. Returns false, changing nothing and with mu still
+ * held, when f left `from` meanwhile: only weft__future_begin changes the
+ * state without mu, so f was PENDING and is RUNNING now; the caller decides
+ * again. f is used after its waiters are woken, so every completer (worker,
+ * producer, canceller) must hold a reference for the duration of the call. */
+static bool complete_locked(weft_future *f, int from, int st, int code, void *result, char *message)
 {
+    /* error, result and message are published by the CAS (release); nobody
+     * reads them before seeing a done state (acquire). A failed CAS leaves
+     * them to the caller's next attempt, or to finish (RUNNING). */
     f->error = code;
     f->result = result;
     f->message = message;
-    atomic_store_explicit(&f->state, st, memory_order_release);
+    if (!atomic_compare_exchange_strong_explicit(&f->state, &from, st, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        f->error = 0;
+        f->result = NULL;
+        f->message = NULL;
+        return false;
+    }
     struct wlink *links = f->waiters;
     f->waiters = NULL;
     for (struct wlink *l = links; l; l = l->next) {
@@ -505,17 +613,20 @@ static void complete_locked(weft_future *f, int st, int code, void *result, char
         run_callback(f, c);
         weft__free(c);
     }
+    return true;
 }
 
 bool weft__future_begin(weft_future *f)
 {
-    weft__lock(&f->mu);
-    if (state_of(f) != WEFT_FUTURE_PENDING) {
-        weft__unlock(&f->mu);
+    /* Lock-free: a CAS, so a concurrent cancel (which CASes PENDING ->
+     * CANCELLED under mu) either wins, and we skip the task, or fails and
+     * answers EALREADY. Nobody waits for RUNNING, so nobody needs waking;
+     * waiters, callbacks and the cancel token are only touched by
+     * completion, under mu. Measured: one lock pair less per task. */
+    int st = WEFT_FUTURE_PENDING;
+    if (!atomic_compare_exchange_strong_explicit(&f->state, &st, WEFT_FUTURE_RUNNING,
+                                                 memory_order_acq_rel, memory_order_acquire))
         return false;
-    }
-    atomic_store_explicit(&f->state, WEFT_FUTURE_RUNNING, memory_order_release);
-    weft__unlock(&f->mu);
     f->prev_running = running;
     running = f;
     f->prev_token = weft__cancel_swap(&f->token);
@@ -542,29 +653,31 @@ void weft__future_finish(weft_future *f, int rc, void *result, char *message)
         result = NULL;
     }
     weft__lock(&f->mu);
-    complete_locked(f, WEFT_FUTURE_FINISHED, rc, result, message);
+    /* RUNNING since our begin; only completion under mu (set_result or
+     * set_error on a running task) could have changed it, and then our
+     * outcome overwrites theirs, as it always did. */
+    bool done = complete_locked(f, state_of(f), WEFT_FUTURE_FINISHED, rc, result, message);
+    WEFT__CHECK(done ? 0 : EINVAL); /* cannot fail: f is not PENDING */
 }
 
 int weft_future_cancel(weft_future *f)
 {
     weft__lock(&f->mu);
     int st = state_of(f);
-    if (st != WEFT_FUTURE_PENDING) {
-        weft__unlock(&f->mu);
-        return st == WEFT_FUTURE_CANCELLED ? 0 : EALREADY;
-    }
-    complete_locked(f, WEFT_FUTURE_CANCELLED, 0, NULL, NULL);
-    return 0;
+    if (st == WEFT_FUTURE_PENDING && complete_locked(f, st, WEFT_FUTURE_CANCELLED, 0, NULL, NULL))
+        return 0;
+    st = state_of(f); /* a worker may have begun it meanwhile */
+    weft__unlock(&f->mu);
+    return st == WEFT_FUTURE_CANCELLED ? 0 : EALREADY;
 }
 
 int weft_future_interrupt(weft_future *f)
 {
     weft__lock(&f->mu);
     int st = state_of(f);
-    if (st == WEFT_FUTURE_PENDING) {
-        complete_locked(f, WEFT_FUTURE_CANCELLED, 0, NULL, NULL);
+    if (st == WEFT_FUTURE_PENDING && complete_locked(f, st, WEFT_FUTURE_CANCELLED, 0, NULL, NULL))
         return 0;
-    }
+    st = state_of(f); /* a worker may have begun it meanwhile */
     weft__unlock(&f->mu);
     if (st == WEFT_FUTURE_RUNNING) {
         /* Outside mu: the request locks whatever the task waits on. */
@@ -577,11 +690,11 @@ int weft_future_interrupt(weft_future *f)
 int weft_future_set_running(weft_future *f)
 {
     weft__lock(&f->mu);
-    int st = state_of(f);
+    int st = WEFT_FUTURE_PENDING;
     int rc = 0;
-    if (st == WEFT_FUTURE_PENDING)
-        atomic_store_explicit(&f->state, WEFT_FUTURE_RUNNING, memory_order_release);
-    else
+    /* A CAS: a worker's begin may race us (executor futures). */
+    if (!atomic_compare_exchange_strong_explicit(&f->state, &st, WEFT_FUTURE_RUNNING,
+                                                 memory_order_acq_rel, memory_order_acquire))
         rc = st == WEFT_FUTURE_CANCELLED ? ECANCELED : EALREADY;
     weft__unlock(&f->mu);
     return rc;
@@ -590,12 +703,15 @@ int weft_future_set_running(weft_future *f)
 int weft_future_set_result(weft_future *f, void *result)
 {
     weft__lock(&f->mu);
-    if (is_done(state_of(f))) {
-        weft__unlock(&f->mu);
-        return EALREADY;
+    for (;;) {
+        int st = state_of(f);
+        if (is_done(st)) {
+            weft__unlock(&f->mu);
+            return EALREADY;
+        }
+        if (complete_locked(f, st, WEFT_FUTURE_FINISHED, 0, result, NULL))
+            return 0;
     }
-    complete_locked(f, WEFT_FUTURE_FINISHED, 0, result, NULL);
-    return 0;
 }
 
 /* Shared by set_error and fail_pending; `from_running` allows RUNNING. */
@@ -607,14 +723,16 @@ static int fail(weft_future *f, int code, const char *message, bool from_running
      * and weft_strerror(code) stands in for the text. */
     char *copy = message ? weft__strdup(message) : NULL;
     weft__lock(&f->mu);
-    int st = state_of(f);
-    if (is_done(st) || (st == WEFT_FUTURE_RUNNING && !from_running)) {
-        weft__unlock(&f->mu);
-        weft__free(copy);
-        return EALREADY;
+    for (;;) {
+        int st = state_of(f);
+        if (is_done(st) || (st == WEFT_FUTURE_RUNNING && !from_running)) {
+            weft__unlock(&f->mu);
+            weft__free(copy);
+            return EALREADY;
+        }
+        if (complete_locked(f, st, WEFT_FUTURE_FINISHED, code, NULL, copy))
+            return 0;
     }
-    complete_locked(f, WEFT_FUTURE_FINISHED, code, NULL, copy);
-    return 0;
 }
 
 int weft_future_set_error(weft_future *f, int code, const char *message)

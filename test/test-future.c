@@ -6,6 +6,9 @@
 #include "future-internal.h"
 
 #include <math.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -1575,4 +1578,99 @@ TEST_T(stress_interrupt_races_begin, 20)
             CHECK_EQ(weft_future_error(f, NULL), ECANCELED);
         weft_future_unref(f);
     }
+}
+
+/* ------------------------------------------------------------ fork */
+
+/* The free-future cache's depot lock is re-created in a forked child: fork
+ * while another thread keeps taking it (allocating and freeing futures in
+ * batches bigger than a thread's own cache), and the child must still make
+ * futures and run an executor. alarm() is the child's watchdog: a child
+ * stuck on a lock held by a thread it does not have dies of SIGALRM. */
+static atomic_bool hammer_stop;
+static atomic_long hammer_rounds;
+
+static void *depot_hammer(void *arg)
+{
+    weft_future *fs[100];
+    while (!atomic_load(&hammer_stop)) {
+        for (int i = 0; i < 100; i++)
+            CHECK_OK(weft_future_new(&fs[i], NULL));
+        for (int i = 0; i < 100; i++)
+            weft_future_unref(fs[i]);
+        atomic_fetch_add(&hammer_rounds, 1);
+    }
+    return NULL;
+}
+
+static int fork_task(void *arg, void **result)
+{
+    *result = arg;
+    return 0;
+}
+
+/* TSan cannot start threads in the child of a multithreaded fork: there
+ * the child only makes futures (which takes the depot lock). */
+#if defined(__SANITIZE_THREAD__)
+#define FORK_CHILD_THREADS 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FORK_CHILD_THREADS 0
+#endif
+#endif
+#ifndef FORK_CHILD_THREADS
+#define FORK_CHILD_THREADS 1
+#endif
+
+static int child_uses_futures(void)
+{
+    weft_future *fs[100];
+    for (int i = 0; i < 100; i++)
+        if (weft_future_new(&fs[i], NULL) != 0)
+            return 1;
+    for (int i = 0; i < 100; i++)
+        weft_future_unref(fs[i]);
+    if (!FORK_CHILD_THREADS)
+        return 0;
+    weft_executor *ex;
+    weft_executor_opts o = {.max_workers = 2};
+    if (weft_executor_new(&ex, &o) != 0)
+        return 2;
+    int bad = 0;
+    for (int i = 0; i < 200; i++) {
+        weft_future *f;
+        void *r = NULL;
+        if (weft_executor_submit(ex, fork_task, &bad, &f) != 0)
+            return 3;
+        if (weft_future_result(f, WEFT_FOREVER, &r) != 0 || r != &bad)
+            bad = 4;
+        weft_future_unref(f);
+    }
+    weft_executor_free(ex);
+    return bad;
+}
+
+TEST_T(fork_while_another_thread_uses_the_future_cache, 60)
+{
+    pthread_t t;
+    atomic_store(&hammer_stop, false);
+    pthread_create(&t, NULL, depot_hammer, NULL);
+    for (int i = 0; i < 40; i++) {
+        /* Each fork lands somewhere in a fresh round of the hammer. */
+        long seen = atomic_load(&hammer_rounds);
+        while (atomic_load(&hammer_rounds) == seen)
+            sched_yield();
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            alarm((unsigned)(10 * test_scale()));
+            _exit(child_uses_futures());
+        }
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+    }
+    atomic_store(&hammer_stop, true);
+    pthread_join(t, NULL);
 }
