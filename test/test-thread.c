@@ -1048,8 +1048,8 @@ static int main_tls(struct dl_phdr_info *info, size_t size, void *arg)
 TEST(static_tls_stays_small)
 {
     void *volatile modules[] = {(void *)weft_deadlock_set_mode, (void *)weft_executor_new,
-                                (void *)weft_future_result, (void *)weft_group_new,
-                                (void *)weft_local_new, (void *)weft_fail};
+                                (void *)weft_future_result,     (void *)weft_group_new,
+                                (void *)weft_local_new,         (void *)weft_fail};
     (void)modules;
 #ifndef SANITIZED
     size_t tls = 0;
