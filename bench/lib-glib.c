@@ -82,10 +82,31 @@ static void sleeper(gpointer data, gpointer ud)
     bench_tiny();
 }
 
-static double io(int workers, int n, double s)
+/* The pool has one task function: the flag marks the warm-up batch (set
+ * and cleared while no task runs). */
+static int warming;
+
+static void io_task(gpointer data, gpointer ud)
+{
+    if (warming)
+        bench_warm_task();
+    else
+        sleeper(data, ud);
+}
+
+static double io(int workers, int n, double s, int warm)
 {
     double t0 = bench_now();
-    GThreadPool *p = pool(sleeper, workers);
+    GThreadPool *p = pool(io_task, workers);
+    if (warm) {
+        warming = 1;
+        bench_warm_begin(workers + 1, workers);
+        for (int i = 0; i < workers; i++)
+            push(p);
+        bench_warm_end(1);
+        warming = 0;
+        t0 = bench_now();
+    }
     sleep_s = s;
     bench_done_reset(n);
     for (int i = 0; i < n; i++)
