@@ -50,7 +50,8 @@ typedef struct bench_impl {
      * runs one task parked at a gate), then idle. RSS is read in between. */
     void *(*idle_up)(int workers);
     void (*idle_down)(void *pool);
-    /* n threads with `stack` bytes of stack, each blocked until released. */
+    /* n threads with `stack` bytes of stack, each blocked until released.
+     * The driver exits without sleepers_down unless BENCH_TEARDOWN is set. */
     void *(*sleepers_up)(int n, size_t stack);
     void (*sleepers_down)(void *state);
 } bench_impl;
