@@ -82,13 +82,13 @@ static void sleeper(gpointer data, gpointer ud)
     bench_tiny();
 }
 
-/* The pool has one task function: the flag marks the warm-up batch (set
- * and cleared while no task runs). */
-static int warming;
-
+/* The pool has one task function: the item says which batch it is from
+ * (1: timed, 2: warm-up). sleep_s is set before the pool exists, so every
+ * worker sees it through its own creation (GLib's futex-based locks are
+ * invisible to ThreadSanitizer). */
 static void io_task(gpointer data, gpointer ud)
 {
-    if (warming)
+    if (GPOINTER_TO_INT(data) == 2)
         bench_warm_task();
     else
         sleeper(data, ud);
@@ -97,17 +97,17 @@ static void io_task(gpointer data, gpointer ud)
 static double io(int workers, int n, double s, int warm)
 {
     double t0 = bench_now();
-    GThreadPool *p = pool(io_task, workers);
+    GThreadPool *p;
+    sleep_s = s;
+    p = pool(io_task, workers);
     if (warm) {
-        warming = 1;
         bench_warm_begin(workers + 1, workers);
         for (int i = 0; i < workers; i++)
-            push(p);
+            if (!g_thread_pool_push(p, GINT_TO_POINTER(2), NULL))
+                bench_check(-1, "g_thread_pool_push");
         bench_warm_end(1);
-        warming = 0;
         t0 = bench_now();
     }
-    sleep_s = s;
     bench_done_reset(n);
     for (int i = 0; i < n; i++)
         push(p);

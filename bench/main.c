@@ -62,18 +62,23 @@ void bench_check(int rc, const char *what)
 /* The counter sits on its own cache line so that the only sharing is the one
  * the task body itself causes. */
 static _Alignas(64) atomic_long done_count;
-static long done_target;
+/* Atomic: a task of the previous batch that was not its last may still be
+ * reading the target when the next batch's reset stores it (it then
+ * compares a smaller count with it: harmless, but a data race otherwise).
+ * Relaxed loads are plain loads on x86 and ARM. */
+static atomic_long done_target;
 static sem_t done_sem, ping_sem;
 
 void bench_done_reset(long target)
 {
     atomic_store(&done_count, 0);
-    done_target = target;
+    atomic_store_explicit(&done_target, target, memory_order_relaxed);
 }
 
 void bench_tiny(void)
 {
-    if (atomic_fetch_add_explicit(&done_count, 1, memory_order_acq_rel) + 1 == done_target)
+    if (atomic_fetch_add_explicit(&done_count, 1, memory_order_acq_rel) + 1 ==
+        atomic_load_explicit(&done_target, memory_order_relaxed))
         sem_post(&done_sem);
 }
 
