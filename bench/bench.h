@@ -28,9 +28,13 @@ typedef struct bench_impl {
     /* n sequential round trips on an idle pool of `workers`: submit one task,
      * wait for its result on the submitting thread. Fills samples[0..n). */
     int (*rtt)(int workers, int n, double *samples);
-    /* n tasks each sleeping `sleep_s` on `workers` threads: from pool
-     * creation until the last has finished (thread start counts, as in use). */
-    double (*io)(int workers, int n, double sleep_s);
+    /* n tasks each sleeping `sleep_s` on `workers` threads. Cold (warm 0):
+     * from pool creation until the last has finished (thread start counts,
+     * as in a program's first burst). Warm: the pool first runs an untimed
+     * batch of `workers` tasks that all meet at a gate (bench_warm_*
+     * below), so that every thread exists whether the pool starts them
+     * lazily or up front; timed from the first submit of the real batch. */
+    double (*io)(int workers, int n, double sleep_s, int warm);
     /* `pairs` producers put `items` in total through a queue of capacity
      * `cap`, `pairs` consumers get them: from a barrier every thread waits at
      * until the last has joined. */
@@ -46,7 +50,8 @@ typedef struct bench_impl {
      * runs one task parked at a gate), then idle. RSS is read in between. */
     void *(*idle_up)(int workers);
     void (*idle_down)(void *pool);
-    /* n threads with `stack` bytes of stack, each blocked until released. */
+    /* n threads with `stack` bytes of stack, each blocked until released.
+     * The driver exits without sleepers_down unless BENCH_TEARDOWN is set. */
     void *(*sleepers_up)(int n, size_t stack);
     void (*sleepers_down)(void *state);
 } bench_impl;
@@ -73,6 +78,16 @@ void bench_ping_wait(void);
 void bench_gate_init(int parties);
 void bench_gate_wait(void);
 void bench_gate_destroy(void);
+
+/* The warm-up batch of the warm I/O figure: bench_warm_begin(parties),
+ * then submit `tasks` x bench_warm_task, then bench_warm_end() waits at the
+ * gate too (unless the caller runs tasks itself, as TBB's does: then
+ * parties == tasks and the caller only waits for them to finish). Every
+ * task blocks at the gate until all have arrived, so each ran on a thread
+ * of its own. */
+void bench_warm_begin(int parties, int tasks);
+void bench_warm_task(void);
+void bench_warm_end(int caller_at_gate);
 
 /* Sleepers report that they started; main polls the count. */
 void bench_started_reset(void);

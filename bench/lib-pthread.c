@@ -155,10 +155,22 @@ static void sleeper(void *arg)
     bench_tiny();
 }
 
-static double io(int workers, int n, double s)
+static void warm_task(void *arg)
+{
+    bench_warm_task();
+}
+
+static double io(int workers, int n, double s, int warm)
 {
     double t0 = bench_now();
     ppool *pp = pool(workers);
+    if (warm) {
+        bench_warm_begin(workers + 1, workers);
+        for (int i = 0; i < workers; i++)
+            submit(pp, warm_task, NULL);
+        bench_warm_end(1);
+        t0 = bench_now();
+    }
     sleep_s = s;
     bench_done_reset(n);
     for (int i = 0; i < n; i++)

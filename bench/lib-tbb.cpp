@@ -66,13 +66,23 @@ int rtt(int workers, int n, double *samples)
     return 0;
 }
 
-double io(int workers, int n, double s)
+/* Warm: the caller is one of the arena's `workers` slots and runs tasks in
+ * tg.wait(), so the gate has `workers` parties, the caller among them. */
+double io(int workers, int n, double s, int warm)
 {
     double t0 = bench_now();
     tbb::global_control gc(tbb::global_control::max_allowed_parallelism, (size_t)workers);
     tbb::task_arena arena(workers);
     arena.execute([&] {
         tbb::task_group tg;
+        if (warm) {
+            bench_warm_begin(workers, workers);
+            for (int i = 0; i < workers; i++)
+                tg.run([] { bench_warm_task(); });
+            tg.wait();
+            bench_warm_end(0);
+            t0 = bench_now();
+        }
         bench_done_reset(n);
         for (int i = 0; i < n; i++)
             tg.run([s] {

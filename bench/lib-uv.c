@@ -86,12 +86,25 @@ static void sleeper(uv_work_t *req)
     bench_tiny();
 }
 
-static double io(int workers, int n, double s)
+static void warm_task(uv_work_t *req)
+{
+    bench_warm_task();
+}
+
+static double io(int workers, int n, double s, int warm)
 {
     uv_loop_t *loop = uv_default_loop();
-    uv_work_t *reqs = calloc((size_t)n, sizeof *reqs);
+    uv_work_t *reqs = calloc((size_t)(n > workers ? n : workers), sizeof *reqs);
     double t0 = bench_now();
     size_pool(workers);
+    if (warm) {
+        bench_warm_begin(workers + 1, workers);
+        for (int i = 0; i < workers; i++)
+            ok(uv_queue_work(loop, &reqs[i], warm_task, NULL), "uv_queue_work");
+        bench_warm_end(1);
+        ok(uv_run(loop, UV_RUN_DEFAULT), "uv_run");
+        t0 = bench_now();
+    }
     sleep_s = s;
     batch(loop, reqs, n, sleeper);
     t0 = bench_now() - t0;

@@ -84,10 +84,23 @@ static int sleeper(void *arg, void **result)
     return 0;
 }
 
-static double io(int workers, int n, double s)
+static int warm_task(void *arg, void **result)
+{
+    bench_warm_task();
+    return 0;
+}
+
+static double io(int workers, int n, double s, int warm)
 {
     double t0 = bench_now();
     weft_executor *ex = pool(workers);
+    if (warm) {
+        bench_warm_begin(workers + 1, workers);
+        for (int i = 0; i < workers; i++)
+            ok(weft_executor_submit(ex, warm_task, NULL, NULL), "weft_executor_submit");
+        bench_warm_end(1);
+        t0 = bench_now();
+    }
     sleep_s = s;
     bench_done_reset(n);
     for (int i = 0; i < n; i++)

@@ -9,9 +9,15 @@
  *   class: per-instance state (the name copy, the cached class pointer) goes
  *   with the lock.
  * - Held stack. Each thread keeps the locks it holds, in order, in a
- *   fixed-size thread-local array; deeper nesting is counted but not
- *   checked (one warning). Each entry stores the chain key of the stack up
- *   to it: a hash of the sequence of (class, trylock) pairs, as lockdep's.
+ *   fixed-size array; deeper nesting is counted but not checked (one
+ *   warning). The array is allocated at the thread's first acquisition with
+ *   the detector on and freed by a pthread key destructor when the thread
+ *   ends (threads weft did not start too): a thread-local array would be
+ *   zeroed by glibc in every new thread, one more page per thread even with
+ *   the detector off. It comes from plain calloc, not weft__calloc, so that
+ *   fault injection aimed at a constructor cannot switch the checks off;
+ *   when even calloc fails, that thread's locks go unchecked (one warning). Each entry stores the
+ * chain key of the stack up to it: a hash of the sequence of (class, trylock) pairs, as lockdep's.
  * - Edges. When a thread is about to block on class C, it adds the edge
  *   H -> C for the held entries H from the top down to the first one that
  *   was not a try-acquire, as lockdep does: lower entries are already
@@ -333,15 +339,60 @@ typedef struct dl_thread {
     unsigned n;
     unsigned lost; /* pushes beyond MAX_HELD, not recorded */
     bool warned;
-    bool in_report; /* the hook is running: its own reports go to stderr */
     held h[MAX_HELD];
 } dl_thread;
 
-static _Thread_local dl_thread self_;
+/* NULL until the thread first acquires a lock with the detector on. */
+static _Thread_local dl_thread *self_;
+/* The hook is running on this thread: its own reports go to stderr. Apart
+ * from self_ so that it works without the held stack. */
+static _Thread_local bool in_report;
 
-static dl_thread *me(void)
+static pthread_once_t self_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t self_key;
+static bool self_key_ok;
+static atomic_bool oom_warned;
+
+/* At thread exit. A later destructor (another key's) that takes a lock
+ * finds self_ NULL and starts a new stack, which the next round frees. */
+static void free_self(void *p)
 {
-    dl_thread *t = &self_;
+    if (self_ == p)
+        self_ = NULL;
+    free(p);
+}
+
+static void make_self_key(void)
+{
+    self_key_ok = pthread_key_create(&self_key, free_self) == 0;
+}
+
+static dl_thread *alloc_self(void)
+{
+    WEFT__CHECK(pthread_once(&self_key_once, make_self_key));
+    dl_thread *t = self_key_ok ? calloc(1, sizeof *t) : NULL;
+    if (t && pthread_setspecific(self_key, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    if (!t) {
+        if (!atomic_exchange(&oom_warned, true))
+            fprintf(stderr, "weft: deadlock detector: out of memory; locks taken by a "
+                            "thread that could not get its held stack are not checked\n");
+        return NULL;
+    }
+    self_ = t;
+    return t;
+}
+
+/* The calling thread's held stack, dropped if stale. With create false, NULL
+ * when the thread has none yet (it holds nothing the detector saw); with
+ * create true, NULL only when memory is short. */
+static dl_thread *me(bool create)
+{
+    dl_thread *t = self_;
+    if (WEFT__UNLIKELY(!t) && (!create || !(t = alloc_self())))
+        return NULL;
     unsigned g = atomic_load_explicit(&generation, memory_order_relaxed);
     if (WEFT__UNLIKELY(t->gen != g)) {
         t->gen = g;
@@ -408,15 +459,14 @@ static void WEFT_PRINTF(2, 3) put(report *r, const char *fmt, ...)
 
 static void emit(const char *text)
 {
-    dl_thread *t = &self_;
     weft__lock(&hook_mu);
     weft_deadlock_hook_fn *fn = hook_fn;
     void *arg = hook_arg;
     weft__unlock(&hook_mu);
-    if (fn && !t->in_report) {
-        t->in_report = true;
+    if (fn && !in_report) {
+        in_report = true;
         fn(text, arg);
-        t->in_report = false;
+        in_report = false;
     } else {
         fputs(text, stderr);
         fflush(stderr);
@@ -554,8 +604,8 @@ static void finish(report *r)
 
 void weft__dl_before_wait(weft__dl_obj *o, const void *pc)
 {
-    dl_thread *t = me();
-    if (t->n == 0 || t->in_report)
+    dl_thread *t = me(false);
+    if (!t || t->n == 0 || in_report)
         return;
     weft__dl_class *c = class_of(o);
     if (!c)
@@ -581,7 +631,9 @@ void weft__dl_before_wait(weft__dl_obj *o, const void *pc)
 
 void weft__dl_acquired(weft__dl_obj *o, const void *inst, const void *pc, bool trylock)
 {
-    dl_thread *t = me();
+    dl_thread *t = me(true);
+    if (!t)
+        return;
     if (t->n == MAX_HELD) {
         if (!t->warned)
             fprintf(stderr,
@@ -609,7 +661,9 @@ void weft__dl_acquired(weft__dl_obj *o, const void *inst, const void *pc, bool t
 
 void weft__dl_released(const void *inst)
 {
-    dl_thread *t = me();
+    dl_thread *t = me(false);
+    if (!t)
+        return;
     unsigned i = t->n;
     while (i > 0 && t->h[i - 1].inst != inst)
         i--;
@@ -629,15 +683,15 @@ void weft__dl_released(const void *inst)
 
 void weft__dl_sem_acquired(const void *inst)
 {
-    dl_thread *t = me();
-    for (unsigned i = 0; i < t->n; i++)
+    dl_thread *t = me(false);
+    for (unsigned i = 0; t && i < t->n; i++)
         t->h[i].inner_sem = inst;
 }
 
 void weft__dl_sem_released(weft__dl_obj *o, const void *inst, const void *pc)
 {
-    dl_thread *t = me();
-    if (t->n == 0 || t->in_report)
+    dl_thread *t = me(false);
+    if (!t || t->n == 0 || in_report)
         return;
     weft__dl_class *c = class_of(o);
     if (!c)

@@ -3,10 +3,20 @@
  *
  * DESIGN: a task's failure message lives in a per-thread buffer from
  * weft_fail() until the runner (thread, executor) takes it with
- * weft__error_take() after the task returns; so failing never allocates, and
- * a message set for one code is not attached to a different one. The hook is
- * one (function, user data) pair behind a mutex: reports are rare, and the
- * pair must be read consistently. */
+ * weft__error_take() after the task returns; a message set for one code is
+ * not attached to a different one. The buffer is allocated at a thread's
+ * first weft_fail with a message and kept until the thread ends (a pthread
+ * key destructor frees it, on threads weft did not start too): a thread that
+ * never fails carries no buffer, and its static TLS stays small, so that
+ * starting one touches no extra page (glibc zeroes every thread's TLS block
+ * at start: 1 KiB here was one more page per thread, 4 MiB for 1,000
+ * threads). Failing allocates at most once per thread. The buffer comes from
+ * plain malloc, not weft__malloc: it is the error path itself, and fault
+ * injection aimed at some constructor must not silently drop the message of
+ * an unrelated failure. If even malloc fails, the code is kept and the
+ * message becomes weft_strerror(code). The hook is one (function, user data)
+ * pair behind a mutex: reports are rare, and the pair must be read
+ * consistently. */
 #include "error-internal.h"
 
 #include <stdio.h>
@@ -14,10 +24,48 @@
 
 #define MSG_MAX WEFT__MSG_MAX
 
-static _Thread_local struct {
-    int code; /* 0: no message pending */
-    char text[MSG_MAX];
-} pending;
+static _Thread_local int pending_code;   /* 0: no message pending */
+static _Thread_local char *pending_text; /* MSG_MAX bytes, or NULL until needed */
+
+static pthread_once_t text_key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t text_key;
+static bool text_key_ok;
+
+/* At thread exit. Clearing the pointer keeps a later destructor that fails
+ * (another key's) off the freed buffer: it allocates a new one, which glibc's
+ * next destructor round frees. */
+static void free_text(void *p)
+{
+    if (pending_text == p)
+        pending_text = NULL;
+    free(p);
+}
+
+static void make_text_key(void)
+{
+    text_key_ok = pthread_key_create(&text_key, free_text) == 0;
+}
+
+/* The calling thread's message buffer, allocated on first use; NULL when
+ * memory is short (the message is then lost, never the code). */
+static char *text_buf(void)
+{
+    if (WEFT__LIKELY(pending_text != NULL))
+        return pending_text;
+    WEFT__CHECK(pthread_once(&text_key_once, make_text_key));
+    if (!text_key_ok)
+        return NULL;
+    char *buf = malloc(MSG_MAX);
+    if (!buf)
+        return NULL;
+    if (pthread_setspecific(text_key, buf) != 0) {
+        free(buf);
+        return NULL;
+    }
+    buf[0] = '\0';
+    pending_text = buf;
+    return buf;
+}
 
 const char *weft_strerror(int code)
 {
@@ -59,12 +107,15 @@ const char *weft_strerror(int code)
 
 int weft_vfail(int code, const char *fmt, va_list ap)
 {
-    pending.code = code;
+    pending_code = code;
     if (!fmt) {
-        pending.text[0] = '\0';
+        if (pending_text)
+            pending_text[0] = '\0';
         return code;
     }
-    vsnprintf(pending.text, sizeof pending.text, fmt, ap);
+    char *buf = text_buf();
+    if (buf)
+        vsnprintf(buf, MSG_MAX, fmt, ap);
     return code;
 }
 
@@ -79,33 +130,46 @@ int weft_fail(int code, const char *fmt, ...)
 
 void weft__error_clear(void)
 {
-    pending.code = 0;
+    pending_code = 0;
 }
 
 char *weft__error_take(int rc)
 {
     char *msg;
-    if (pending.code == rc && pending.text[0])
-        msg = weft__strdup(pending.text);
+    if (pending_code == rc && pending_text && pending_text[0])
+        msg = weft__strdup(pending_text);
     else
         msg = weft__strdup(weft_strerror(rc));
-    pending.code = 0;
+    pending_code = 0;
     return msg;
 }
 
 void weft__error_save(weft__error_saved *s)
 {
-    s->code = pending.code;
-    if (s->code)
-        memcpy(s->text, pending.text, strlen(pending.text) + 1);
-    pending.code = 0;
+    s->code = pending_code;
+    if (s->code) {
+        const char *text = pending_text ? pending_text : "";
+        memcpy(s->text, text, strlen(text) + 1);
+    }
+    pending_code = 0;
 }
 
+/* The buffer exists whenever the saved text is not empty (it was copied from
+ * it, and a thread's buffer lives until the thread ends), so restoring never
+ * allocates in practice. */
 void weft__error_restore(const weft__error_saved *s)
 {
-    pending.code = s->code;
-    if (s->code)
-        memcpy(pending.text, s->text, strlen(s->text) + 1);
+    pending_code = s->code;
+    if (!s->code)
+        return;
+    if (!s->text[0]) {
+        if (pending_text)
+            pending_text[0] = '\0';
+        return;
+    }
+    char *buf = text_buf();
+    if (buf)
+        memcpy(buf, s->text, strlen(s->text) + 1);
 }
 
 static pthread_mutex_t hook_mu = PTHREAD_MUTEX_INITIALIZER;
