@@ -785,6 +785,38 @@ TEST(admission_block_is_cancellable)
     weft_executor_free(full);
 }
 
+/* A burst as wide as the pool, on workers that went idle: every sleeping
+ * worker must be woken (the wakeup is passed on from worker to worker), or
+ * the tasks, which all meet at one barrier, never get past it. */
+static pthread_barrier_t burst_barrier;
+
+static int meet_burst(void *arg, void **result)
+{
+    pthread_barrier_wait(&burst_barrier);
+    return 0;
+}
+
+TEST(burst_on_an_idle_pool_wakes_every_worker)
+{
+    enum { N = 24 };
+    weft_executor *ex = pool(N);
+    for (int round = 0; round < 5; round++) {
+        CHECK_OK(pthread_barrier_init(&burst_barrier, NULL, N));
+        weft_future *fs[N];
+        for (int i = 0; i < N; i++)
+            CHECK_OK(weft_executor_submit(ex, meet_burst, NULL, &fs[i]));
+        for (int i = 0; i < N; i++) {
+            CHECK_OK(weft_future_result(fs[i], WEFT_FOREVER, NULL));
+            weft_future_unref(fs[i]);
+        }
+        CHECK_OK(pthread_barrier_destroy(&burst_barrier));
+        weft_executor_stats st;
+        weft_executor_stats_get(ex, &st);
+        CHECK_EQ(st.threads_alive, N);
+    }
+    weft_executor_free(ex);
+}
+
 /* ------------------------------------------------------------ deadlock, cancel */
 
 static int wait_on_own_pool(void *arg, void **result)
