@@ -565,7 +565,7 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
 {
     int rc = 0;
     unsigned cd = depth + 1;
-    bool queued = false;
+    unsigned queued = 0;
     lock(f);
     for (size_t i = 0; i < n; i++) {
         frontier_link *l = &links[i];
@@ -602,7 +602,7 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
             l->lowered = true;
             l->dup_parent = old->parent;
             l->dup_depth = old->depth;
-            queued = true;
+            queued++;
             continue;
         }
         if (l->pre != SKIP_NONE) {
@@ -649,11 +649,15 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
         sl->q = q;
         f->accepted++;
         l->result = SKIP_NONE;
-        queued = true;
+        queued++;
     }
-    /* Idle workers can start on these now, while this one reports. */
-    if (queued)
-        weft_cond_notify_all(f->cond);
+    /* Idle workers can start on these now, while this one reports: one
+     * each, but for the item the caller takes itself when it comes back to
+     * frontier_next (on its warm connection, without a wake-up). Waking all
+     * of them for one new URL is what made every early, one-page level a
+     * thundering herd. */
+    if (queued > 1)
+        weft_cond_notify(f->cond, queued - 1);
     unlock(f);
     return rc;
 }
@@ -667,12 +671,30 @@ bool frontier_claim(frontier *f, const char *url)
     return ins == 1;
 }
 
+/* After a page or robots.txt is done: wakes the workers that can now do
+ * something the caller (who comes back to frontier_next) cannot do alone.
+ * With the lock held. */
+static void wake_after_done(frontier *f, unsigned old_cur, bool slot_freed)
+{
+    advance(f);
+    if (f->cur != old_cur || idle(f)) {
+        /* A new level entered the window (many items at once), or the
+         * crawl is over (everyone must see it). */
+        weft_cond_notify_all(f->cond);
+    } else if (slot_freed && f->o.per_host) {
+        /* A host under its limit again: the caller may pick another
+         * host's item, so wake one more for this one. */
+        weft_cond_notify(f->cond, 1);
+    }
+}
+
 void frontier_page_done(frontier *f, const frontier_item *it)
 {
     lock(f);
+    unsigned old_cur = f->cur;
     it->host->active--;
     f->inflight[it->depth % NQ]--;
-    weft_cond_notify_all(f->cond);
+    wake_after_done(f, old_cur, true);
     unlock(f);
 }
 
@@ -713,7 +735,13 @@ void frontier_robots_done(frontier *f, const frontier_item *it, robots *rb)
     }
     h->active--;
     f->robots_inflight--;
-    weft_cond_notify_all(f->cond);
+    /* The host's queue is open now: one worker per waiting item of the
+     * window but the caller's. */
+    unsigned old_cur = f->cur;
+    size_t n = h->n[f->cur % NQ] + h->n[(f->cur + 1) % NQ];
+    if (n > 1)
+        weft_cond_notify(f->cond, n - 1 > 4096 ? 4096u : (unsigned)(n - 1));
+    wake_after_done(f, old_cur, false);
     unlock(f);
 }
 

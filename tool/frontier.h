@@ -8,6 +8,15 @@
  * frontier_page_done / frontier_retry with what they found. Nothing here
  * runs user code or does I/O under the lock.
  *
+ * Waking: a worker that reports a page (add_links, page_done, robots_done)
+ * is expected to come back to frontier_next, so those calls wake one waiter
+ * per new item but one (the caller takes it, on its warm connection) and
+ * wake everyone only when a new level enters the window or the crawl ends.
+ * Waking all for every URL made each early, one-page level a thundering
+ * herd of -j threads on the crawl's critical path. Waiters also look again
+ * every 0.1 s, so a caller that does not come back costs latency, never
+ * progress.
+ *
  * Depth is exact, whatever the timing: a page is fetched at its BFS depth
  * (the length of the shortest link path from the start), so a threaded crawl
  * finds exactly the pages a sequential one does. Without care, a fast

@@ -359,6 +359,42 @@ TEST_T(crawl_per_host_limit_holds, 60)
     site_stop(s);
 }
 
+/* Every slot is used: with more URLs waiting than workers, -j requests are
+ * in flight at once (no level barrier, no worker idling while the frontier
+ * has work), never more; robots.txt once, every page once. Requests are held
+ * long enough (0.15 s) that a working dispatcher overlaps all of them. */
+TEST_T(crawl_fills_every_slot, 60)
+{
+    site_opts so;
+    site_opts_default(&so);
+    so.pages = 60;
+    so.latency = 0.15;
+    struct site *s = start(&so);
+    crawl_opts o;
+    crawl_opts_default(&o);
+    o.depth = 1000;
+    collect c;
+    site_reset_counters(s);
+    crawl_result r = crawl(s, &o, "/", 8, &c);
+    check_expected(s, &c, 1000, true);
+    CHECK_EQ(site_peak_concurrency(s, "127.0.0.1"), 8u);
+    CHECK_EQ(site_hits(s, "/robots.txt"), 1ul);
+    site_stats st;
+    site_counters(s, &st);
+    CHECK_EQ(st.requests, (unsigned long)c.n + 1);
+    free(c.pages);
+    crawl_result_free(&r);
+    /* A per-host limit below -j is reached too, and not passed. */
+    o.per_host = 3;
+    o.depth = 3;
+    site_reset_counters(s);
+    r = crawl(s, &o, "/", 8, &c);
+    CHECK_EQ(site_peak_concurrency(s, "127.0.0.1"), 3u);
+    free(c.pages);
+    crawl_result_free(&r);
+    site_stop(s);
+}
+
 TEST_T(crawl_redirects, 30)
 {
     struct site *s = start_default();
