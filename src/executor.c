@@ -349,7 +349,7 @@ static void run_item(weft_executor *ex, const item *it)
      * counted. */
     atomic_fetch_add_explicit(rc ? &ex->failed : &ex->completed, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&ex->running, 1, memory_order_relaxed);
-    weft__future_finish(f, rc, result, message);
+    weft__future_finish_held(f, rc, result, message);
     /* The executor's own reference: for a detached task the last one, and
      * future.c then reports an unread failure to the hook. */
     weft_future_unref(f);

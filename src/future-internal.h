@@ -89,6 +89,11 @@ bool weft__future_begin(weft_future *f);
  * and runs the done callbacks with no lock held. */
 void weft__future_finish(weft_future *f, int rc, void *result, char *message);
 
+/* The same, for a caller that holds a reference of its own until after the
+ * call (the executor): when that reference is the only one left and nobody
+ * registered a callback or a waiter, completes f without its lock. */
+void weft__future_finish_held(weft_future *f, int rc, void *result, char *message);
+
 /* Fails a PENDING future without running it (broken executor): as
  * weft_future_set_error, but does not count as a task the user's code ran.
  * Returns 0, or EALREADY when f was done already (e.g. cancelled). */

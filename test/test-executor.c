@@ -817,6 +817,66 @@ TEST(burst_on_an_idle_pool_wakes_every_worker)
     weft_executor_free(ex);
 }
 
+/* A task whose only reference is the executor's completes without its lock
+ * (weft__future_finish_held); whatever else was left on it must still
+ * happen: a detached failure reaches the hook, and a done callback added by
+ * a caller who then let go of the future still runs. */
+static struct {
+    pthread_mutex_t m;
+    int calls;
+    int code;
+    char message[64];
+} sole_log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, ""};
+
+static void sole_hook(const char *who, int code, const char *message, void *ud)
+{
+    pthread_mutex_lock(&sole_log.m);
+    sole_log.calls++;
+    sole_log.code = code;
+    snprintf(sole_log.message, sizeof sole_log.message, "%s", message);
+    pthread_mutex_unlock(&sole_log.m);
+    gate_arrive(ud);
+}
+
+static int fail_with_message(void *arg, void **result)
+{
+    return weft_fail(EPROTO, "detached %d", 7);
+}
+
+static int count_done(weft_future *f, void *ud)
+{
+    gate_arrive(ud);
+    return 0;
+}
+
+TEST(sole_reference_finish_keeps_reports_and_callbacks)
+{
+    weft_executor *ex = pool(1);
+    gate reported;
+    gate_init(&reported);
+    weft_set_error_hook(sole_hook, &reported);
+    CHECK_OK(weft_executor_submit(ex, fail_with_message, NULL, NULL));
+    gate_wait_arrived(&reported, 1);
+    weft_set_error_hook(NULL, NULL);
+    CHECK_EQ(sole_log.calls, 1);
+    CHECK_EQ(sole_log.code, EPROTO);
+    CHECK_STR(sole_log.message, "detached 7");
+
+    gate g, called;
+    gate_init(&g);
+    gate_init(&called);
+    weft_future *b, *f;
+    CHECK_OK(weft_executor_submit(ex, blocker, &g, &b)); /* holds the one worker */
+    CHECK_OK(weft_executor_submit(ex, noop, NULL, &f));
+    CHECK_OK(weft_future_add_done_callback(f, count_done, &called));
+    weft_future_unref(f); /* the executor's reference is the only one left */
+    gate_open(&g);
+    gate_wait_arrived(&called, 1);
+    CHECK_OK(weft_future_result(b, WEFT_FOREVER, NULL));
+    weft_future_unref(b);
+    weft_executor_free(ex);
+}
+
 /* ------------------------------------------------------------ deadlock, cancel */
 
 static int wait_on_own_pool(void *arg, void **result)
