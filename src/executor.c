@@ -771,6 +771,27 @@ static int refusal(const weft_executor *ex)
     return 0;
 }
 
+/* With mu held, after a failed thread start left no thread alive: fails
+ * every task still queued. Their submitters returned 0, counting on a start
+ * that was in flight (reserve_start does not start another while one is),
+ * so nobody would ever run them. Like break_pool, one task at a time with
+ * mu released (failing runs done callbacks); stops as soon as another
+ * submitter gets a thread going. Returns with mu held. */
+static void fail_stranded(weft_executor *ex)
+{
+    item it;
+    while (ex->alive == 0 && !ex->starting && take(ex, &it)) {
+        weft__unlock(&ex->mu);
+        if (weft__future_fail_pending(it.f, EAGAIN,
+                                      "executor: no worker thread could be started") == 0)
+            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
+        weft_future_unref(it.f);
+        weft__lock(&ex->mu);
+    }
+}
+
 /* Everything but the fast path: the first thread starts, lazy starts,
  * max_queued admission. Under mu, so admission is exact: with max_queued
  * every push comes here, and workers only ever shorten the queue. */
@@ -834,8 +855,11 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
         /* No thread: fine while another worker will run the task; when none
          * exists the task would wait forever, so take it back. */
         weft__lock(&ex->mu);
-        if (ex->alive == 0 && q_remove(ex, weft__future_qnode(f)))
-            rc = EAGAIN;
+        if (ex->alive == 0) {
+            if (q_remove(ex, weft__future_qnode(f)))
+                rc = EAGAIN;
+            fail_stranded(ex);
+        }
         weft__unlock(&ex->mu);
     }
     return rc;

@@ -1569,6 +1569,60 @@ TEST_T(cancel_racing_begin_has_one_winner, 30)
 
 /* No thread can be created (a stack no mmap can satisfy): the task is taken
  * back out of the queue and submit says EAGAIN, every time. */
+/* Submitters racing the first thread start, when no thread can start: a
+ * submit that saw another's start in flight queued its task and relied on
+ * that start. When it fails, nobody is left to run the task, so it must
+ * fail (EAGAIN, with a message) rather than wait forever. Every submit
+ * either returns EAGAIN or gives a future that ends. */
+enum { RACERS = 4 };
+static struct {
+    weft_executor *ex;
+    pthread_barrier_t go;
+    int rc[RACERS];
+    weft_future *f[RACERS];
+    atomic_int ran;
+} strand;
+
+static void *strand_submitter(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    pthread_barrier_wait(&strand.go);
+    strand.f[i] = NULL;
+    strand.rc[i] = weft_executor_submit(strand.ex, counting, &strand.ran, &strand.f[i]);
+    return NULL;
+}
+
+TEST_T(racing_submits_when_no_thread_can_start_never_strand_a_task, 60)
+{
+    weft_set_error_hook(quiet_hook, NULL);
+    for (int round = 0; round < 200; round++) {
+        weft_executor_opts o = {.max_workers = 4, .stack_size = (size_t)1 << 46};
+        CHECK_OK(weft_executor_new(&strand.ex, &o));
+        CHECK_OK(pthread_barrier_init(&strand.go, NULL, RACERS));
+        pthread_t t[RACERS];
+        for (int i = 0; i < RACERS; i++)
+            CHECK_OK(pthread_create(&t[i], NULL, strand_submitter, (void *)(intptr_t)i));
+        for (int i = 0; i < RACERS; i++)
+            CHECK_OK(pthread_join(t[i], NULL));
+        for (int i = 0; i < RACERS; i++) {
+            if (strand.rc[i] == EAGAIN)
+                continue;
+            CHECK_OK(strand.rc[i]);
+            /* Bounded: a stranded task would time out here. */
+            CHECK_RC(weft_future_result(strand.f[i], 5, NULL), WEFT_EFAILED);
+            CHECK_EQ(weft_future_error(strand.f[i], NULL), EAGAIN);
+            weft_future_unref(strand.f[i]);
+        }
+        weft_executor_stats st;
+        weft_executor_stats_get(strand.ex, &st);
+        CHECK_EQ(st.queued, 0);
+        CHECK_OK(pthread_barrier_destroy(&strand.go));
+        weft_executor_free(strand.ex);
+    }
+    CHECK_EQ(atomic_load(&strand.ran), 0);
+    weft_set_error_hook(NULL, NULL);
+}
+
 TEST(failed_thread_start_takes_the_task_back)
 {
     weft_executor_opts o = {.max_workers = 2, .stack_size = (size_t)1 << 46};

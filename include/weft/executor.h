@@ -52,9 +52,12 @@ WEFT_API int weft_executor_new(weft_executor **out, const weft_executor_opts *op
  * there (the caller owns one reference); with out NULL the task is detached
  * and a failure goes to the unhandled-error hook. Returns 0; ESHUTDOWN after
  * shutdown; WEFT_EBROKEN when broken; EAGAIN (WEFT_ADMIT_FAIL) or ETIMEDOUT
- * (WEFT_ADMIT_BLOCK) when the queue bound is reached; ECANCELED when the
- * calling task is cancelled while blocked; EINVAL; ENOMEM. On error nothing
- * is scheduled and *out is untouched. May block (admission only). */
+ * (WEFT_ADMIT_BLOCK) when the queue bound is reached; EAGAIN also when no
+ * worker exists and none could be started (pthread_create failed); then a
+ * task that another submit queued at the same moment, counting on that
+ * start, fails with EAGAIN too instead of waiting forever; ECANCELED when
+ * the calling task is cancelled while blocked; EINVAL; ENOMEM. On error
+ * nothing is scheduled and *out is untouched. May block (admission only). */
 WEFT_API int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out);
 
 /* Ordered map over an array (Python's list(executor.map(fn, args))): runs
