@@ -11,6 +11,11 @@
  *                                  attributes) until all N threads run: the
  *                                  floor under the cold I/O figure (the same
  *                                  code in every driver)
+ *   bench-lib-X sleepfloor W N SLEEP  efficiency, ideal / actual, with no pool:
+ *                                  W threads already running, each sleeping
+ *                                  N / W times in a row (bench_sleep), released
+ *                                  together: the floor under the warm I/O
+ *                                  figure (wakeups and timer slack alone)
  *   bench-lib-X queue P N CAP      items per second, P producers + P consumers
  *   bench-lib-X lock N             nanoseconds per acquire+release, one thread
  *                                  (plus one parked thread: see park_start)
@@ -259,6 +264,49 @@ static double spawn(int n)
     return t0;
 }
 
+/* The warm I/O floor: what no pool can beat, since a pool adds a hand-off
+ * to this. w threads, started and parked at the gate before the clock
+ * starts, each sleep `rounds` times back to back. */
+static int sleep_rounds;
+static double sleep_each;
+
+static void *sleeper_thread(void *arg)
+{
+    (void)arg;
+    bench_gate_wait();
+    for (int i = 0; i < sleep_rounds; i++)
+        bench_sleep(sleep_each);
+    bench_gate_wait();
+    return NULL;
+}
+
+static double sleepfloor(int w, int n, double sl)
+{
+    pthread_t *t = calloc((size_t)w, sizeof *t);
+    pthread_attr_t a;
+    double t0;
+    if (!t)
+        return -1;
+    sleep_rounds = (n + w - 1) / w;
+    sleep_each = sl;
+    bench_gate_init(w + 1);
+    bench_check(pthread_attr_init(&a), "pthread_attr_init");
+    bench_check(pthread_attr_setstacksize(&a, 256 * 1024), "pthread_attr_setstacksize");
+    for (int i = 0; i < w; i++)
+        bench_check(pthread_create(&t[i], &a, sleeper_thread, NULL), "pthread_create");
+    pthread_attr_destroy(&a);
+    bench_sleep(0.05); /* every thread parked at the gate: not a sync, a warm-up */
+    t0 = bench_now();
+    bench_gate_wait(); /* go */
+    bench_gate_wait(); /* all done */
+    t0 = bench_now() - t0;
+    for (int i = 0; i < w; i++)
+        pthread_join(t[i], NULL);
+    bench_gate_destroy();
+    free(t);
+    return t0;
+}
+
 static int failed(const char *figure)
 {
     fprintf(stderr, "bench-lib-%s: %s did not run\n", bench_this.name, figure);
@@ -299,6 +347,12 @@ int main(int argc, char **argv)
         if ((s = b->io((int)w, (int)n, sl, strcmp(fig, "iowarm") == 0)) <= 0)
             return failed(fig);
         printf("%.4f\n", ideal / s);
+    } else if (strcmp(fig, "sleepfloor") == 0) {
+        long w = arg(argc, argv, 2, 200), n = arg(argc, argv, 3, 2000);
+        double sl = argc > 4 ? strtod(argv[4], NULL) : 0.01;
+        if ((s = sleepfloor((int)w, (int)n, sl)) <= 0)
+            return failed(fig);
+        printf("%.4f\n", (double)((n + w - 1) / w) * sl / s);
     } else if (strcmp(fig, "spawn") == 0) {
         long n = arg(argc, argv, 2, 200);
         if ((s = spawn((int)n)) <= 0)
@@ -376,7 +430,7 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "usage: bench-lib-%s tasks W N | rtt W N | io W N SLEEP | iowarm W N SLEEP |\n"
-                "       spawn N | queue P N CAP | lock N | lockc T N | thread N | idle W |\n"
+                "       spawn N | sleepfloor W N SLEEP | queue P N CAP | lock N | lockc T N | thread N | idle W |\n"
                 "       sleepers N STACK\n",
                 b->name);
         return 2;

@@ -72,6 +72,11 @@ def lib_figures(mode):
     # same code whichever driver runs it: only the pthread one does).
     figs.append(dict(key="io_warm", label="I/O overlap 2000x10ms/200, warm pool", unit="eff",
                      better="high", argv=["iowarm", 200, 2000, 0.01]))
+    # The warm figure's floor: 200 running threads sleeping 10 x 10 ms with
+    # no pool at all (wakeups and timer slack alone; no pool can beat it).
+    figs.append(dict(key="io_floor", label="floor: 200 threads sleeping 10x10ms, no pool",
+                     unit="eff", better="none", argv=["sleepfloor", 200, 2000, 0.01],
+                     only=["pthread"]))
     figs.append(dict(key="io_eff", label="I/O overlap 2000x10ms/200, cold (starts timed)",
                      unit="eff", better="high", argv=["io", 200, 2000, 0.01]))
     figs.append(dict(key="spawn200", label="floor: 200 pthread_create until all run",
