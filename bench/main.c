@@ -430,7 +430,8 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "usage: bench-lib-%s tasks W N | rtt W N | io W N SLEEP | iowarm W N SLEEP |\n"
-                "       spawn N | sleepfloor W N SLEEP | queue P N CAP | lock N | lockc T N | thread N | idle W |\n"
+                "       spawn N | sleepfloor W N SLEEP | queue P N CAP | lock N | lockc T N | "
+                "thread N | idle W |\n"
                 "       sleepers N STACK\n",
                 b->name);
         return 2;
