@@ -841,75 +841,31 @@ out:
 
 /* ---------------------------------------------------------------- output */
 
-/* report_json_string, but writing runs that need no escape with one fwrite
- * each rather than a putc per byte: a crawl writes thousands of records,
- * and putc takes the stream's lock every time. */
-static void json_string(FILE *out, const char *s)
-{
-    if (!s) {
-        fputs("null", out);
-        return;
-    }
-    putc('"', out);
-    for (;;) {
-        size_t n = 0;
-        while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20 &&
-               (unsigned char)s[n] != 0x7f)
-            n++;
-        if (n)
-            fwrite(s, 1, n, out);
-        s += n;
-        if (!*s)
-            break;
-        unsigned char ch = (unsigned char)*s++;
-        switch (ch) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            fprintf(out, "\\u%04x", ch);
-        }
-    }
-    putc('"', out);
-}
-
 static void record_json(FILE *out, const crawl_record *r)
 {
     fputs("{\"url\":", out);
-    json_string(out, r->url);
+    report_json_string(out, r->url);
     fputs(",\"parent\":", out);
-    json_string(out, r->parent);
+    report_json_string(out, r->parent);
     fprintf(out, ",\"depth\":%u", r->depth);
     if (r->skip != SKIP_NONE) {
         fputs(",\"skipped\":", out);
-        json_string(out, crawl_skip_name(r->skip));
+        report_json_string(out, crawl_skip_name(r->skip));
         fputs("}\n", out);
         return;
     }
     fputs(",\"final_url\":", out);
-    json_string(out, r->final_url);
+    report_json_string(out, r->final_url);
     fprintf(out, ",\"status\":%ld,\"title\":", r->status);
-    json_string(out, r->title);
+    report_json_string(out, r->title);
     fprintf(out, ",\"words\":%lu,\"links\":%zu,\"content_type\":", r->words, r->links);
-    json_string(out, r->content_type);
+    report_json_string(out, r->content_type);
     fprintf(out,
             ",\"bytes\":%lld,\"truncated\":%s,\"parsed\":%s,\"attempts\":%u,\"time\":%.6f,"
             "\"worker\":%d,\"error\":",
             r->bytes, r->truncated ? "true" : "false", r->parsed ? "true" : "false", r->attempts,
             r->time, r->worker);
-    json_string(out, r->error);
+    report_json_string(out, r->error);
     fputs("}\n", out);
 }
 
