@@ -808,6 +808,19 @@ static bool runs_here(const weft_future *f)
     return false;
 }
 
+/* Whether wait's condition holds, given completions counted so far. */
+static bool wait_met(weft_wait_mode mode, size_t n, size_t ndone, size_t nfailed)
+{
+    switch (mode) {
+    case WEFT_FIRST_COMPLETED:
+        return ndone > 0 || n == 0;
+    case WEFT_FIRST_EXCEPTION:
+        return nfailed > 0 || ndone == n;
+    default:
+        return ndone == n;
+    }
+}
+
 enum { WAIT_FREE, WAIT_POOL, WAIT_NEVER };
 
 /* What can end the wait b: WAIT_FREE when it is met, or something outside
@@ -834,18 +847,8 @@ static int classify(const weft__blocked *b, const void *owner, bool here)
             nfree++;
         }
     }
-    bool met;
-    switch (b->mode) {
-    case WEFT_ALL_COMPLETED:
-        met = ndone == b->n;
-        break;
-    case WEFT_FIRST_EXCEPTION:
-        met = nfailed > 0 || ndone == b->n;
-        break;
-    default:
-        met = ndone > b->base;
-        break;
-    }
+    /* ndone >= base: what as_completed already yielded is done. */
+    bool met = wait_met(b->mode, b->n, ndone - b->base, nfailed);
     if (met)
         return WAIT_FREE;
     if (b->mode == WEFT_ALL_COMPLETED) /* every one is needed */
@@ -1050,19 +1053,6 @@ int weft_future_error(weft_future *f, const char **message)
     if (message)
         *message = msg;
     return code;
-}
-
-/* Whether wait's condition holds, given completions counted so far. */
-static bool wait_met(weft_wait_mode mode, size_t n, size_t ndone, size_t nfailed)
-{
-    switch (mode) {
-    case WEFT_FIRST_COMPLETED:
-        return ndone > 0 || n == 0;
-    case WEFT_FIRST_EXCEPTION:
-        return nfailed > 0 || ndone == n;
-    default:
-        return ndone == n;
-    }
 }
 
 /* Snapshot: counts done and failed futures, fills done[] (may be NULL). */
