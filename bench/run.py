@@ -25,6 +25,8 @@ import tempfile
 import time
 from statistics import median
 
+import crawl_floor  # this directory's (Python puts the script's directory on sys.path)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 NCPU = os.cpu_count() or 2
 # The Python peers run on the system's python3, where scripts/deps.sh
@@ -454,7 +456,8 @@ def main():
                                        ("fetch", FETCH_CLIENTS, TOOL_TITLES,
                                         "weft fetch: 1,000 URLs, 100 ms latency, 100 workers"),
                                        ("crawl", CRAWL_CLIENTS, TOOL_TITLES,
-                                        "weft crawl: 1,000-page site, 100 ms latency, 100 workers")):
+                                        "weft crawl: 1,000-page site, 100 ms latency, 100 workers "
+                                        "unless said")):
         rows, srows = [], []
         for key, fig in result[part].items():
             cells, ratio = summarize(fig["runs"], impls, fig["better"])
@@ -488,12 +491,35 @@ def main():
     return 0
 
 
+# Concurrencies of the crawl race; 100 is the one the CPU, RSS and Python
+# figures use. 8 workers take 13 s a run: in the full run only.
+CRAWL_JOBS = {"quick": [32, 100, 300], "full": [8, 32, 100, 300]}
+
+
+def crawl_key(j):
+    return "crawl_wall" if j == 100 else f"crawl_wall_j{j}"
+
+
 def tool_round(weft, mode, rounds, result):
     fetch_figs = [("wall", "wall time", "s"), ("cpu", "CPU user+sys", "s"),
                   ("rss", "peak RSS", "MiB")]
+    # The crawl race against wget2 also at other concurrencies, each beside
+    # the floor of any crawler that learns links by fetching them
+    # (bench/crawl_floor.py): the site's link graph makes a chain of round
+    # trips that no client at the same concurrency can shorten.
+    extra_j = [j for j in CRAWL_JOBS[mode] if j != 100]
     for part, clients, what in (("fetch", FETCH_CLIENTS, "1,000 URLs"),
                                 ("crawl", CRAWL_CLIENTS, "1,000 pages")):
         for key, label, unit in fetch_figs:
+            if part == "crawl" and key == "wall":
+                for j in CRAWL_JOBS[mode]:
+                    result[part][crawl_key(j)] = dict(
+                        label=f"crawl {what}, {j} workers: wall time", unit=unit, better="low",
+                        runs={c: [] for c in clients})
+                    result[part][f"crawl_floor_j{j}"] = dict(
+                        label=f"floor: any crawler, {j} workers (simulated)", unit=unit,
+                        better="none", runs={c: [] for c in clients})
+                continue
             result[part][f"{part}_{key}"] = dict(label=f"{part} {what}: {label}", unit=unit,
                                                  better="low", runs={c: [] for c in clients})
         # Not a race: a check that each client did the whole job (no ratio).
@@ -511,6 +537,13 @@ def tool_round(weft, mode, rounds, result):
     try:
         srv = Server(weft, 0.1, 1000)
         base = srv.base
+        try:
+            for j, (online, _oracle) in crawl_floor.floors(base, 0.1, CRAWL_JOBS[mode]).items():
+                runs = result["crawl"][f"crawl_floor_j{j}"]["runs"]
+                for c in runs:
+                    runs[c].append(round(online, 3) if c == "weft" else "-")
+        except (OSError, ValueError) as e:
+            print(f"crawl floor: {e}: n/a", file=sys.stderr)
         urls = os.path.join(tmp, "urls")
         with open(urls, "w") as fh:
             for i in range(1000):
@@ -541,18 +574,21 @@ def tool_round(weft, mode, rounds, result):
         scraper = [PY, os.path.join(HERE, "seed_scraper.py" if seed else "py_crawl.py")]
         result["meta"]["crawl_peer"] = os.path.basename(scraper[1])
         result["meta"]["server_port"] = srv.port
-        crawl_cmd = {
-            "weft": ([weft, "crawl", "-q", "-d", "1000", "-j", "100", base + "/"], None)
-            if crawl_ok else None,
-            # --tries=1: wget2 1.99 drops the port of protocol-relative
-            # links (//host:port/...) and would retry port 80 for minutes.
-            # -R: the site's images and style sheet, which the others skip.
-            "wget2": (["wget2", "-r", "-l", "inf", "--max-threads=100", "--tries=1", "-q",
-                       "-R", "*.png,*.css", "-P", crawl_dir, base + "/"], None)
-            if have("wget2") else None,
-            "bs4": (scraper + [base + "/", "100", "100000"] + (["threaded"] if seed else []), None)
-            if has_bs4 else None,
-        }
+        def crawl_cmds(j):
+            return {
+                "weft": ([weft, "crawl", "-q", "-d", "1000", "-j", str(j), base + "/"], None)
+                if crawl_ok else None,
+                # --tries=1: wget2 1.99 drops the port of protocol-relative
+                # links (//host:port/...) and would retry port 80 for minutes.
+                # -R: the site's images and style sheet, which the others skip.
+                "wget2": (["wget2", "-r", "-l", "inf", f"--max-threads={j}", "--tries=1", "-q",
+                           "-R", "*.png,*.css", "-P", crawl_dir, base + "/"], None)
+                if have("wget2") else None,
+                "bs4": (scraper + [base + "/", str(j), "100000"] + (["threaded"] if seed else []),
+                        None) if has_bs4 and j == 100 else None,
+            }
+
+        crawl_cmd = crawl_cmds(100)
         timeout = 300
         for r in range(rounds):
             print(f"tool round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
@@ -589,6 +625,19 @@ def tool_round(weft, mode, rounds, result):
                     runs["cpu"].append("fail" if bad else cpu)
                     runs["rss"].append("fail" if bad else rss)
                     runs["pages"].append(pages if pages is not None else "n/a")
+            for j in extra_j:
+                cmds = crawl_cmds(j)
+                order = CRAWL_CLIENTS[r % len(CRAWL_CLIENTS):] + CRAWL_CLIENTS[:r % len(CRAWL_CLIENTS)]
+                for c in order:
+                    runs = result["crawl"][crawl_key(j)]["runs"][c]
+                    if cmds.get(c) is None:
+                        runs.append("-" if c == "bs4" else "n/a")
+                        continue
+                    wall, _cpu, _rss, rc = measure(cmds[c][0], timeout)
+                    if c == "wget2":
+                        subprocess.run(["rm", "-rf", crawl_dir])
+                    bad = rc != 0 and not (c == "wget2" and rc == 8)
+                    runs.append("fail" if bad else wall)
     except RuntimeError as e:
         print(f"tool: {e}: tool figures n/a", file=sys.stderr)
     finally:
