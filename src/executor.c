@@ -26,7 +26,10 @@
  *   fewer than max_workers exist. A new worker, once up, starts the next
  *   one by the same rule, so a burst of blocking tasks does not make the
  *   submitter create every thread itself. Workers never exit before
- *   shutdown, so a worker's index (0 .. max_workers-1) is never reused.
+ *   shutdown, so a worker's index (0 .. max_workers-1) is never reused,
+ *   except a slot whose thread failed to start: the last one handed out is
+ *   handed back (started--), one below it becomes a hole that the next
+ *   start fills first (started - holes is the count of workers).
  *   While workers can still be started, a worker leaves the idle state
  *   (idle, fresh) in the same mu section in which it takes its task, so the
  *   rule never counts on a worker that is about to be busy; once all are
@@ -91,6 +94,7 @@ typedef struct worker {
     weft_executor *ex;
     unsigned index;
     bool created; /* tid is valid (pthread_create succeeded) */
+    bool hole;    /* its start failed and no later start reused it yet */
     pthread_t tid;
     /* Under mu: what this worker's task is blocked on forever, if it is
      * waiting only for this pool's futures (owner_check). */
@@ -125,7 +129,8 @@ struct weft_executor {
 
     unsigned max_workers;
     unsigned started;         /* indexes handed out */
-    atomic_uint started_hint; /* `started`, readable without mu by submit */
+    unsigned holes;           /* of those, slots whose thread failed to start */
+    atomic_uint started_hint; /* started - holes, readable without mu by submit */
     unsigned alive;           /* threads running or being created */
     unsigned fresh;           /* started but not yet in the run loop */
     unsigned starting;        /* pthread_create calls in flight */
@@ -506,15 +511,25 @@ static int start_worker(weft_executor *ex, unsigned index);
  * submitter goes on queueing. */
 static int reserve_start(weft_executor *ex, size_t extra)
 {
-    if (ex->shutdown || ex->broken || ex->started >= ex->max_workers ||
+    if (ex->shutdown || ex->broken || ex->started - ex->holes >= ex->max_workers ||
         ex->starting >= MAX_STARTING || q_len(ex) + extra <= atomic_load(&ex->idle) + ex->fresh)
         return -1;
     ex->alive++;
     ex->fresh++;
     ex->starting++;
-    ex->started++;
-    atomic_store_explicit(&ex->started_hint, ex->started, memory_order_relaxed);
-    return (int)ex->started - 1;
+    unsigned index;
+    if (ex->holes) {
+        /* A slot whose start failed while a later one was already handed
+         * out: fill it, or the pool would run one worker short for good. */
+        for (index = 0; !ex->workers[index].hole; index++)
+            ;
+        ex->workers[index].hole = false;
+        ex->holes--;
+    } else {
+        index = ex->started++;
+    }
+    atomic_store_explicit(&ex->started_hint, ex->started - ex->holes, memory_order_relaxed);
+    return (int)index;
 }
 
 static void run_loop(weft_executor *ex)
@@ -638,6 +653,39 @@ static void *worker_main(void *p)
     return NULL;
 }
 
+static atomic_long start_seq, start_fail_from, start_fail_n;
+
+void weft__start_fail(long from, long n)
+{
+    atomic_store(&start_fail_n, 0);
+    atomic_store(&start_seq, 0);
+    atomic_store(&start_fail_from, from);
+    atomic_store(&start_fail_n, n);
+}
+
+/* An injected failure waits (up to 20 ms) until a later worker index has been
+ * handed out, so that it leaves a hole below `started`: the case a real
+ * failure reaches only when two starts overlap. */
+static bool start_injected_failure(weft_executor *ex, unsigned index)
+{
+    long n = atomic_load_explicit(&start_fail_n, memory_order_relaxed);
+    if (WEFT__LIKELY(n == 0))
+        return false;
+    long k = atomic_fetch_add(&start_seq, 1) - atomic_load(&start_fail_from);
+    if (k < 0 || k >= n)
+        return false;
+    for (int i = 0; i < 200; i++) {
+        weft__lock(&ex->mu);
+        bool later = ex->started > index + 1;
+        weft__unlock(&ex->mu);
+        if (later)
+            break;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 /* Starts the worker whose slot was reserved under mu. Called without mu. */
 static int start_worker(weft_executor *ex, unsigned index)
 {
@@ -651,7 +699,8 @@ static int start_worker(weft_executor *ex, unsigned index)
         rc = pthread_attr_setstacksize(&attr, ex->stack_size);
     pthread_t tid;
     if (!rc)
-        rc = pthread_create(&tid, &attr, worker_main, w);
+        rc = start_injected_failure(ex, index) ? EAGAIN
+                                               : pthread_create(&tid, &attr, worker_main, w);
     WEFT__CHECK(pthread_attr_destroy(&attr));
     weft__lock(&ex->mu);
     ex->starting--;
@@ -663,8 +712,11 @@ static int start_worker(weft_executor *ex, unsigned index)
         ex->fresh--;
         if (index + 1 == ex->started) {
             ex->started--;
-            atomic_store_explicit(&ex->started_hint, ex->started, memory_order_relaxed);
+        } else {
+            w->hole = true;
+            ex->holes++;
         }
+        atomic_store_explicit(&ex->started_hint, ex->started - ex->holes, memory_order_relaxed);
     }
     /* The new worker may have run a task that freed the pool, and exited,
      * before we got here: then we are the last one out. */

@@ -65,6 +65,12 @@ void weft__alloc_fail_reset(void);
  * walk N from 0 until a constructor succeeds). */
 long weft__alloc_count(void);
 
+/* Fault injection for tests: of the executor's thread starts counted from
+ * this call (0, 1, 2, ...), those in [from, from + n) fail with EAGAIN as if
+ * pthread_create had. n == 0 turns it off. Process-wide; tests run it in a
+ * forked child. */
+void weft__start_fail(long from, long n);
+
 /* ------------------------------------------------------------ time */
 
 typedef struct weft__deadline {
