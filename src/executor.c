@@ -716,7 +716,8 @@ static int start_worker(weft_executor *ex, unsigned index)
             w->hole = true;
             ex->holes++;
         }
-        atomic_store_explicit(&ex->started_hint, ex->started - ex->holes, memory_order_relaxed);
+        /* seq_cst: see the recheck in weft__executor_enqueue's fast path. */
+        atomic_store(&ex->started_hint, ex->started - ex->holes);
     }
     /* The new worker may have run a task that freed the pool, and exited,
      * before we got here: then we are the last one out. */
@@ -869,6 +870,24 @@ static void fail_stranded(weft_executor *ex)
 /* Everything but the fast path: the first thread starts, lazy starts,
  * max_queued admission. Under mu, so admission is exact: with max_queued
  * every push comes here, and workers only ever shorten the queue. */
+/* After a thread start failed, or a lock-free submit saw one fail: when no
+ * thread is alive or starting, nobody will run f, queued a moment ago, so
+ * it is taken back (EAGAIN: nothing scheduled), and any other task left
+ * queued fails with EAGAIN. Returns 0 when f stays queued (a worker will
+ * run it) or was already taken, by a worker or by fail_stranded. */
+static int take_back_if_stranded(weft_executor *ex, weft_future *f)
+{
+    int rc = 0;
+    weft__lock(&ex->mu);
+    if (ex->alive == 0 && !ex->starting) {
+        if (q_remove(ex, weft__future_qnode(f)))
+            rc = EAGAIN;
+        fail_stranded(ex);
+    }
+    weft__unlock(&ex->mu);
+    return rc;
+}
+
 static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
 {
     int rc;
@@ -925,17 +944,8 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
     weft__unlock(&ex->mu);
     if (entered)
         weft__wait_leave(tok);
-    if (start >= 0 && start_worker(ex, (unsigned)start) != 0) {
-        /* No thread: fine while another worker will run the task; when none
-         * exists the task would wait forever, so take it back. */
-        weft__lock(&ex->mu);
-        if (ex->alive == 0) {
-            if (q_remove(ex, weft__future_qnode(f)))
-                rc = EAGAIN;
-            fail_stranded(ex);
-        }
-        weft__unlock(&ex->mu);
-    }
+    if (start >= 0 && start_worker(ex, (unsigned)start) != 0)
+        rc = take_back_if_stranded(ex, f);
     return rc;
 }
 
@@ -950,8 +960,18 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
                      atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >=
                          ex->max_workers)) {
         int rc = q_push(ex, f, fn, arg);
-        if (rc == 0)
+        if (rc == 0) {
             pass_wakeup_on(ex);
+            /* The hint fell while we pushed: a thread start failed (the
+             * pool's only one, or one below the last). If that left no
+             * thread, its submitter's sweep (fail_stranded) may have run
+             * before our task was in the queue: look again. The hint's
+             * store there is seq_cst and comes before that sweep reads the
+             * queue; our push comes before this load, so one of the two
+             * sees the other. */
+            if (WEFT__UNLIKELY(atomic_load(&ex->started_hint) < ex->max_workers))
+                rc = take_back_if_stranded(ex, f);
+        }
         return rc;
     }
     return enqueue_slow(ex, f, fn, arg);
