@@ -153,6 +153,20 @@ static void check_expected(struct site *s, collect *c, unsigned depth, bool hono
     free(nodes);
 }
 
+/* Crawls the whole site from / with `workers` and default options but depth
+ * unbounded (left in *o for the caller's next crawl), the server's counters
+ * reset first, and checks that it found exactly the site's own graph. */
+static crawl_result crawl_whole_site(struct site *s, crawl_opts *o, unsigned workers, bool honour,
+                                     collect *c)
+{
+    crawl_opts_default(o);
+    o->depth = 1000;
+    site_reset_counters(s);
+    crawl_result r = crawl(s, o, "/", workers, c);
+    check_expected(s, c, 1000, honour);
+    return r;
+}
+
 /* -------------------------------------------------------------- tests */
 
 TEST_T(crawl_exact_sets_by_depth, 60)
@@ -210,12 +224,8 @@ TEST_T(crawl_robots_disallowed_never_requested, 60)
     struct site *s = start_default();
     const site_opts *so = site_options(s);
     crawl_opts o;
-    crawl_opts_default(&o);
-    o.depth = 1000;
     collect c;
-    site_reset_counters(s);
-    crawl_result r = crawl(s, &o, "/", 8, &c);
-    check_expected(s, &c, 1000, true);
+    crawl_result r = crawl_whole_site(s, &o, 8, true, &c);
     size_t privates = 0;
     for (unsigned i = 0; i < so->pages; i++) {
         char path[SITE_PATH_MAX + 16];
@@ -250,11 +260,8 @@ TEST_T(crawl_robots_status_rules, 60)
     so.robots_missing = true;
     struct site *s = start(&so);
     crawl_opts o;
-    crawl_opts_default(&o);
-    o.depth = 1000;
     collect c;
-    crawl_result r = crawl(s, &o, "/", 4, &c);
-    check_expected(s, &c, 1000, false);
+    crawl_result r = crawl_whole_site(s, &o, 4, false, &c);
     free(c.pages);
     crawl_result_free(&r);
     site_stop(s);
@@ -263,6 +270,7 @@ TEST_T(crawl_robots_status_rules, 60)
     site_opts_default(&so);
     so.robots_txt = "User-agent: *\nDisallow: /\n\nUser-agent: weft\nDisallow: /page/1$\n";
     s = start(&so);
+    crawl_opts_default(&o);
     o.depth = 2;
     site_reset_counters(s);
     r = crawl(s, &o, "/", 4, &c);
@@ -371,12 +379,8 @@ TEST_T(crawl_fills_every_slot, 60)
     so.latency = 0.15;
     struct site *s = start(&so);
     crawl_opts o;
-    crawl_opts_default(&o);
-    o.depth = 1000;
     collect c;
-    site_reset_counters(s);
-    crawl_result r = crawl(s, &o, "/", 8, &c);
-    check_expected(s, &c, 1000, true);
+    crawl_result r = crawl_whole_site(s, &o, 8, true, &c);
     CHECK_EQ(site_peak_concurrency(s, "127.0.0.1"), 8u);
     CHECK_EQ(site_hits(s, "/robots.txt"), 1ul);
     site_stats st;
