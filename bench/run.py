@@ -590,6 +590,24 @@ def tool_round(weft, mode, rounds, result):
 
         crawl_cmd = crawl_cmds(100)
         timeout = 300
+
+        def run_client(part, c, cmd_stdin):
+            """One run of client c: (wall, cpu, rss, pages or None, failed).
+            wget2 exits 8 when a server answered an error status (the site's
+            error pages), which is not a failed run; its mirror is removed."""
+            cmd, stdin_path = cmd_stdin
+            stdin = open(stdin_path) if stdin_path else None
+            pages_file = None
+            if c == "bs4" or c == "weft" and part == "crawl":
+                pages_file = os.path.join(tmp, "pages")
+            wall, cpu, rss, rc = measure(cmd, timeout, stdin, pages_file)
+            if stdin:
+                stdin.close()
+            pages = count_pages(part, c, rc, crawl_dir, pages_file)
+            if part == "crawl" and c == "wget2":
+                subprocess.run(["rm", "-rf", crawl_dir])
+            return wall, cpu, rss, pages, rc != 0 and not (c == "wget2" and rc == 8)
+
         for r in range(rounds):
             print(f"tool round {r + 1}/{rounds} ...", file=sys.stderr, flush=True)
             for part, clients, cmds in (("fetch", FETCH_CLIENTS, fetch_cmd),
@@ -609,18 +627,7 @@ def tool_round(weft, mode, rounds, result):
                         for v in runs.values():
                             v.append("n/a")
                         continue
-                    cmd, stdin_path = cmds[c]
-                    stdin = open(stdin_path) if stdin_path else None
-                    pages_file = None
-                    if c == "bs4" or c == "weft" and part == "crawl":
-                        pages_file = os.path.join(tmp, "pages")
-                    wall, cpu, rss, rc = measure(cmd, timeout, stdin, pages_file)
-                    if stdin:
-                        stdin.close()
-                    pages = count_pages(part, c, rc, crawl_dir, pages_file)
-                    if part == "crawl" and c == "wget2":
-                        subprocess.run(["rm", "-rf", crawl_dir])
-                    bad = rc != 0 and not (c == "wget2" and rc == 8)
+                    wall, cpu, rss, pages, bad = run_client(part, c, cmds[c])
                     runs["wall"].append("fail" if bad else wall)
                     runs["cpu"].append("fail" if bad else cpu)
                     runs["rss"].append("fail" if bad else rss)
@@ -633,10 +640,7 @@ def tool_round(weft, mode, rounds, result):
                     if cmds.get(c) is None:
                         runs.append("-" if c == "bs4" else "n/a")
                         continue
-                    wall, _cpu, _rss, rc = measure(cmds[c][0], timeout)
-                    if c == "wget2":
-                        subprocess.run(["rm", "-rf", crawl_dir])
-                    bad = rc != 0 and not (c == "wget2" and rc == 8)
+                    wall, _cpu, _rss, _pages, bad = run_client("crawl", c, cmds[c])
                     runs.append("fail" if bad else wall)
     except RuntimeError as e:
         print(f"tool: {e}: tool figures n/a", file=sys.stderr)
