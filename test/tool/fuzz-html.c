@@ -1,8 +1,8 @@
-/* fuzz-html.c: fuzz harness for tool/html.c. The input is parsed whole and
+/* fuzz-html.c: fuzz harness for tool/parse/html.c. The input is parsed whole and
  * fed in chunks whose sizes come from its first byte. Invariants: never
  * crash or hang; caps hold; the title is clean UTF-8 without controls. */
 #include "fuzz-main.h"
-#include "html.h"
+#include "parse/html.h"
 
 static void check(const html_page *pg)
 {

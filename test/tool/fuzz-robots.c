@@ -1,9 +1,9 @@
-/* fuzz-robots.c: fuzz harness for tool/robots.c. The input is a robots.txt
+/* fuzz-robots.c: fuzz harness for tool/parse/robots.c. The input is a robots.txt
  * body; every rule value in it is also queried as a path. Invariants: never
  * crash; /robots.txt is always allowed; caps hold; the answer for a path
  * does not depend on which other paths were asked before. */
 #include "fuzz-main.h"
-#include "robots.h"
+#include "parse/robots.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,8 +1,8 @@
-/* fuzz-urlnorm.c: fuzz harness for tool/urlnorm.c. Input: "base\nhref".
+/* fuzz-urlnorm.c: fuzz harness for tool/parse/urlnorm.c. Input: "base\nhref".
  * Invariants: never crash; a result is an http(s) URL without fragment, no
  * longer than URLNORM_MAX, and normalising it again changes nothing. */
 #include "fuzz-main.h"
-#include "urlnorm.h"
+#include "parse/urlnorm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* The tool's shared argument parsers: what they accept and refuse. */
 #include "test.h"
-#include "args.h"
+#include "cli/args.h"
 
 #include <stdio.h>
 

@@ -1,4 +1,4 @@
-/* test-crawl.c: the crawler core (tool/crawl.c, tool/frontier.c) against
+/* test-crawl.c: the crawler core (tool/crawl/engine.c, tool/crawl/frontier.c) against
  * the embedded site, in-process: the exact page sets site.h predicts at
  * each depth, sequential and threaded; robots.txt (disallowed paths never
  * requested), Crawl-delay, the per-host limit, redirect loops, every link
@@ -6,10 +6,10 @@
  * order; timing checks are one-sided. */
 #include "test.h"
 
-#include "crawl.h"
-#include "html.h"
-#include "site.h"
-#include "urlnorm.h"
+#include "crawl/crawl.h"
+#include "parse/html.h"
+#include "site/site.h"
+#include "parse/urlnorm.h"
 
 #include <weft.h>
 

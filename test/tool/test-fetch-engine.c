@@ -3,9 +3,9 @@
  * what the site saw. Timing checks are one-sided. */
 #include "test.h"
 
-#include "fetch.h"
-#include "hostlimit.h"
-#include "site.h"
+#include "fetch/fetch.h"
+#include "http/hostlimit.h"
+#include "site/site.h"
 
 #include <weft.h>
 

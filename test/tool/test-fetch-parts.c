@@ -3,11 +3,11 @@
  * and argument parsing. */
 #include "test.h"
 
-#include "fetch.h"
-#include "report.h"
-#include "retry.h"
-#include "savename.h"
-#include "timeline.h"
+#include "fetch/fetch.h"
+#include "output/report.h"
+#include "http/retry.h"
+#include "output/savename.h"
+#include "output/timeline.h"
 
 #include <curl/curl.h>
 #include <dirent.h>

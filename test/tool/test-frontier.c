@@ -2,7 +2,7 @@
  * de-dup set, the two-level window, moving a URL up when a slower page finds
  * it shallower, holding depth skips back to the end, the page limit, robots
  * rules applied at hand-out, fault-free teardown with items left. */
-#include "frontier.h"
+#include "crawl/frontier.h"
 #include "test.h"
 
 #include <weft.h>

@@ -1,6 +1,6 @@
-/* test-html.c: title, word count, links and <base> from tool/html.c, on
+/* test-html.c: title, word count, links and <base> from tool/parse/html.c, on
  * well-formed, broken, mis-encoded and binary input, whole and in chunks. */
-#include "html.h"
+#include "parse/html.h"
 #include "test.h"
 
 static void parse(const char *s, html_page *pg)

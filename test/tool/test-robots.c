@@ -1,7 +1,7 @@
-/* test-robots.c: RFC 9309 as tool/robots.c reads it: group selection by
+/* test-robots.c: RFC 9309 as tool/parse/robots.c reads it: group selection by
  * product token, longest match, allow wins a tie, '*' and '$', the status
  * rules, Crawl-delay. */
-#include "robots.h"
+#include "parse/robots.h"
 #include "test.h"
 
 static robots *parse(const char *txt)

@@ -1,11 +1,11 @@
-/* test-site.c: the embedded test site (tool/site.h): the page graph's pure
+/* test-site.c: the embedded test site (tool/site/site.h): the page graph's pure
  * helpers, every special path fetched over loopback with libcurl, the
  * counters, and suspend/resume under hundreds of concurrent slow requests.
  * Waits are handshakes on the site's own counters (site_active), never
  * sleeps; timing checks are one-sided. */
 #include "test.h"
 #include "commands.h"
-#include "site.h"
+#include "site/site.h"
 
 #include <curl/curl.h>
 #include <time.h>

@@ -1,8 +1,8 @@
-/* test-urlnorm.c: link resolution and normalisation (tool/urlnorm.c), as a
+/* test-urlnorm.c: link resolution and normalisation (tool/parse/urlnorm.c), as a
  * table of (base, href, expected); NULL expected means "not followed", with
  * the reason in the status column. */
 #include "test.h"
-#include "urlnorm.h"
+#include "parse/urlnorm.h"
 
 #include <curl/curl.h>
 

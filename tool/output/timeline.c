@@ -4,8 +4,8 @@
  * cells and mark a cell busy when a request covers at least half of it, so a
  * sequential run of 60 requests reads as one solid bar and a threaded run as
  * short parallel bars: the picture of the speedup. */
-#include "timeline.h"
-#include "report.h"
+#include "output/timeline.h"
+#include "output/report.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
  * on every call. curl_easy_reset is never called: it would keep the
  * connections but cost re-setting everything. Lock order: curl takes at
  * most one share lock at a time, so the weft_locks here never nest. */
-#include "http.h"
-#include "retry.h"
+#include "http/http.h"
+#include "http/retry.h"
 
 #include <weft.h>
 

@@ -3,7 +3,7 @@
  * DESIGN: see savename.h. The URL is parsed with curl's URL API when it can
  * be; otherwise the text after the scheme and host is used as is, which is
  * no less safe, because the sanitising below trusts nothing in it. */
-#include "savename.h"
+#include "output/savename.h"
 
 #include <curl/curl.h>
 #include <errno.h>

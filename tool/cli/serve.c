@@ -8,7 +8,7 @@
  * so a script can read it and connect at once.
  */
 #include "commands.h"
-#include "site.h"
+#include "site/site.h"
 
 #include <errno.h>
 #include <getopt.h>

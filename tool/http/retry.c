@@ -2,7 +2,7 @@
  * schedule, and Retry-After.
  *
  * DESIGN: see retry.h. Everything here is pure; the caller sleeps. */
-#include "retry.h"
+#include "http/retry.h"
 
 #include <curl/curl.h>
 #include <ctype.h>

@@ -6,7 +6,7 @@
  * differently: refusing foreign schemes up front, the empty reference
  * (curl resolves "" to the base's directory; RFC 3986 5.2.2 says the base
  * itself), lower-casing the host, and canonical percent-escapes. */
-#include "urlnorm.h"
+#include "parse/urlnorm.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>

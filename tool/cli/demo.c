@@ -8,8 +8,8 @@
  * worker, then with N, and prints the seeds' comparison and both timelines.
  * About 5 s sequential plus half a second threaded with the defaults. */
 #include "commands.h"
-#include "crawl.h"
-#include "site.h"
+#include "crawl/crawl.h"
+#include "site/site.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -16,8 +16,8 @@
 #ifndef WEFT_TOOL_CRAWL_H
 #define WEFT_TOOL_CRAWL_H
 
-#include "frontier.h"
-#include "report.h"
+#include "crawl/frontier.h"
+#include "output/report.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -133,6 +133,9 @@ int crawl_compare_report(const char *start_url, unsigned workers, unsigned depth
 void crawl_record_json(FILE *out, const crawl_record *r);
 void crawl_record_csv(FILE *out, const crawl_record *r);
 void crawl_csv_header(FILE *out);
+/* The table's header line and one row of it. */
+void crawl_table_header(FILE *out);
+void crawl_table_row(FILE *out, const crawl_record *r);
 
 /* The summary: pages, errors, bytes, time, skips by reason, per-depth table. */
 void crawl_summary(FILE *out, const crawl_result *r, const char *label);

@@ -7,7 +7,7 @@
  * chunks, but never over an element boundary). Error and warning callbacks
  * are no-ops, and the structured-error hook too, so nothing a page does can
  * print on stderr. */
-#include "html.h"
+#include "parse/html.h"
 
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>

@@ -10,8 +10,8 @@
 #ifndef WEFT_TOOL_FETCH_H
 #define WEFT_TOOL_FETCH_H
 
-#include "report.h"
-#include "timeline.h"
+#include "output/report.h"
+#include "output/timeline.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

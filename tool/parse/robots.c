@@ -6,7 +6,7 @@
  * lines followed by rules; a user-agent line after a rule starts a new group.
  * Matching is the iterative wildcard algorithm with one backtrack point
  * (the last '*'), which never recurses and is O(pattern * path) at worst. */
-#include "robots.h"
+#include "parse/robots.h"
 
 #include <ctype.h>
 #include <errno.h>

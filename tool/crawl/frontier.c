@@ -11,8 +11,8 @@
  * up a level is not unlinked: the old one is marked dead and dropped when it
  * reaches the head of its queue; the de-dup set's slot points at the live
  * item while it waits. */
-#include "frontier.h"
-#include "urlnorm.h"
+#include "crawl/frontier.h"
+#include "parse/urlnorm.h"
 
 #include <weft.h>
 

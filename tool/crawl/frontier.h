@@ -49,7 +49,7 @@
 #ifndef WEFT_TOOL_FRONTIER_H
 #define WEFT_TOOL_FRONTIER_H
 
-#include "robots.h"
+#include "parse/robots.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

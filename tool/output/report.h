@@ -10,7 +10,7 @@
 #ifndef WEFT_TOOL_REPORT_H
 #define WEFT_TOOL_REPORT_H
 
-#include "savename.h"
+#include "output/savename.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * notifies all waiters: they may wait on different hosts, and a waiter whose
  * host is still full simply waits again; with the few dozen waiters of a
  * fetch run that costs less than a condition per host would. */
-#include "hostlimit.h"
+#include "http/hostlimit.h"
 
 #include <weft.h>
 

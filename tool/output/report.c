@@ -4,7 +4,7 @@
  * DESIGN: see report.h. Numbers in JSON and CSV are plain (seconds with
  * microsecond precision, bytes as integers) so scripts need no parsing of
  * units; only the table and the summary are for eyes. */
-#include "report.h"
+#include "output/report.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* args.c: command-line argument parsing shared by the weft subcommands, so
  * every subcommand accepts and rejects numbers the same way. */
-#include "args.h"
+#include "cli/args.h"
 
 #include <errno.h>
 #include <math.h>

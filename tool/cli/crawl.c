@@ -1,0 +1,551 @@
+/* cli/crawl.c: `weft crawl URL`: its command line, how its records are
+ * printed as they come, --compare, and the seeds' sequential-versus-threaded
+ * report. The engine is crawl/engine.c. */
+#include "cli/args.h"
+#include "crawl/crawl.h"
+#include "commands.h"
+#include "fetch/fetch.h"
+#include "parse/html.h"
+#include "http/retry.h"
+#include "output/timeline.h"
+#include "parse/urlnorm.h"
+
+#include <weft.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <math.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- options */
+
+void crawl_opts_default(crawl_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->depth = CRAWL_DEFAULT_DEPTH;
+    o->jobs = CRAWL_DEFAULT_JOBS;
+    o->max_bytes = CRAWL_DEFAULT_MAX_BYTES;
+    o->retries = CRAWL_DEFAULT_RETRIES;
+    o->timeout = CRAWL_DEFAULT_TIMEOUT;
+    o->connect_timeout = 10;
+    o->user_agent = CRAWL_USER_AGENT;
+    o->robots = true;
+}
+
+void crawl_opts_free(crawl_opts *o)
+{
+    free(o->allow);
+    free(o->deny);
+    o->allow = o->deny = NULL;
+    o->nallow = o->ndeny = 0;
+}
+
+static const char usage_text[] =
+    "usage: weft crawl [options] URL\n"
+    "\n"
+    "Crawls breadth-first from URL, on the same host, obeying robots.txt, and\n"
+    "prints one record per page (status, depth, title, words, links, bytes, time)\n"
+    "and per URL not fetched (with the reason), then a summary per depth.\n"
+    "\n"
+    "options:\n"
+    "  -d, --depth D            link hops from URL (default 2; 0: URL only)\n"
+    "  -j, --jobs N             workers (default 8)\n"
+    "      --max-pages N        fetch at most N pages\n"
+    "      --max-bytes N        cut bodies after N bytes (default 10 MiB)\n"
+    "      --per-host N         requests in flight per host (default: no limit but -j)\n"
+    "      --delay S            at least S seconds between requests to a host\n"
+    "                           (a robots.txt Crawl-delay, if larger, wins)\n"
+    "      --domain             subdomains of URL's host are in scope too\n"
+    "      --allow PATTERN      only crawl URLs matching PATTERN (repeatable)\n"
+    "      --deny PATTERN       never crawl URLs matching PATTERN (repeatable)\n"
+    "                           PATTERN is a substring, or a glob when it has * ? [\n"
+    "      --no-robots          ignore robots.txt\n"
+    "      --retries N          retries of 429, 503, timeouts, resets (default 2)\n"
+    "      --timeout S          per-request time limit (default 30; 0: none)\n"
+    "      --connect-timeout S  connection time limit (default 10)\n"
+    "      --user-agent S       the User-Agent (default " CRAWL_USER_AGENT ")\n"
+    "      --json               JSON lines, skipped URLs as {\"skipped\": reason}\n"
+    "      --csv                CSV with a header row\n"
+    "      --compare            crawl with 1 worker, then with N; print the speedup\n"
+    "      --timeline           print a per-worker timeline after the crawl\n"
+    "      --trace FILE         write a Chrome Trace Event file (open in Perfetto)\n"
+    "  -q, --quiet              summary only\n"
+    "  -h, --help               this text\n"
+    "\n"
+    "Exit status: 0 every page fetched fine, 1 some page failed (an HTTP error\n"
+    "status or a transfer error), 2 bad usage, 130 interrupted.\n";
+
+enum {
+    OPT_MAX_PAGES = 256,
+    OPT_MAX_BYTES,
+    OPT_PER_HOST,
+    OPT_DELAY,
+    OPT_DOMAIN,
+    OPT_ALLOW,
+    OPT_DENY,
+    OPT_NO_ROBOTS,
+    OPT_RETRIES,
+    OPT_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_USER_AGENT,
+    OPT_JSON,
+    OPT_CSV,
+    OPT_COMPARE,
+    OPT_TIMELINE,
+    OPT_TRACE,
+};
+
+static const struct option long_opts[] = {
+    {"depth", required_argument, NULL, 'd'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
+    {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
+    {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"domain", no_argument, NULL, OPT_DOMAIN},
+    {"allow", required_argument, NULL, OPT_ALLOW},
+    {"deny", required_argument, NULL, OPT_DENY},
+    {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"user-agent", required_argument, NULL, OPT_USER_AGENT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"compare", no_argument, NULL, OPT_COMPARE},
+    {"timeline", no_argument, NULL, OPT_TIMELINE},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {NULL, 0, NULL, 0},
+};
+
+static int push_pattern(const char ***v, size_t *n, const char *p)
+{
+    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return ENOMEM;
+    nv[(*n)++] = p;
+    *v = nv;
+    return 0;
+}
+
+int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
+{
+    crawl_opts_default(o);
+    bool json = false, csv = false;
+    unsigned long long v;
+    opterr = 0;
+    optind = 0; /* glibc: start afresh, so tests can parse twice */
+    int c, idx, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, ":d:j:qh", long_opts, &idx)) != -1) {
+        switch (c) {
+        case 'd':
+            if (!args_ull(optarg, 0, 100000, &v))
+                rc = args_usage_error(err, "crawl",
+                                      "--depth wants a number from 0 to 100000, not '%s'", optarg);
+            o->depth = (unsigned)v;
+            break;
+        case 'j':
+            if (!args_ull(optarg, 1, 4096, &v))
+                rc = args_usage_error(
+                    err, "crawl", "-j wants a number of workers from 1 to 4096, not '%s'", optarg);
+            o->jobs = (unsigned)v;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            fputs(usage_text, out);
+            crawl_opts_free(o);
+            return 1;
+        case OPT_MAX_PAGES:
+            if (!args_ull(optarg, 1, 1000000000ull, &v))
+                rc = args_usage_error(err, "crawl", "--max-pages wants a number above 0, not '%s'",
+                                      optarg);
+            o->max_pages = (size_t)v;
+            break;
+        case OPT_MAX_BYTES:
+            if (!args_ull(optarg, 1, 1ull << 40, &v))
+                rc = args_usage_error(
+                    err, "crawl", "--max-bytes wants a number of bytes above 0, not '%s'", optarg);
+            o->max_bytes = (long long)v;
+            break;
+        case OPT_PER_HOST:
+            if (!args_ull(optarg, 0, 100000, &v))
+                rc = args_usage_error(err, "crawl",
+                                      "--per-host wants a number (0: no limit), not '%s'", optarg);
+            o->per_host = (unsigned)v;
+            break;
+        case OPT_DELAY:
+            if (!args_seconds(optarg, &o->delay))
+                rc = args_usage_error(err, "crawl", "--delay wants seconds (e.g. 0.5), not '%s'",
+                                      optarg);
+            break;
+        case OPT_DOMAIN:
+            o->domain = true;
+            break;
+        case OPT_ALLOW:
+            if (push_pattern(&o->allow, &o->nallow, optarg) != 0)
+                rc = args_usage_error(err, "crawl", "%s", "out of memory");
+            break;
+        case OPT_DENY:
+            if (push_pattern(&o->deny, &o->ndeny, optarg) != 0)
+                rc = args_usage_error(err, "crawl", "%s", "out of memory");
+            break;
+        case OPT_NO_ROBOTS:
+            o->robots = false;
+            break;
+        case OPT_RETRIES:
+            if (!args_ull(optarg, 0, 100, &v))
+                rc = args_usage_error(err, "crawl",
+                                      "--retries wants a number from 0 to 100, not '%s'", optarg);
+            o->retries = (unsigned)v;
+            break;
+        case OPT_TIMEOUT:
+            if (!args_seconds(optarg, &o->timeout))
+                rc = args_usage_error(err, "crawl", "--timeout wants seconds (e.g. 2.5), not '%s'",
+                                      optarg);
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (!args_seconds(optarg, &o->connect_timeout))
+                rc = args_usage_error(err, "crawl", "--connect-timeout wants seconds, not '%s'",
+                                      optarg);
+            break;
+        case OPT_USER_AGENT:
+            o->user_agent = optarg;
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case OPT_CSV:
+            csv = true;
+            break;
+        case OPT_COMPARE:
+            o->compare = true;
+            break;
+        case OPT_TIMELINE:
+            o->timeline = true;
+            break;
+        case OPT_TRACE:
+            o->trace = optarg;
+            break;
+        case ':':
+            rc = args_usage_error(err, "crawl", "option '%s' needs a value", argv[optind - 1]);
+            break;
+        default:
+            rc = args_usage_error(err, "crawl", "unknown option '%s'", argv[optind - 1]);
+            break;
+        }
+    }
+    if (rc == 0 && json && csv)
+        rc = args_usage_error(err, "crawl", "%s", "--json and --csv exclude each other");
+    if (rc == 0 && optind != argc - 1)
+        rc = args_usage_error(err, "crawl", "%s",
+                              optind >= argc ? "no URL given" : "give exactly one URL");
+    if (rc != 0) {
+        crawl_opts_free(o);
+        return 2;
+    }
+    o->format = json ? REPORT_JSON : csv ? REPORT_CSV : REPORT_TABLE;
+    o->start_url = argv[optind];
+    return 0;
+}
+
+/* ---------------------------------------------------------- the command */
+
+typedef struct printer {
+    const crawl_opts *o;
+    FILE *rows; /* NULL: no rows */
+    size_t table_rows, table_more;
+    timeline *tl;
+    trace *tr;
+    int trace_pid;
+    bool *traced;
+    unsigned nworkers;
+} printer;
+
+static void print_record(void *ud, const crawl_record *r)
+{
+    printer *p = ud;
+    if (p->rows) {
+        switch (p->o->format) {
+        case REPORT_JSON:
+            crawl_record_json(p->rows, r);
+            break;
+        case REPORT_CSV:
+            crawl_record_csv(p->rows, r);
+            break;
+        case REPORT_TABLE:
+            if (r->skip != SKIP_NONE)
+                break;
+            if (p->table_rows < CRAWL_TABLE_ROWS) {
+                if (p->table_rows == 0)
+                    crawl_table_header(p->rows);
+                crawl_table_row(p->rows, r);
+                p->table_rows++;
+            } else {
+                p->table_more++;
+            }
+            break;
+        }
+    }
+    if (r->skip != SKIP_NONE)
+        return;
+    if (p->tl)
+        timeline_add(p->tl, r->start, r->end, r->worker, r->error == NULL, r->url);
+    if (p->tr && r->worker >= 0 && (unsigned)r->worker < p->nworkers) {
+        if (!p->traced[r->worker]) {
+            p->traced[r->worker] = true;
+            trace_thread(p->tr, p->trace_pid, r->worker);
+        }
+        trace_span(p->tr, p->trace_pid, r->worker, r->start, r->end, r->url, r->status, r->error);
+    }
+}
+
+static int exit_status(const crawl_result *r)
+{
+    if (r->interrupted)
+        return FETCH_EXIT_INTERRUPTED;
+    return r->error || r->errors > 0 ? 1 : 0;
+}
+
+static void print_levels_side_by_side(FILE *out, const crawl_result *s, const crawl_result *t)
+{
+    size_t n = s->nlevels > t->nlevels ? s->nlevels : t->nlevels;
+    fprintf(out, "%5s | %7s %7s %8s | %7s %7s %8s\n", "DEPTH", "PAGES", "ERRORS", "SEQ", "PAGES",
+            "ERRORS", "THREADED");
+    for (size_t d = 0; d < n; d++) {
+        crawl_level z = {0};
+        const crawl_level *a = d < s->nlevels ? &s->levels[d] : &z;
+        const crawl_level *b = d < t->nlevels ? &t->levels[d] : &z;
+        if (a->pages == 0 && b->pages == 0)
+            continue;
+        fprintf(out, "%5zu | %7zu %7zu %7.2fs | %7zu %7zu %7.2fs\n", d, a->pages, a->errors,
+                a->last > a->first ? a->last - a->first : 0.0, b->pages, b->errors,
+                b->last > b->first ? b->last - b->first : 0.0);
+    }
+}
+
+static void print_compare(FILE *out, const crawl_result *seq, const crawl_result *thr,
+                          unsigned workers)
+{
+    fprintf(out, "Sequential: %.2fs, %zu pages\n", seq->wall, seq->pages);
+    fprintf(out, "Threaded: %.2fs, %zu pages (%u workers)\n", thr->wall, thr->pages, workers);
+    fprintf(out, "Speedup: %.1f\u00d7\n", thr->wall > 0 ? seq->wall / thr->wall : 0.0);
+    fprintf(out, "Time saved: %.2fs\n", seq->wall - thr->wall);
+    bool same = seq->pages == thr->pages && seq->checksum == thr->checksum;
+    fprintf(out, "Same pages both ways: %s\n", same ? "yes" : "NO");
+    print_levels_side_by_side(out, seq, thr);
+}
+
+int cmd_crawl(int argc, char **argv)
+{
+    crawl_opts o;
+    int rc = crawl_parse_args(argc, argv, &o, stdout, stderr);
+    if (rc == 1)
+        return 0;
+    if (rc != 0)
+        return 2;
+    char *check = NULL;
+    urlnorm_status st = urlnorm(o.start_url, &check);
+    free(check);
+    if (st != URLNORM_OK) {
+        fprintf(stderr, "weft crawl: '%s' is not an http(s) URL (%s)\nTry 'weft crawl --help'.\n",
+                o.start_url, urlnorm_strstatus(st));
+        crawl_opts_free(&o);
+        return 2;
+    }
+    trace tr = {0};
+    if (o.trace && (rc = trace_open(&tr, o.trace)) != 0) {
+        fprintf(stderr, "weft crawl: --trace %s: %s\n", o.trace, strerror(rc));
+        crawl_opts_free(&o);
+        return 2;
+    }
+    html_global_init();
+    fetch_install_signals();
+    FILE *info = o.format == REPORT_TABLE ? stdout : stderr;
+    timeline tl1, tl2;
+    timeline_init(&tl1);
+    timeline_init(&tl2);
+    crawl_result seq = {0}, thr = {0};
+    bool *traced = calloc(o.jobs, sizeof *traced);
+    if (!traced) {
+        fprintf(stderr, "weft crawl: out of memory\n");
+        return 1;
+    }
+    printer p = {.o = &o,
+                 .rows = o.quiet ? NULL : stdout,
+                 .tl = o.timeline ? &tl2 : NULL,
+                 .tr = o.trace ? &tr : NULL,
+                 .trace_pid = o.compare ? 2 : 1,
+                 .traced = traced,
+                 .nworkers = o.jobs};
+    if (p.rows && o.format == REPORT_CSV)
+        crawl_csv_header(p.rows);
+    if (o.compare) {
+        bool traced1 = false;
+        printer p1 = {.o = &o,
+                      .tl = o.timeline ? &tl1 : NULL,
+                      .tr = o.trace ? &tr : NULL,
+                      .trace_pid = 1,
+                      .traced = &traced1,
+                      .nworkers = 1};
+        if (o.trace)
+            trace_process(&tr, 1, "sequential (1 worker)");
+        rc = crawl_run(&o, 1, print_record, &p1, &seq);
+        if (rc == 0 && !seq.interrupted) {
+            if (o.trace) {
+                char name[64];
+                snprintf(name, sizeof name, "threaded (%u workers)", o.jobs);
+                trace_process(&tr, 2, name);
+            }
+            rc = crawl_run(&o, o.jobs, print_record, &p, &thr);
+        }
+    } else {
+        if (o.trace)
+            trace_process(&tr, 1, "weft crawl");
+        rc = crawl_run(&o, o.jobs, print_record, &p, &thr);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "weft crawl: %s\n", weft_strerror(rc));
+    } else {
+        if (p.table_more)
+            fprintf(info, "... and %zu more pages\n", p.table_more);
+        if (p.rows && o.format == REPORT_TABLE && p.table_rows)
+            fputc('\n', info);
+        if (o.compare) {
+            crawl_summary(info, &seq, "Sequential");
+            if (!seq.interrupted) {
+                crawl_summary(info, &thr, "Threaded");
+                fputc('\n', info);
+                print_compare(info, &seq, &thr, o.jobs);
+            }
+        } else {
+            crawl_summary(info, &thr, thr.interrupted ? "Interrupted" : "Crawled");
+        }
+        if (o.timeline) {
+            if (o.compare) {
+                fprintf(info, "\nSequential:\n");
+                timeline_render(&tl1, seq.wall, 60, 16, info);
+                fprintf(info, "\nThreaded:\n");
+            } else {
+                fputc('\n', info);
+            }
+            timeline_render(&tl2, thr.wall, 60, 32, info);
+        }
+    }
+    if (o.trace) {
+        int trc = trace_close(&tr);
+        if (trc)
+            fprintf(stderr, "weft crawl: --trace %s: %s\n", o.trace, strerror(trc));
+        else
+            fprintf(info, "Trace written to %s (open it in https://ui.perfetto.dev)\n", o.trace);
+    }
+    int status = rc != 0 ? 1 : exit_status(&thr);
+    if (o.compare && rc == 0 && exit_status(&seq) > status)
+        status = exit_status(&seq);
+    timeline_free(&tl1);
+    timeline_free(&tl2);
+    crawl_result_free(&seq);
+    crawl_result_free(&thr);
+    free(traced);
+    crawl_opts_free(&o);
+    return status;
+}
+
+/* ------------------------------------------------- the seeds' report */
+
+typedef struct kept {
+    char *url, *title;
+    unsigned long words;
+    long status;
+} kept;
+
+typedef struct keeper {
+    kept *v;
+    size_t n, cap;
+} keeper;
+
+static void keep_record(void *ud, const crawl_record *r)
+{
+    keeper *k = ud;
+    if (r->skip != SKIP_NONE)
+        return;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        kept *v = realloc(k->v, cap * sizeof *v);
+        if (!v)
+            return;
+        k->v = v;
+        k->cap = cap;
+    }
+    kept *e = &k->v[k->n];
+    e->url = strdup(r->url);
+    e->title = strdup(r->error ? r->error : r->title);
+    if (!e->url || !e->title) {
+        free(e->url);
+        free(e->title);
+        return;
+    }
+    e->words = r->words;
+    e->status = r->status;
+    k->n++;
+}
+
+static int by_url(const void *a, const void *b)
+{
+    return strcmp(((const kept *)a)->url, ((const kept *)b)->url);
+}
+
+int crawl_compare_report(const char *start_url, unsigned workers, unsigned depth, FILE *out)
+{
+    crawl_opts o;
+    crawl_opts_default(&o);
+    o.start_url = start_url;
+    o.depth = depth;
+    o.jobs = workers;
+    html_global_init();
+    crawl_result seq, thr;
+    keeper k = {0};
+    fprintf(out, "Sequential crawling...\n");
+    int rc = crawl_run(&o, 1, NULL, NULL, &seq);
+    if (rc != 0)
+        return rc;
+    fprintf(out, "Sequential: %.2fs, %zu pages\n\nThreaded crawling...\n", seq.wall, seq.pages);
+    rc = crawl_run(&o, workers, keep_record, &k, &thr);
+    if (rc != 0) {
+        crawl_result_free(&seq);
+        return rc;
+    }
+    fprintf(out, "Threaded: %.2fs, %zu pages (%u workers)\n\n", thr.wall, thr.pages, workers);
+    fprintf(out, "Speedup: %.1f\u00d7\n", thr.wall > 0 ? seq.wall / thr.wall : 0.0);
+    fprintf(out, "Time saved: %.2fs\n", seq.wall - thr.wall);
+    bool same = seq.pages == thr.pages && seq.checksum == thr.checksum;
+    fprintf(out, "Same pages both ways: %s\n\n", same ? "yes" : "NO");
+    print_levels_side_by_side(out, &seq, &thr);
+    qsort(k.v, k.n, sizeof *k.v, by_url);
+    fprintf(out, "\nScraped %zu pages:\n", k.n);
+    for (int i = 0; i < 60; i++)
+        fputc('-', out);
+    fputc('\n', out);
+    for (size_t i = 0; i < k.n && i < 5; i++)
+        fprintf(out, "%s\n Title: %.50s\n Words: %lu, Status: %ld\n", k.v[i].url, k.v[i].title,
+                k.v[i].words, k.v[i].status);
+    int status = (!same || seq.errors || thr.errors) ? 1 : 0;
+    for (size_t i = 0; i < k.n; i++) {
+        free(k.v[i].url);
+        free(k.v[i].title);
+    }
+    free(k.v);
+    crawl_result_free(&seq);
+    crawl_result_free(&thr);
+    return status;
+}

@@ -1,0 +1,127 @@
+/* crawl/records.c: a crawl's records as JSON lines, CSV rows or table rows,
+ * and its summary with the per-depth table. */
+#include "crawl/crawl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- output */
+
+static void record_json(FILE *out, const crawl_record *r)
+{
+    fputs("{\"url\":", out);
+    report_json_string(out, r->url);
+    fputs(",\"parent\":", out);
+    report_json_string(out, r->parent);
+    fprintf(out, ",\"depth\":%u", r->depth);
+    if (r->skip != SKIP_NONE) {
+        fputs(",\"skipped\":", out);
+        report_json_string(out, crawl_skip_name(r->skip));
+        fputs("}\n", out);
+        return;
+    }
+    fputs(",\"final_url\":", out);
+    report_json_string(out, r->final_url);
+    fprintf(out, ",\"status\":%ld,\"title\":", r->status);
+    report_json_string(out, r->title);
+    fprintf(out, ",\"words\":%lu,\"links\":%zu,\"content_type\":", r->words, r->links);
+    report_json_string(out, r->content_type);
+    fprintf(out,
+            ",\"bytes\":%lld,\"truncated\":%s,\"parsed\":%s,\"attempts\":%u,\"time\":%.6f,"
+            "\"worker\":%d,\"error\":",
+            r->bytes, r->truncated ? "true" : "false", r->parsed ? "true" : "false", r->attempts,
+            r->time, r->worker);
+    report_json_string(out, r->error);
+    fputs("}\n", out);
+}
+
+void crawl_record_json(FILE *out, const crawl_record *r)
+{
+    flockfile(out); /* one lock for the whole record: the calls inside recurse */
+    record_json(out, r);
+    funlockfile(out);
+}
+
+void crawl_csv_header(FILE *out)
+{
+    fputs("url,final_url,status,depth,parent,title,words,links,content_type,bytes,time,"
+          "skipped,error\n",
+          out);
+}
+
+void crawl_record_csv(FILE *out, const crawl_record *r)
+{
+    bool page = r->skip == SKIP_NONE;
+    report_csv_field(out, r->url);
+    putc(',', out);
+    report_csv_field(out, page ? r->final_url : "");
+    if (page)
+        fprintf(out, ",%ld,%u,", r->status, r->depth);
+    else
+        fprintf(out, ",,%u,", r->depth);
+    report_csv_field(out, r->parent ? r->parent : "");
+    putc(',', out);
+    report_csv_field(out, page ? r->title : "");
+    if (page)
+        fprintf(out, ",%lu,%zu,", r->words, r->links);
+    else
+        fputs(",,,", out);
+    report_csv_field(out, page ? r->content_type : "");
+    if (page)
+        fprintf(out, ",%lld,%.6f,,", r->bytes, r->time);
+    else
+        fprintf(out, ",,,%s,", crawl_skip_name(r->skip));
+    report_csv_field(out, r->error ? r->error : "");
+    putc('\n', out);
+}
+
+void crawl_table_header(FILE *out)
+{
+    fprintf(out, "%6s %5s %6s %5s %8s  %-40s %s\n", "STATUS", "DEPTH", "WORDS", "LINKS", "TIME",
+            "URL", "TITLE");
+}
+
+void crawl_table_row(FILE *out, const crawl_record *r)
+{
+    char status[24];
+    if (r->status > 0)
+        snprintf(status, sizeof status, "%ld", r->status);
+    else
+        snprintf(status, sizeof status, "ERR");
+    fprintf(out, "%6s %5u %6lu %5zu %7.3fs  %-40s %.40s", status, r->depth, r->words, r->links,
+            r->time, r->url, r->title);
+    if (r->error)
+        fprintf(out, "  (%s)", r->error);
+    putc('\n', out);
+}
+
+void crawl_summary(FILE *out, const crawl_result *r, const char *label)
+{
+    char b[32];
+    report_bytes(b, sizeof b, r->bytes);
+    fprintf(out, "%s%s%zu pages (%zu ok, %zu failed), %s in %.2fs (%.1f pages/s",
+            label ? label : "", label ? ": " : "", r->pages, r->pages - r->errors, r->errors, b,
+            r->wall, r->wall > 0 ? r->pages / r->wall : 0.0);
+    if (r->cpu > 0)
+        fprintf(out, ", %.2fs CPU, %.2f ms CPU/page", r->cpu,
+                r->pages ? 1e3 * r->cpu / (double)r->pages : 0.0);
+    fputs(")\n", out);
+    size_t skipped = 0;
+    for (int i = 1; i < SKIP_N; i++)
+        skipped += r->skipped[i];
+    fprintf(out, "Skipped %zu URLs:", skipped);
+    for (int i = 1; i < SKIP_N; i++)
+        fprintf(out, "%s %s %zu", i == 1 ? "" : ",", crawl_skip_name((crawl_skip)i), r->skipped[i]);
+    fputc('\n', out);
+    if (r->nlevels == 0)
+        return;
+    fprintf(out, "%5s %7s %7s %10s %8s\n", "DEPTH", "PAGES", "ERRORS", "BYTES", "TIME");
+    for (size_t d = 0; d < r->nlevels; d++) {
+        const crawl_level *l = &r->levels[d];
+        if (l->pages == 0)
+            continue;
+        report_bytes(b, sizeof b, l->bytes);
+        fprintf(out, "%5zu %7zu %7zu %10s %7.2fs\n", d, l->pages, l->errors, b,
+                l->last > l->first ? l->last - l->first : 0.0);
+    }
+}
