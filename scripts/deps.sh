@@ -4,7 +4,7 @@
 # line to run. Usage: scripts/deps.sh [extra-package...]
 set -eu
 pkgs="build-essential cmake pkg-config clang clang-format libcurl4-openssl-dev libxml2-dev
-libmicrohttpd-dev $*"
+libmicrohttpd-dev libsqlite3-dev libhiredis-dev redis-server zlib1g-dev $*"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
