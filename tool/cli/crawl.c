@@ -15,7 +15,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <math.h>
 #include <sched.h>
 #include <stdint.h>
@@ -47,215 +46,79 @@ void crawl_opts_free(crawl_opts *o)
     o->nallow = o->ndeny = 0;
 }
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: weft crawl [options] URL\n"
     "\n"
     "Crawls breadth-first from URL, on the same host, obeying robots.txt, and\n"
     "prints one record per page (status, depth, title, words, links, bytes, time)\n"
-    "and per URL not fetched (with the reason), then a summary per depth.\n"
-    "\n"
-    "options:\n"
-    "  -d, --depth D            link hops from URL (default 2; 0: URL only)\n"
-    "  -j, --jobs N             workers (default 8)\n"
-    "      --max-pages N        fetch at most N pages\n"
-    "      --max-bytes N        cut bodies after N bytes (default 10 MiB)\n"
-    "      --per-host N         requests in flight per host (default: no limit but -j)\n"
-    "      --delay S            at least S seconds between requests to a host\n"
-    "                           (a robots.txt Crawl-delay, if larger, wins)\n"
-    "      --domain             subdomains of URL's host are in scope too\n"
-    "      --allow PATTERN      only crawl URLs matching PATTERN (repeatable)\n"
-    "      --deny PATTERN       never crawl URLs matching PATTERN (repeatable)\n"
-    "                           PATTERN is a substring, or a glob when it has * ? [\n"
-    "      --no-robots          ignore robots.txt\n"
-    "      --retries N          retries of 429, 503, timeouts, resets (default 2)\n"
-    "      --timeout S          per-request time limit (default 30; 0: none)\n"
-    "      --connect-timeout S  connection time limit (default 10)\n"
-    "      --user-agent S       the User-Agent (default " CRAWL_USER_AGENT ")\n"
-    "      --json               JSON lines, skipped URLs as {\"skipped\": reason}\n"
-    "      --csv                CSV with a header row\n"
-    "      --compare            crawl with 1 worker, then with N; print the speedup\n"
-    "      --timeline           print a per-worker timeline after the crawl\n"
-    "      --trace FILE         write a Chrome Trace Event file (open in Perfetto)\n"
-    "  -q, --quiet              summary only\n"
-    "  -h, --help               this text\n"
-    "\n"
+    "and per URL not fetched (with the reason), then a summary per depth.\n";
+
+static const char usage_tail[] =
     "Exit status: 0 every page fetched fine, 1 some page failed (an HTTP error\n"
     "status or a transfer error), 2 bad usage, 130 interrupted.\n";
-
-enum {
-    OPT_MAX_PAGES = 256,
-    OPT_MAX_BYTES,
-    OPT_PER_HOST,
-    OPT_DELAY,
-    OPT_DOMAIN,
-    OPT_ALLOW,
-    OPT_DENY,
-    OPT_NO_ROBOTS,
-    OPT_RETRIES,
-    OPT_TIMEOUT,
-    OPT_CONNECT_TIMEOUT,
-    OPT_USER_AGENT,
-    OPT_JSON,
-    OPT_CSV,
-    OPT_COMPARE,
-    OPT_TIMELINE,
-    OPT_TRACE,
-};
-
-static const struct option long_opts[] = {
-    {"depth", required_argument, NULL, 'd'},
-    {"jobs", required_argument, NULL, 'j'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
-    {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
-    {"per-host", required_argument, NULL, OPT_PER_HOST},
-    {"delay", required_argument, NULL, OPT_DELAY},
-    {"domain", no_argument, NULL, OPT_DOMAIN},
-    {"allow", required_argument, NULL, OPT_ALLOW},
-    {"deny", required_argument, NULL, OPT_DENY},
-    {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
-    {"retries", required_argument, NULL, OPT_RETRIES},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"user-agent", required_argument, NULL, OPT_USER_AGENT},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"csv", no_argument, NULL, OPT_CSV},
-    {"compare", no_argument, NULL, OPT_COMPARE},
-    {"timeline", no_argument, NULL, OPT_TIMELINE},
-    {"trace", required_argument, NULL, OPT_TRACE},
-    {NULL, 0, NULL, 0},
-};
-
-static int push_pattern(const char ***v, size_t *n, const char *p)
-{
-    const char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv)
-        return ENOMEM;
-    nv[(*n)++] = p;
-    *v = nv;
-    return 0;
-}
 
 int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
 {
     crawl_opts_default(o);
     bool json = false, csv = false;
-    unsigned long long v;
-    opterr = 0;
-    optind = 0; /* glibc: start afresh, so tests can parse twice */
-    int c, idx, rc = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, ":d:j:qh", long_opts, &idx)) != -1) {
-        switch (c) {
-        case 'd':
-            if (!args_ull(optarg, 0, 100000, &v))
-                rc = args_usage_error(err, "crawl",
-                                      "--depth wants a number from 0 to 100000, not '%s'", optarg);
-            o->depth = (unsigned)v;
-            break;
-        case 'j':
-            if (!args_ull(optarg, 1, 4096, &v))
-                rc = args_usage_error(
-                    err, "crawl", "-j wants a number of workers from 1 to 4096, not '%s'", optarg);
-            o->jobs = (unsigned)v;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'h':
-            fputs(usage_text, out);
-            crawl_opts_free(o);
-            return 1;
-        case OPT_MAX_PAGES:
-            if (!args_ull(optarg, 1, 1000000000ull, &v))
-                rc = args_usage_error(err, "crawl", "--max-pages wants a number above 0, not '%s'",
-                                      optarg);
-            o->max_pages = (size_t)v;
-            break;
-        case OPT_MAX_BYTES:
-            if (!args_ull(optarg, 1, 1ull << 40, &v))
-                rc = args_usage_error(
-                    err, "crawl", "--max-bytes wants a number of bytes above 0, not '%s'", optarg);
-            o->max_bytes = (long long)v;
-            break;
-        case OPT_PER_HOST:
-            if (!args_ull(optarg, 0, 100000, &v))
-                rc = args_usage_error(err, "crawl",
-                                      "--per-host wants a number (0: no limit), not '%s'", optarg);
-            o->per_host = (unsigned)v;
-            break;
-        case OPT_DELAY:
-            if (!args_seconds(optarg, &o->delay))
-                rc = args_usage_error(err, "crawl", "--delay wants seconds (e.g. 0.5), not '%s'",
-                                      optarg);
-            break;
-        case OPT_DOMAIN:
-            o->domain = true;
-            break;
-        case OPT_ALLOW:
-            if (push_pattern(&o->allow, &o->nallow, optarg) != 0)
-                rc = args_usage_error(err, "crawl", "%s", "out of memory");
-            break;
-        case OPT_DENY:
-            if (push_pattern(&o->deny, &o->ndeny, optarg) != 0)
-                rc = args_usage_error(err, "crawl", "%s", "out of memory");
-            break;
-        case OPT_NO_ROBOTS:
-            o->robots = false;
-            break;
-        case OPT_RETRIES:
-            if (!args_ull(optarg, 0, 100, &v))
-                rc = args_usage_error(err, "crawl",
-                                      "--retries wants a number from 0 to 100, not '%s'", optarg);
-            o->retries = (unsigned)v;
-            break;
-        case OPT_TIMEOUT:
-            if (!args_seconds(optarg, &o->timeout))
-                rc = args_usage_error(err, "crawl", "--timeout wants seconds (e.g. 2.5), not '%s'",
-                                      optarg);
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (!args_seconds(optarg, &o->connect_timeout))
-                rc = args_usage_error(err, "crawl", "--connect-timeout wants seconds, not '%s'",
-                                      optarg);
-            break;
-        case OPT_USER_AGENT:
-            o->user_agent = optarg;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_CSV:
-            csv = true;
-            break;
-        case OPT_COMPARE:
-            o->compare = true;
-            break;
-        case OPT_TIMELINE:
-            o->timeline = true;
-            break;
-        case OPT_TRACE:
-            o->trace = optarg;
-            break;
-        case ':':
-            rc = args_usage_error(err, "crawl", "option '%s' needs a value", argv[optind - 1]);
-            break;
-        default:
-            rc = args_usage_error(err, "crawl", "unknown option '%s'", argv[optind - 1]);
-            break;
-        }
-    }
+    args_list allow = {0}, deny = {0};
+    const args_opt opts[] = {
+        {"depth", 'd', ARGS_UINT, &o->depth, 0, 100000, 0, 0, false, "D",
+         "link hops from URL (default 2; 0: URL only)"},
+        {"jobs", 'j', ARGS_UINT, &o->jobs, 1, 4096, 0, 0, false, "N", "workers (default 8)"},
+        {"max-pages", 0, ARGS_SIZE, &o->max_pages, 1, 1000000000ull, 0, 0, false, "N",
+         "fetch at most N pages"},
+        {"max-bytes", 0, ARGS_BYTES, &o->max_bytes, 1, 1ull << 40, 0, 0, false, "SIZE",
+         "cut bodies after SIZE bytes (K, M, G suffixes; default 10M)"},
+        {"per-host", 0, ARGS_UINT, &o->per_host, 0, 100000, 0, 0, false, "N",
+         "requests in flight per host (default: no limit but -j)"},
+        {"delay", 0, ARGS_SECONDS, &o->delay, 0, 0, 0, 1e6, false, "S",
+         "at least S seconds between requests to a host\n"
+         "(a robots.txt Crawl-delay, if larger, wins)"},
+        {"domain", 0, ARGS_FLAG, &o->domain, 0, 0, 0, 0, false, NULL,
+         "subdomains of URL's host are in scope too"},
+        {"allow", 0, ARGS_LIST, &allow, 0, 0, 0, 0, false, "PATTERN",
+         "only crawl URLs matching PATTERN (repeatable)"},
+        {"deny", 0, ARGS_LIST, &deny, 0, 0, 0, 0, false, "PATTERN",
+         "never crawl URLs matching PATTERN (repeatable)\n"
+         "PATTERN is a substring, or a glob when it has * ? ["},
+        {"no-robots", 0, ARGS_UNFLAG, &o->robots, 0, 0, 0, 0, false, NULL, "ignore robots.txt"},
+        {"retries", 0, ARGS_UINT, &o->retries, 0, 100, 0, 0, false, "N",
+         "retries of 429, 503, timeouts, resets (default 2)"},
+        {"timeout", 0, ARGS_SECONDS, &o->timeout, 0, 0, 0, 1e6, false, "S",
+         "per-request time limit (default 30; 0: none)"},
+        {"connect-timeout", 0, ARGS_SECONDS, &o->connect_timeout, 0, 0, 0, 1e6, false, "S",
+         "connection time limit (default 10)"},
+        {"user-agent", 0, ARGS_STRING, &o->user_agent, 0, 0, 0, 0, false, "S",
+         "the User-Agent (default " CRAWL_USER_AGENT ")"},
+        {"json", 0, ARGS_FLAG, &json, 0, 0, 0, 0, false, NULL,
+         "JSON lines, skipped URLs as {\"skipped\": reason}"},
+        {"csv", 0, ARGS_FLAG, &csv, 0, 0, 0, 0, false, NULL, "CSV with a header row"},
+        {"compare", 0, ARGS_FLAG, &o->compare, 0, 0, 0, 0, false, NULL,
+         "crawl with 1 worker, then with N; print the speedup"},
+        {"timeline", 0, ARGS_FLAG, &o->timeline, 0, 0, 0, 0, false, NULL,
+         "print a per-worker timeline after the crawl"},
+        {"trace", 0, ARGS_STRING, &o->trace, 0, 0, 0, 0, false, "FILE",
+         "write a Chrome Trace Event file (open in Perfetto)"},
+        {"quiet", 'q', ARGS_FLAG, &o->quiet, 0, 0, 0, 0, false, NULL, "summary only"},
+        {"help", 'h', ARGS_HELP, NULL, 0, 0, 0, 0, false, NULL, "this text"},
+    };
+    const args_spec sp = {"crawl", usage_head, usage_tail, opts, sizeof opts / sizeof opts[0],
+                          1,       1,          "URL"};
+    size_t nops = 0;
+    int rc = args_parse(&sp, argc, argv, &nops, out, err);
+    o->allow = allow.v;
+    o->nallow = allow.n;
+    o->deny = deny.v;
+    o->ndeny = deny.n;
     if (rc == 0 && json && csv)
         rc = args_usage_error(err, "crawl", "%s", "--json and --csv exclude each other");
-    if (rc == 0 && optind != argc - 1)
-        rc = args_usage_error(err, "crawl", "%s",
-                              optind >= argc ? "no URL given" : "give exactly one URL");
     if (rc != 0) {
         crawl_opts_free(o);
-        return 2;
+        return rc;
     }
     o->format = json ? REPORT_JSON : csv ? REPORT_CSV : REPORT_TABLE;
-    o->start_url = argv[optind];
+    o->start_url = argv[1];
     return 0;
 }
 

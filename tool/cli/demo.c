@@ -7,11 +7,11 @@
  * itself, so the demo exercises exactly the code users run: first with one
  * worker, then with N, and prints the seeds' comparison and both timelines.
  * About 5 s sequential plus half a second threaded with the defaults. */
+#include "cli/args.h"
 #include "commands.h"
 #include "crawl/crawl.h"
 #include "site/site.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,79 +21,29 @@ static const char demo_usage[] =
     "\n"
     "Starts the embedded test site on loopback (every request waits 50-100 ms,\n"
     "like a real server), fetches its pages with 1 worker and then with N, and\n"
-    "prints both times, the speedup and a per-worker timeline. No network needed.\n"
-    "\n"
-    "options:\n"
-    "  -j, --jobs N      workers for the threaded run (default 10)\n"
-    "  --pages N         pages to fetch (default 60)\n"
-    "  --latency S       base latency per request in seconds (default 0.05)\n"
-    "  --jitter S        plus up to S random seconds (default 0.05)\n"
-    "  --trace FILE      also write a Trace Event file (open in Perfetto)\n"
-    "  -h, --help        this text\n";
-
-static bool num(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi))
-        return false;
-    *out = v;
-    return true;
-}
+    "prints both times, the speedup and a per-worker timeline. No network needed.\n";
 
 int cmd_demo(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"jobs", required_argument, NULL, 'j'},
-        {"pages", required_argument, NULL, 'p'},
-        {"latency", required_argument, NULL, 'l'},
-        {"jitter", required_argument, NULL, 'J'},
-        {"trace", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    double jobs = 10, pages = 60, latency = 0.05, jitter = 0.05;
+    unsigned jobs = 10, pages = 60;
+    double latency = 0.05, jitter = 0.05;
     const char *tracefile = NULL;
-    int c;
-    opterr = 0;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":j:h", opts, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'j':
-            ok = num(optarg, 1, 1000, &jobs);
-            break;
-        case 'p':
-            ok = num(optarg, 1, 10000, &pages);
-            break;
-        case 'l':
-            ok = num(optarg, 0, 10, &latency);
-            break;
-        case 'J':
-            ok = num(optarg, 0, 10, &jitter);
-            break;
-        case 't':
-            tracefile = optarg;
-            break;
-        case 'h':
-            fputs(demo_usage, stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "weft demo: option '%s' needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "weft demo: unknown option '%s'\n%s", argv[optind - 1], demo_usage);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "weft demo: bad value '%s' for %s\n", optarg, argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "weft demo: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    const args_opt opts[] = {
+        {"jobs", 'j', ARGS_UINT, &jobs, 1, 1000, 0, 0, false, "N",
+         "workers for the threaded run (default 10)"},
+        {"pages", 0, ARGS_UINT, &pages, 1, 10000, 0, 0, false, "N", "pages to fetch (default 60)"},
+        {"latency", 0, ARGS_SECONDS, &latency, 0, 0, 0, 10, false, "S",
+         "base latency per request in seconds (default 0.05)"},
+        {"jitter", 0, ARGS_SECONDS, &jitter, 0, 0, 0, 10, false, "S",
+         "plus up to S random seconds (default 0.05)"},
+        {"trace", 0, ARGS_STRING, &tracefile, 0, 0, 0, 0, false, "FILE",
+         "also write a Trace Event file (open in Perfetto)"},
+        {"help", 'h', ARGS_HELP, NULL, 0, 0, 0, 0, false, NULL, "this text"},
+    };
+    const args_spec sp = {"demo", demo_usage, NULL, opts, sizeof opts / sizeof opts[0], 0, 0, NULL};
+    int rc = args_parse(&sp, argc, argv, NULL, stdout, stderr);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
 
     site_opts so;
     site_opts_default(&so);
@@ -101,7 +51,7 @@ int cmd_demo(int argc, char **argv)
     so.latency = latency;
     so.jitter = jitter;
     struct site *s;
-    int rc = site_start(&s, &so);
+    rc = site_start(&s, &so);
     if (rc) {
         fprintf(stderr, "weft demo: cannot start the embedded site: %s\n", strerror(rc));
         return 1;

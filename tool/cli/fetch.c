@@ -21,7 +21,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -65,151 +64,66 @@ void fetch_opts_default(fetch_opts *o)
     o->per_host = FETCH_DEFAULT_PER_HOST;
 }
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: weft fetch [options] URL...\n"
     "       weft fetch [options] -i FILE      (one URL per line; '-' reads stdin)\n"
     "\n"
     "Downloads the URLs concurrently and prints one row per URL (status, bytes,\n"
-    "time, attempts) as they finish, then a summary.\n"
-    "\n"
-    "options:\n"
-    "  -j, --jobs N             workers (default 8)\n"
-    "  -i, --input FILE         read URLs from FILE, lazily ('-': stdin)\n"
-    "  -o, --output-dir DIR     save bodies in DIR under safe, unique names\n"
-    "      --timeout S          per-attempt time limit in seconds (default 30; 0: none)\n"
-    "      --connect-timeout S  connection time limit in seconds (default 10)\n"
-    "      --retries N          retries of timeouts, connection errors, 408, 429, 5xx\n"
-    "                           with backoff and Retry-After (default 2)\n"
-    "      --per-host N         requests in flight per host (default 6; 0: no limit)\n"
-    "      --rate R             start at most R requests per second\n"
-    "      --json               JSON lines (summary on stderr)\n"
-    "      --csv                CSV with a header row (summary on stderr)\n"
-    "      --user-agent S       the User-Agent header\n"
-    "      --compare            run with 1 worker, then with N; print the speedup\n"
-    "                           (rows and -o files come from the second run)\n"
-    "      --timeline           print a per-worker timeline after the run\n"
-    "      --trace FILE         write a Chrome Trace Event file (open in Perfetto)\n"
-    "  -q, --quiet              no per-URL rows and no progress bar\n"
-    "  -h, --help               this text\n"
-    "\n"
+    "time, attempts) as they finish, then a summary.\n";
+
+static const char usage_tail[] =
     "Exit status: 0 all succeeded, 1 some failed (an HTTP status >= 400 after\n"
     "retries counts as a failure), 2 bad usage, 130 interrupted by Ctrl-C (the\n"
     "partial summary is still printed; a second Ctrl-C kills at once).\n";
-
-enum {
-    OPT_TIMEOUT = 256,
-    OPT_CONNECT_TIMEOUT,
-    OPT_RETRIES,
-    OPT_PER_HOST,
-    OPT_RATE,
-    OPT_JSON,
-    OPT_CSV,
-    OPT_USER_AGENT,
-    OPT_COMPARE,
-    OPT_TIMELINE,
-    OPT_TRACE,
-};
-
-static const struct option long_opts[] = {
-    {"jobs", required_argument, NULL, 'j'},
-    {"input", required_argument, NULL, 'i'},
-    {"output-dir", required_argument, NULL, 'o'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"retries", required_argument, NULL, OPT_RETRIES},
-    {"per-host", required_argument, NULL, OPT_PER_HOST},
-    {"rate", required_argument, NULL, OPT_RATE},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"csv", no_argument, NULL, OPT_CSV},
-    {"user-agent", required_argument, NULL, OPT_USER_AGENT},
-    {"compare", no_argument, NULL, OPT_COMPARE},
-    {"timeline", no_argument, NULL, OPT_TIMELINE},
-    {"trace", required_argument, NULL, OPT_TRACE},
-    {NULL, 0, NULL, 0},
-};
 
 int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
 {
     fetch_opts_default(o);
     bool json = false, csv = false;
-    opterr = 0;
-    optind = 0; /* glibc: start afresh, so tests can parse twice */
-    int c, idx;
-    while ((c = getopt_long(argc, argv, ":j:i:o:qh", long_opts, &idx)) != -1) {
-        switch (c) {
-        case 'j':
-            if (!args_uint(optarg, 1, 4096, &o->jobs))
-                return args_usage_error(
-                    err, "fetch", "-j wants a number of workers from 1 to 4096, not '%s'", optarg);
-            break;
-        case 'i':
-            o->input = optarg;
-            break;
-        case 'o':
-            o->outdir = optarg;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'h':
-            fputs(usage_text, out);
-            return 1;
-        case OPT_TIMEOUT:
-            if (!args_seconds(optarg, &o->timeout))
-                return args_usage_error(err, "fetch",
-                                        "--timeout wants seconds (e.g. 2.5), not '%s'", optarg);
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (!args_seconds(optarg, &o->connect_timeout))
-                return args_usage_error(err, "fetch", "--connect-timeout wants seconds, not '%s'",
-                                        optarg);
-            break;
-        case OPT_RETRIES:
-            if (!args_uint(optarg, 0, 100, &o->retries))
-                return args_usage_error(err, "fetch",
-                                        "--retries wants a number from 0 to 100, not '%s'", optarg);
-            break;
-        case OPT_PER_HOST:
-            if (!args_uint(optarg, 0, 100000, &o->per_host))
-                return args_usage_error(
-                    err, "fetch", "--per-host wants a number (0: no limit), not '%s'", optarg);
-            break;
-        case OPT_RATE:
-            if (!args_seconds(optarg, &o->rate) || o->rate == 0)
-                return args_usage_error(
-                    err, "fetch", "--rate wants requests per second above 0, not '%s'", optarg);
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_CSV:
-            csv = true;
-            break;
-        case OPT_USER_AGENT:
-            o->user_agent = optarg;
-            break;
-        case OPT_COMPARE:
-            o->compare = true;
-            break;
-        case OPT_TIMELINE:
-            o->timeline = true;
-            break;
-        case OPT_TRACE:
-            o->trace = optarg;
-            break;
-        case ':':
-            return args_usage_error(err, "fetch", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return args_usage_error(err, "fetch", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
+    const args_opt opts[] = {
+        {"jobs", 'j', ARGS_UINT, &o->jobs, 1, 4096, 0, 0, false, "N", "workers (default 8)"},
+        {"input", 'i', ARGS_STRING, &o->input, 0, 0, 0, 0, false, "FILE",
+         "read URLs from FILE, lazily ('-': stdin)"},
+        {"output-dir", 'o', ARGS_STRING, &o->outdir, 0, 0, 0, 0, false, "DIR",
+         "save bodies in DIR under safe, unique names"},
+        {"timeout", 0, ARGS_SECONDS, &o->timeout, 0, 0, 0, 1e6, false, "S",
+         "per-attempt time limit in seconds (default 30; 0: none)"},
+        {"connect-timeout", 0, ARGS_SECONDS, &o->connect_timeout, 0, 0, 0, 1e6, false, "S",
+         "connection time limit in seconds (default 10)"},
+        {"retries", 0, ARGS_UINT, &o->retries, 0, 100, 0, 0, false, "N",
+         "retries of timeouts, connection errors, 408, 429, 5xx\n"
+         "with backoff and Retry-After (default 2)"},
+        {"per-host", 0, ARGS_UINT, &o->per_host, 0, 100000, 0, 0, false, "N",
+         "requests in flight per host (default 6; 0: no limit)"},
+        {"rate", 0, ARGS_REAL, &o->rate, 0, 0, 0, 1e6, true, "R",
+         "start at most R requests per second"},
+        {"json", 0, ARGS_FLAG, &json, 0, 0, 0, 0, false, NULL, "JSON lines (summary on stderr)"},
+        {"csv", 0, ARGS_FLAG, &csv, 0, 0, 0, 0, false, NULL,
+         "CSV with a header row (summary on stderr)"},
+        {"user-agent", 0, ARGS_STRING, &o->user_agent, 0, 0, 0, 0, false, "S",
+         "the User-Agent header"},
+        {"compare", 0, ARGS_FLAG, &o->compare, 0, 0, 0, 0, false, NULL,
+         "run with 1 worker, then with N; print the speedup\n"
+         "(rows and -o files come from the second run)"},
+        {"timeline", 0, ARGS_FLAG, &o->timeline, 0, 0, 0, 0, false, NULL,
+         "print a per-worker timeline after the run"},
+        {"trace", 0, ARGS_STRING, &o->trace, 0, 0, 0, 0, false, "FILE",
+         "write a Chrome Trace Event file (open in Perfetto)"},
+        {"quiet", 'q', ARGS_FLAG, &o->quiet, 0, 0, 0, 0, false, NULL,
+         "no per-URL rows and no progress bar"},
+        {"help", 'h', ARGS_HELP, NULL, 0, 0, 0, 0, false, NULL, "this text"},
+    };
+    const args_spec sp = {"fetch", usage_head, usage_tail, opts, sizeof opts / sizeof opts[0],
+                          0,       SIZE_MAX,   "URLs"};
+    size_t nops = 0;
+    int rc = args_parse(&sp, argc, argv, &nops, out, err);
+    if (rc != 0)
+        return rc;
     if (json && csv)
         return args_usage_error(err, "fetch", "%s", "--json and --csv exclude each other");
     o->format = json ? REPORT_JSON : csv ? REPORT_CSV : REPORT_TABLE;
-    o->urls = argv + optind;
-    o->nurls = (size_t)(argc - optind);
+    o->urls = argv + 1;
+    o->nurls = nops;
     if (o->input && o->nurls > 0)
         return args_usage_error(err, "fetch", "%s", "give URLs or -i FILE, not both");
     if (!o->input && o->nurls == 0)

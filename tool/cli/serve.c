@@ -7,11 +7,11 @@
  * code. The base URL is printed (and flushed) only once the socket listens,
  * so a script can read it and connect at once.
  */
+#include "cli/args.h"
 #include "commands.h"
 #include "site/site.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,204 +19,63 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static void usage(FILE *to)
-{
-    fprintf(to, "usage: weft serve [options]\n"
-                "\n"
-                "Serves a synthetic web site on loopback for crawler tests and demos and\n"
-                "prints its base URL; stops on SIGINT or SIGTERM.\n"
-                "\n"
-                "options:\n"
-                "  --host ADDR          numeric address to bind (default 127.0.0.1)\n"
-                "  --port N             port (default 0: any free port)\n"
-                "  --pages N            pages in the link graph (default 200)\n"
-                "  --seed N             seed of the graph, texts and error pages (default 1)\n"
-                "  --links N            seeded links per page besides the next (default 3)\n"
-                "  --latency S          seconds every request waits (default 0)\n"
-                "  --jitter S           plus up to S random seconds (default 0)\n"
-                "  --error-rate F       fraction of pages that always fail (default 0)\n"
-                "  --transient-rate F   fraction whose first request answers 503 (default 0)\n"
-                "  --robots-delay S     Crawl-delay in robots.txt (default: none)\n"
-                "  --no-robots          robots.txt answers 404\n"
-                "  --private-every N    page I links /private/I when I %% N == N/2 (default 10)\n"
-                "  --threads N          polling threads (default 1)\n"
-                "  --connection-limit N concurrent connections (default 10000)\n"
-                "  --log                libmicrohttpd's error log on stderr\n"
-                "  --help               this text\n"
-                "\n"
-                "Paths: /, /page/I, /private/I, /robots.txt, /zoo (an index of the special\n"
-                "paths: /status/CODE, /reset, /redirect/N, /loop/a, /big/N, /slow/N?rate=R,\n"
-                "/malformed, /latin1, /badutf8, /binary, /links, /flaky/NAME, /echo).\n"
-                "?delay=S on any path sets that request's latency.\n");
-}
+static const char usage_head[] =
+    "usage: weft serve [options]\n"
+    "\n"
+    "Serves a synthetic web site on loopback for crawler tests and demos and\n"
+    "prints its base URL; stops on SIGINT or SIGTERM.\n";
 
-static int bad(const char *opt, const char *value, const char *why)
-{
-    fprintf(stderr, "weft serve: bad value '%s' for %s: %s\n", value, opt, why);
-    return 2;
-}
-
-static bool to_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    if (!*s || *s == '-' || *s == '+')
-        return false;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool to_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    if (!*s)
-        return false;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !(v >= lo && v <= hi))
-        return false;
-    *out = v;
-    return true;
-}
-
-enum {
-    O_HOST = 256,
-    O_PORT,
-    O_PAGES,
-    O_SEED,
-    O_LINKS,
-    O_LATENCY,
-    O_JITTER,
-    O_ERROR_RATE,
-    O_TRANSIENT_RATE,
-    O_ROBOTS_DELAY,
-    O_NO_ROBOTS,
-    O_PRIVATE_EVERY,
-    O_THREADS,
-    O_CONN_LIMIT,
-    O_LOG,
-    O_HELP,
-};
-
-static const struct option longopts[] = {
-    {"host", required_argument, NULL, O_HOST},
-    {"port", required_argument, NULL, O_PORT},
-    {"pages", required_argument, NULL, O_PAGES},
-    {"seed", required_argument, NULL, O_SEED},
-    {"links", required_argument, NULL, O_LINKS},
-    {"latency", required_argument, NULL, O_LATENCY},
-    {"jitter", required_argument, NULL, O_JITTER},
-    {"error-rate", required_argument, NULL, O_ERROR_RATE},
-    {"transient-rate", required_argument, NULL, O_TRANSIENT_RATE},
-    {"robots-delay", required_argument, NULL, O_ROBOTS_DELAY},
-    {"no-robots", no_argument, NULL, O_NO_ROBOTS},
-    {"private-every", required_argument, NULL, O_PRIVATE_EVERY},
-    {"threads", required_argument, NULL, O_THREADS},
-    {"connection-limit", required_argument, NULL, O_CONN_LIMIT},
-    {"log", no_argument, NULL, O_LOG},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
-};
+static const char usage_tail[] =
+    "Paths: /, /page/I, /private/I, /robots.txt, /zoo (an index of the special\n"
+    "paths: /status/CODE, /reset, /redirect/N, /loop/a, /big/N, /slow/N?rate=R,\n"
+    "/malformed, /latin1, /badutf8, /binary, /links, /flaky/NAME, /echo).\n"
+    "?delay=S on any path sets that request's latency.\n";
 
 /* Fills *o from argv; returns -1 to go on, else the exit status. */
 static int parse(int argc, char **argv, site_opts *o)
 {
-    unsigned long u;
-    double d;
-    int c;
-    optind = 0; /* glibc: full re-initialisation, cmd_serve may run twice */
-    opterr = 0;
-    int idx = -1;
-    while ((c = getopt_long(argc, argv, "+:h", longopts, &idx)) != -1) {
-        char opt[40];
-        if (idx >= 0)
-            snprintf(opt, sizeof opt, "--%s", longopts[idx].name);
-        else
-            snprintf(opt, sizeof opt, "%s", optind > 0 && optind <= argc ? argv[optind - 1] : "?");
-        idx = -1;
-        const char *v = optarg;
-        switch (c) {
-        case O_HOST:
-            o->host = v;
-            break;
-        case O_PORT:
-            if (!to_uint(v, 65535, &u))
-                return bad(opt, v, "a port is 0..65535");
-            o->port = (unsigned)u;
-            break;
-        case O_PAGES:
-            if (!to_uint(v, 10000000, &u) || u < 1)
-                return bad(opt, v, "between 1 and 10000000 pages");
-            o->pages = (unsigned)u;
-            break;
-        case O_SEED:
-            if (!to_uint(v, ~0UL, &u))
-                return bad(opt, v, "a non-negative integer");
-            o->seed = u;
-            break;
-        case O_LINKS:
-            if (!to_uint(v, 64, &u))
-                return bad(opt, v, "0..64 links");
-            o->links = (unsigned)u;
-            break;
-        case O_LATENCY:
-        case O_JITTER:
-            if (!to_double(v, 0, 3600, &d))
-                return bad(opt, v, "seconds between 0 and 3600");
-            *(c == O_LATENCY ? &o->latency : &o->jitter) = d;
-            break;
-        case O_ERROR_RATE:
-        case O_TRANSIENT_RATE:
-            if (!to_double(v, 0, 1, &d))
-                return bad(opt, v, "a fraction between 0 and 1");
-            *(c == O_ERROR_RATE ? &o->error_rate : &o->transient_rate) = d;
-            break;
-        case O_ROBOTS_DELAY:
-            if (!to_double(v, 0, 3600, &d))
-                return bad(opt, v, "seconds between 0 and 3600");
-            o->robots_delay = d;
-            break;
-        case O_NO_ROBOTS:
-            o->robots_missing = true;
-            break;
-        case O_PRIVATE_EVERY:
-            if (!to_uint(v, 1000000, &u))
-                return bad(opt, v, "a non-negative integer");
-            o->private_every = (unsigned)u;
-            break;
-        case O_THREADS:
-            if (!to_uint(v, 64, &u) || u < 1)
-                return bad(opt, v, "1..64 threads");
-            o->threads = (unsigned)u;
-            break;
-        case O_CONN_LIMIT:
-            if (!to_uint(v, 1000000, &u) || u < 1)
-                return bad(opt, v, "1..1000000 connections");
-            o->connection_limit = (unsigned)u;
-            break;
-        case O_LOG:
-            o->log_errors = true;
-            break;
-        case O_HELP:
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "weft serve: %s needs a value\n", opt);
-            return 2;
-        default:
-            fprintf(stderr, "weft serve: unknown option '%s'\n\n", opt);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "weft serve: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    unsigned long long seed = o->seed;
+    const args_opt opts[] = {
+        {"host", 0, ARGS_STRING, &o->host, 0, 0, 0, 0, false, "ADDR",
+         "numeric address to bind (default 127.0.0.1)"},
+        {"port", 0, ARGS_UINT, &o->port, 0, 65535, 0, 0, false, "N",
+         "port (default 0: any free port)"},
+        {"pages", 0, ARGS_UINT, &o->pages, 1, 10000000, 0, 0, false, "N",
+         "pages in the link graph (default 200)"},
+        {"seed", 0, ARGS_U64, &seed, 0, ~0ull, 0, 0, false, "N",
+         "seed of the graph, texts and error pages (default 1)"},
+        {"links", 0, ARGS_UINT, &o->links, 0, 64, 0, 0, false, "N",
+         "seeded links per page besides the next (default 3)"},
+        {"latency", 0, ARGS_SECONDS, &o->latency, 0, 0, 0, 3600, false, "S",
+         "seconds every request waits (default 0)"},
+        {"jitter", 0, ARGS_SECONDS, &o->jitter, 0, 0, 0, 3600, false, "S",
+         "plus up to S random seconds (default 0)"},
+        {"error-rate", 0, ARGS_REAL, &o->error_rate, 0, 0, 0, 1, false, "F",
+         "fraction of pages that always fail (default 0)"},
+        {"transient-rate", 0, ARGS_REAL, &o->transient_rate, 0, 0, 0, 1, false, "F",
+         "fraction whose first request answers 503 (default 0)"},
+        {"robots-delay", 0, ARGS_SECONDS, &o->robots_delay, 0, 0, 0, 3600, false, "S",
+         "Crawl-delay in robots.txt (default: none)"},
+        {"no-robots", 0, ARGS_FLAG, &o->robots_missing, 0, 0, 0, 0, false, NULL,
+         "robots.txt answers 404"},
+        {"private-every", 0, ARGS_UINT, &o->private_every, 0, 1000000, 0, 0, false, "N",
+         "page I links /private/I when I % N == N/2 (default 10)"},
+        {"threads", 0, ARGS_UINT, &o->threads, 1, 64, 0, 0, false, "N",
+         "polling threads (default 1)"},
+        {"connection-limit", 0, ARGS_UINT, &o->connection_limit, 1, 1000000, 0, 0, false, "N",
+         "concurrent connections (default 10000)"},
+        {"log", 0, ARGS_FLAG, &o->log_errors, 0, 0, 0, 0, false, NULL,
+         "libmicrohttpd's error log on stderr"},
+        {"help", 'h', ARGS_HELP, NULL, 0, 0, 0, 0, false, NULL, "this text"},
+    };
+    const args_spec sp = {"serve", usage_head, usage_tail, opts, sizeof opts / sizeof opts[0],
+                          0,       0,          NULL};
+    int rc = args_parse(&sp, argc, argv, NULL, stdout, stderr);
+    if (rc == 1)
+        return 0;
+    if (rc != 0)
+        return rc;
+    o->seed = seed;
     return -1;
 }
 
