@@ -2,6 +2,7 @@
  * printed as they come, --compare, and the seeds' sequential-versus-threaded
  * report. The engine is crawl/engine.c. */
 #include "cli/args.h"
+#include "cli/stop.h"
 #include "crawl/crawl.h"
 #include "commands.h"
 #include "fetch/fetch.h"
@@ -46,6 +47,9 @@ void crawl_opts_free(crawl_opts *o)
     o->nallow = o->ndeny = 0;
 }
 
+/* Ctrl-C: the crawl's own stop flag. */
+static atomic_bool crawl_stop;
+
 static const char usage_head[] =
     "usage: weft crawl [options] URL\n"
     "\n"
@@ -82,6 +86,9 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
         {"deny", 0, ARGS_LIST, &deny, 0, 0, 0, 0, false, "PATTERN",
          "never crawl URLs matching PATTERN (repeatable)\n"
          "PATTERN is a substring, or a glob when it has * ? ["},
+        {"no-compressed", 0, ARGS_FLAG, &o->no_compressed, 0, 0, 0, 0, false, NULL,
+         "do not ask for compressed pages (default: ask for every\n"
+         "encoding this libcurl decodes; --max-bytes counts decoded bytes)"},
         {"no-robots", 0, ARGS_UNFLAG, &o->robots, 0, 0, 0, 0, false, NULL, "ignore robots.txt"},
         {"retries", 0, ARGS_UINT, &o->retries, 0, 100, 0, 0, false, "N",
          "retries of 429, 503, timeouts, resets (default 2)"},
@@ -233,7 +240,8 @@ int cmd_crawl(int argc, char **argv)
         return 2;
     }
     html_global_init();
-    fetch_install_signals();
+    cli_stop_on_signals(&crawl_stop);
+    o.stop = &crawl_stop;
     FILE *info = o.format == REPORT_TABLE ? stdout : stderr;
     timeline tl1, tl2;
     timeline_init(&tl1);

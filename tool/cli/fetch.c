@@ -10,6 +10,7 @@
  * abort from curl's progress callback, and the map is drained so the
  * summary still counts everything that happened. */
 #include "cli/args.h"
+#include "cli/stop.h"
 #include "fetch/fetch.h"
 #include "commands.h"
 #include "http/hostlimit.h"
@@ -31,28 +32,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-atomic_bool fetch_stop;
-
-static void on_signal(int sig)
-{
-    atomic_store(&fetch_stop, true);
-}
-
-void fetch_install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    /* The second Ctrl-C gets the default action: a stuck run can always be
-     * killed from the keyboard. No SA_RESTART: a read of a stalled stdin on
-     * the draining thread must return (EINTR) so the run can end. Workers
-     * block these signals (block_signals), so the draining thread gets them. */
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 void fetch_opts_default(fetch_opts *o)
 {
@@ -95,6 +74,12 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
          "with backoff and Retry-After (default 2)"},
         {"per-host", 0, ARGS_UINT, &o->per_host, 0, 100000, 0, 0, false, "N",
          "requests in flight per host (default 6; 0: no limit)"},
+        {"max-bytes", 0, ARGS_BYTES, &o->max_bytes, 1, 1ull << 50, 0, 0, false, "SIZE",
+         "fail a URL whose body (decoded) passes SIZE bytes (K, M, G,\n"
+         "T suffixes); its partial file is removed (default: no limit)"},
+        {"no-compressed", 0, ARGS_FLAG, &o->no_compressed, 0, 0, 0, 0, false, NULL,
+         "do not ask for compressed bodies (default: ask for\n"
+         "every encoding this libcurl decodes, and decode them)"},
         {"rate", 0, ARGS_REAL, &o->rate, 0, 0, 0, 1e6, true, "R",
          "start at most R requests per second"},
         {"json", 0, ARGS_FLAG, &json, 0, 0, 0, 0, false, NULL, "JSON lines (summary on stderr)"},
@@ -236,7 +221,7 @@ int cmd_fetch(int argc, char **argv)
         goto out;
     }
     size_t total = in ? count_lines(in) : o.nurls;
-    fetch_install_signals();
+    cli_stop_on_signals(&fetch_stop);
     /* Rows own stdout in the machine formats; everything else goes aside. */
     FILE *info = o.format == REPORT_TABLE ? stdout : stderr;
     bool bar = !o.quiet && isatty(2);

@@ -19,6 +19,7 @@
 #include "crawl/frontier.h"
 #include "output/report.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -56,6 +57,8 @@ typedef struct crawl_opts {
     bool timeline;        /* --timeline */
     const char *trace;    /* --trace FILE */
     bool quiet;           /* -q: summary only */
+    bool no_compressed;   /* --no-compressed: no Accept-Encoding */
+    atomic_bool *stop;    /* set (by a signal handler) to end the crawl; may be NULL */
 } crawl_opts;
 
 void crawl_opts_default(crawl_opts *o);
@@ -80,9 +83,10 @@ typedef struct crawl_record {
     unsigned long words;
     size_t links;             /* <a href> links on the page */
     const char *content_type; /* "" when none */
-    long long bytes;
-    bool truncated; /* cut at --max-bytes */
-    bool parsed;    /* HTML that was parsed */
+    long long bytes;          /* body bytes, decoded (what --max-bytes counts) */
+    long long wire_bytes;     /* body bytes on the wire (compressed, when it was) */
+    bool truncated;           /* cut at --max-bytes */
+    bool parsed;              /* HTML that was parsed */
     unsigned attempts;
     double time;       /* seconds, this page's last attempt */
     double start, end; /* seconds since the crawl started */

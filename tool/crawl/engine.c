@@ -6,13 +6,11 @@
  * the output lock are never held together (records are emitted after
  * frontier calls return); curl's share locks are taken only inside curl,
  * with neither held. */
-#include "cli/args.h"
 #include "crawl/crawl.h"
-#include "commands.h"
-#include "fetch/fetch.h"
-#include "parse/html.h"
+#include "http/http.h"
 #include "http/retry.h"
-#include "output/timeline.h"
+#include "output/report.h"
+#include "parse/html.h"
 #include "parse/urlnorm.h"
 
 #include <weft.h>
@@ -20,13 +18,11 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <getopt.h>
 #include <math.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- scope */
@@ -79,34 +75,14 @@ typedef struct crawl_ctx {
     const crawl_opts *o;
     frontier *f;
     scope sc;
-    CURLSH *share;
-    weft_lock *share_locks[CURL_LOCK_DATA_LAST];
-    weft_lock *out; /* serialises fn and the result */
+    http_client *http;
+    atomic_bool *stop; /* o->stop, or a flag nobody sets */
+    weft_lock *out;    /* serialises fn and the result */
     crawl_record_fn *fn;
     void *ud;
     crawl_result *res;
     double t0;
 } crawl_ctx;
-
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
-{
-    crawl_ctx *c = ud;
-    if ((unsigned)data >= CURL_LOCK_DATA_LAST)
-        return;
-    /* curl cannot be told "no": wait out a cancellation like http.c does. */
-    while (weft_lock_acquire(c->share_locks[data], WEFT_FOREVER) != 0)
-        if (weft_lock_acquire(c->share_locks[data], 0) == 0)
-            return;
-        else
-            sched_yield();
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *ud)
-{
-    crawl_ctx *c = ud;
-    if ((unsigned)data < CURL_LOCK_DATA_LAST)
-        weft_lock_release(c->share_locks[data]);
-}
 
 static void out_lock(crawl_ctx *c)
 {
@@ -176,11 +152,7 @@ static void emit_skip(crawl_ctx *c, crawl_skip why, const char *url, const char 
 /* -------------------------------------------------------------- fetching */
 
 typedef struct body {
-    CURL *h;
-    const crawl_opts *o;
-    long long bytes, max;
-    bool truncated;
-    bool checked, is_html, parse_failed;
+    bool checked, parse_failed;
     html_parser *parser;
     /* robots.txt: the body itself */
     char *buf;
@@ -188,124 +160,59 @@ typedef struct body {
     bool keep;
 } body;
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+/* http_body_fn: a page's body goes to the HTML push parser as it arrives
+ * (decided once, on the first bytes, from the response's type and status),
+ * a robots.txt's into a buffer. */
+static bool on_body(void *ud, http_attempt *a, const char *ptr, size_t n)
 {
     body *b = ud;
-    size_t n = size * nmemb;
     if (!b->checked) {
-        /* The headers are in: decide once whether this body is parsed. */
         b->checked = true;
-        char *ct = NULL;
-        long status = 0;
-        curl_easy_getinfo(b->h, CURLINFO_CONTENT_TYPE, &ct);
-        curl_easy_getinfo(b->h, CURLINFO_RESPONSE_CODE, &status);
-        b->is_html = html_is_html_type(ct);
-        if (b->is_html && status >= 200 && status < 300 && !b->keep) {
+        if (!b->keep && html_is_html_type(a->content_type) && a->status >= 200 && a->status < 300) {
             char cs[64];
-            html_content_charset(ct, cs, sizeof cs);
+            html_content_charset(a->content_type, cs, sizeof cs);
             if (html_parser_new(&b->parser, cs) != 0)
                 b->parse_failed = true;
         }
     }
-    size_t take = n;
-    if ((long long)take > b->max - b->bytes) {
-        take = (size_t)(b->max - b->bytes);
-        b->truncated = true;
-    }
     if (b->parser)
-        html_parser_feed(b->parser, ptr, take);
-    if (b->keep && take > 0) {
-        if (b->len + take > b->cap) {
+        html_parser_feed(b->parser, ptr, n);
+    if (b->keep) {
+        if (b->len + n > b->cap) {
             size_t cap = b->cap ? b->cap : 4096;
-            while (cap < b->len + take)
+            while (cap < b->len + n)
                 cap *= 2;
             char *nb = realloc(b->buf, cap);
-            if (!nb)
-                return 0;
+            if (!nb) {
+                snprintf(a->error, sizeof a->error, "out of memory");
+                return false;
+            }
             b->buf = nb;
             b->cap = cap;
         }
-        memcpy(b->buf + b->len, ptr, take);
-        b->len += take;
+        memcpy(b->buf + b->len, ptr, n);
+        b->len += n;
     }
-    b->bytes += (long long)take;
-    /* Returning less than n ends the transfer (CURLE_WRITE_ERROR): the cut. */
-    return b->truncated ? take : n;
+    return true;
 }
 
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    return (atomic_load(&fetch_stop) || weft_cancelled()) ? 1 : 0;
-}
-
-static CURL *handle_new(crawl_ctx *c)
-{
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    const crawl_opts *o = c->o;
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    /* A redirect loop ends here with CURLE_TOO_MANY_REDIRECTS. */
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, o->user_agent);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    if (o->timeout > 0)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000 + 0.5));
-    if (o->connect_timeout > 0)
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout * 1000 + 0.5));
-    return h;
-}
-
-/* One transfer into b. Returns the CURLcode, with a truncation at
- * --max-bytes counted as success. */
-static CURLcode transfer(CURL *h, const char *url, body *b, char *errbuf)
-{
-    errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
-    if (cc == CURLE_WRITE_ERROR && b->truncated)
-        cc = CURLE_OK;
-    return cc;
-}
-
-static void fetch_robots(crawl_ctx *c, CURL *h, const frontier_item *it)
+static void fetch_robots(crawl_ctx *c, const frontier_item *it)
 {
     char url[URLNORM_MAX + 32];
     snprintf(url, sizeof url, "%s/robots.txt", it->url);
-    body b = {.h = h, .o = c->o, .max = ROBOTS_MAX_BYTES, .keep = true};
-    char errbuf[CURL_ERROR_SIZE];
+    body b = {.keep = true};
+    http_request rq = {
+        .url = url, .fd = -1, .body = on_body, .ud = &b, .max_bytes = ROBOTS_MAX_BYTES};
+    http_attempt a = {0};
     long status = 0;
-    CURLcode cc = transfer(h, url, &b, errbuf);
-    if (cc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (http_perform(c->http, &rq, &a) == 0 && a.curlcode == 0)
+        status = a.status;
     robots *rb = NULL;
     /* Out of memory: no rules is the only answer we can give. */
     robots_from_response(status, b.buf ? b.buf : "", b.len, CRAWL_PRODUCT, &rb);
     free(b.buf);
+    http_attempt_free(&a);
     frontier_robots_done(c->f, it, rb);
-}
-
-/* Uniform in [0, 1), per thread, for the backoff's jitter. */
-static double jitter(void)
-{
-    static _Thread_local uint64_t x;
-    if (x == 0)
-        x = ((uint64_t)weft_thread_current_ident() << 32) ^ (uint64_t)(weft_monotonic() * 1e9) ^
-            0x9e3779b97f4a7c15ull;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
 /* The links of a parsed page, resolved and classified, handed to the
@@ -372,63 +279,56 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
     free(recs);
 }
 
-static void fetch_page(crawl_ctx *c, CURL *h, const frontier_item *it, int worker)
+static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
 {
     const crawl_opts *o = c->o;
-    body b = {.h = h, .o = o, .max = o->max_bytes};
-    char errbuf[CURL_ERROR_SIZE];
-    char errmsg[CURL_ERROR_SIZE + 64];
+    body b = {0};
+    http_request rq = {
+        .url = it->url, .fd = -1, .body = on_body, .ud = &b, .max_bytes = o->max_bytes};
+    http_attempt a = {0};
     double start = weft_monotonic() - c->t0;
-    CURLcode cc = transfer(h, it->url, &b, errbuf);
+    int prc = http_perform(c->http, &rq, &a);
     double end = weft_monotonic() - c->t0;
-    long status = 0;
-    char *eff = NULL, *ct = NULL;
-    curl_off_t total = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total);
+    if (prc != 0)
+        snprintf(a.error, sizeof a.error, "no HTTP handle: %s", weft_strerror(prc));
+    int cc = prc != 0 ? -1 : a.curlcode;
 
     if (cc == CURLE_ABORTED_BY_CALLBACK) {
         /* Ctrl-C: the page is neither done nor failed; just let go. */
         html_parser_free(b.parser);
+        http_attempt_free(&a);
         frontier_page_done(c->f, it);
         return;
     }
-    if (it->attempt < o->retries && retry_should((int)cc, cc == CURLE_OK ? status : 0)) {
-        double ra = -1;
-        struct curl_header *hdr;
-        if (cc == CURLE_OK &&
-            curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
-            ra = retry_after_parse(hdr->value, time(NULL));
+    if (prc == 0 && it->attempt < o->retries && retry_should(cc, cc == 0 ? a.status : 0)) {
         html_parser_free(b.parser);
-        frontier_retry(c->f, it, retry_delay(it->attempt, ra, jitter()));
+        double ra = cc == 0 ? a.retry_after : -1;
+        http_attempt_free(&a);
+        frontier_retry(c->f, it, retry_delay(it->attempt, ra, retry_jitter()));
         return;
     }
 
+    char errmsg[300];
     crawl_record rec = {.url = it->url,
                         .parent = it->parent,
                         .depth = it->depth,
-                        .final_url = eff ? eff : it->url,
-                        .status = cc == CURLE_OK ? status : 0,
+                        .final_url = a.effective_url ? a.effective_url : it->url,
+                        .status = cc == 0 ? a.status : 0,
                         .title = "",
-                        .content_type = ct ? ct : "",
-                        .bytes = b.bytes,
-                        .truncated = b.truncated,
+                        .content_type = a.content_type,
+                        .bytes = a.bytes,
+                        .wire_bytes = a.wire_bytes,
+                        .truncated = a.truncated,
                         .attempts = it->attempt + 1,
-                        .time = (double)total / 1e6,
+                        .time = a.total,
                         .start = start,
                         .end = end,
                         .worker = worker};
-    if (cc != CURLE_OK) {
-        if (cc == CURLE_TOO_MANY_REDIRECTS)
-            snprintf(errmsg, sizeof errmsg, "too many redirects (a loop?): %s",
-                     errbuf[0] ? errbuf : curl_easy_strerror(cc));
-        else
-            snprintf(errmsg, sizeof errmsg, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    if (cc != 0) {
+        snprintf(errmsg, sizeof errmsg, "%s", a.error);
         rec.error = errmsg;
-    } else if (status >= 400) {
-        snprintf(errmsg, sizeof errmsg, "HTTP %ld", status);
+    } else if (a.status >= 400) {
+        snprintf(errmsg, sizeof errmsg, "HTTP %ld", a.status);
         rec.error = errmsg;
     }
 
@@ -444,8 +344,9 @@ static void fetch_page(crawl_ctx *c, CURL *h, const frontier_item *it, int worke
         rec.title = hp.title;
         rec.words = hp.words;
         rec.links = hp.nlinks + hp.dropped;
-        follow = cc == CURLE_OK && status >= 200 && status < 300;
+        follow = cc == 0 && a.status >= 200 && a.status < 300;
     }
+    const char *eff = a.effective_url;
     if (follow && eff && urlnorm(eff, &final) == URLNORM_OK && strcmp(final, it->url) != 0) {
         /* Redirected: follow the target's links only if the target is in
          * scope and nobody else has it (else it is fetched, or skipped, as
@@ -459,6 +360,7 @@ static void fetch_page(crawl_ctx *c, CURL *h, const frontier_item *it, int worke
         emit(c, &rec, 1);
     free(final);
     html_page_free(&hp);
+    http_attempt_free(&a);
     frontier_page_done(c->f, it);
 }
 
@@ -467,9 +369,6 @@ static int worker_main(void *arg, void **result)
 {
     crawl_ctx *c = arg;
     int worker = weft_executor_current_worker();
-    CURL *h = handle_new(c);
-    if (!h)
-        return ENOMEM;
     for (;;) {
         frontier_item it;
         int rc = frontier_next(c->f, &it);
@@ -480,24 +379,14 @@ static int worker_main(void *arg, void **result)
             emit_skip(c, it.skip, it.url, it.parent, it.depth);
             break;
         case FRONTIER_ROBOTS:
-            fetch_robots(c, h, &it);
+            fetch_robots(c, &it);
             break;
         case FRONTIER_PAGE:
-            fetch_page(c, h, &it, worker);
+            fetch_page(c, &it, worker);
             break;
         }
     }
-    curl_easy_cleanup(h);
     return 0;
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
 }
 
 void crawl_result_free(crawl_result *r)
@@ -511,7 +400,8 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
               crawl_result *res)
 {
     memset(res, 0, sizeof *res);
-    crawl_ctx c = {.o = o, .fn = fn, .ud = ud, .res = res};
+    static atomic_bool never; /* nobody sets it: a crawl without a stop flag */
+    crawl_ctx c = {.o = o, .fn = fn, .ud = ud, .res = res, .stop = o->stop ? o->stop : &never};
     weft_executor *ex = NULL;
     weft_group *g = NULL;
     char *start = NULL;
@@ -541,28 +431,23 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
                         .per_host = o->per_host,
                         .min_delay = o->delay,
                         .robots = o->robots,
-                        .stop = &fetch_stop};
+                        .stop = c.stop};
     if ((rc = frontier_new(&c.f, &fo)) != 0 || (rc = weft_lock_new(&c.out)) != 0)
         goto out;
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        if ((rc = weft_lock_new(&c.share_locks[i])) != 0)
-            goto out;
-    rc = ENOMEM;
-    c.share = curl_share_init();
-    if (!c.share)
+    http_opts ho = {.timeout = o->timeout,
+                    .connect_timeout = o->connect_timeout,
+                    .user_agent = o->user_agent,
+                    .abort = c.stop,
+                    .no_compressed = o->no_compressed};
+    if ((rc = http_client_new(&c.http, &ho)) != 0)
         goto out;
-    curl_share_setopt(c.share, CURLSHOPT_LOCKFUNC, share_lock);
-    curl_share_setopt(c.share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(c.share, CURLSHOPT_USERDATA, &c);
-    curl_share_setopt(c.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(c.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     if ((rc = frontier_seed(c.f, start)) != 0)
         goto out;
 
     weft_executor_opts eo = {.max_workers = workers, .thread_name_prefix = "crawl"};
     if ((rc = weft_executor_new(&ex, &eo)) != 0 || (rc = weft_group_new(&g, ex, NULL)) != 0)
         goto out;
-    double cpu0 = cpu_seconds();
+    double cpu0 = report_cpu_seconds();
     c.t0 = weft_monotonic();
     unsigned spawned = 0;
     for (; spawned < workers; spawned++)
@@ -574,14 +459,14 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
         rc = 0;
     int wrc = weft_group_wait(g, WEFT_FOREVER);
     res->wall = weft_monotonic() - c.t0;
-    res->cpu = cpu_seconds() - cpu0;
+    res->cpu = report_cpu_seconds() - cpu0;
     if (wrc != 0 && wrc != ECANCELED) {
         const char *msg = NULL;
         rc = weft_group_error(g, 0, &msg, NULL);
         if (rc == 0)
             rc = wrc;
     }
-    res->interrupted = atomic_load(&fetch_stop);
+    res->interrupted = atomic_load(c.stop);
     frontier_stats fs;
     frontier_stats_get(c.f, &fs);
     res->seen = fs.seen;
@@ -589,10 +474,8 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
 out:
     weft_group_free(g);
     weft_executor_free(ex);
-    if (c.share)
-        curl_share_cleanup(c.share);
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        weft_lock_free(c.share_locks[i]);
+    /* After the executor: its workers' easy handles are gone by now. */
+    http_client_free(c.http);
     weft_lock_free(c.out);
     frontier_free(c.f);
     free(c.sc.authority);

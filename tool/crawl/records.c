@@ -27,10 +27,10 @@ static void record_json(FILE *out, const crawl_record *r)
     fprintf(out, ",\"words\":%lu,\"links\":%zu,\"content_type\":", r->words, r->links);
     report_json_string(out, r->content_type);
     fprintf(out,
-            ",\"bytes\":%lld,\"truncated\":%s,\"parsed\":%s,\"attempts\":%u,\"time\":%.6f,"
-            "\"worker\":%d,\"error\":",
-            r->bytes, r->truncated ? "true" : "false", r->parsed ? "true" : "false", r->attempts,
-            r->time, r->worker);
+            ",\"bytes\":%lld,\"wire_bytes\":%lld,\"truncated\":%s,\"parsed\":%s,"
+            "\"attempts\":%u,\"time\":%.6f,\"worker\":%d,\"error\":",
+            r->bytes, r->wire_bytes, r->truncated ? "true" : "false", r->parsed ? "true" : "false",
+            r->attempts, r->time, r->worker);
     report_json_string(out, r->error);
     fputs("}\n", out);
 }

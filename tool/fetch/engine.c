@@ -169,18 +169,7 @@ static int source_next(void *ud, void **item)
     }
 }
 
-/* Uniform in [0, 1), per thread (xorshift64*), for the backoff's jitter. */
-static double jitter(void)
-{
-    static _Thread_local uint64_t x;
-    if (x == 0)
-        x = ((uint64_t)weft_thread_current_ident() << 32) ^ (uint64_t)(weft_monotonic() * 1e9) ^
-            0x9e3779b97f4a7c15ull;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
+atomic_bool fetch_stop;
 
 static void interrupted(fetch_result *res)
 {
@@ -216,7 +205,9 @@ static void fetch_one(run *r, fetch_result *res)
             interrupted(res);
             break;
         }
-        int rc = http_get(r->http, url, fd, &a);
+        http_request rq = {.url = url, .fd = fd, .max_bytes = o->max_bytes, .cut_is_error = true};
+        http_attempt_free(&a);
+        int rc = http_perform(r->http, &rq, &a);
         hostlimit_leave(r->hl, host);
         if (rc != 0) {
             snprintf(res->error, sizeof res->error, "no HTTP handle: %s", weft_strerror(rc));
@@ -246,7 +237,8 @@ static void fetch_one(run *r, fetch_result *res)
             snprintf(res->error, sizeof res->error, "HTTP %ld", a.status);
         if (attempt >= o->retries || !retry_should(a.curlcode, a.status))
             break;
-        if (hostlimit_sleep(retry_delay(attempt, a.retry_after, jitter()), &fetch_stop) != 0) {
+        if (hostlimit_sleep(retry_delay(attempt, a.retry_after, retry_jitter()), &fetch_stop) !=
+            0) {
             interrupted(res);
             break;
         }
@@ -258,6 +250,7 @@ static void fetch_one(run *r, fetch_result *res)
             break;
         }
     }
+    http_attempt_free(&a);
     if (fd >= 0) {
         close(fd);
         if (!res->ok) {
@@ -268,7 +261,7 @@ static void fetch_one(run *r, fetch_result *res)
 }
 
 /* weft_worker_init_fn: Ctrl-C is for the draining thread (see
- * fetch_install_signals); threads curl starts inherit this mask too. */
+ * cli/stop.h); threads curl starts inherit this mask too. */
 static int block_signals(void *arg, unsigned index)
 {
     sigset_t set;
@@ -301,15 +294,6 @@ static int fetch_task(void *arg, void **result)
         res->total = res->end - res->start;
     *result = res;
     return 0;
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
 }
 
 typedef struct drain {
@@ -367,7 +351,8 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
     http_opts ho = {.timeout = o->timeout,
                     .connect_timeout = o->connect_timeout,
                     .user_agent = o->user_agent,
-                    .abort = &fetch_stop};
+                    .abort = &fetch_stop,
+                    .no_compressed = o->no_compressed};
     if ((rc = http_client_new(&r.http, &ho)) != 0 ||
         (rc = hostlimit_new(&r.hl, o->per_host, o->rate, &fetch_stop)) != 0)
         goto fail;
@@ -392,7 +377,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
         src.may_stall = true;
         src.flush = sk->rows;
     }
-    double cpu0 = cpu_seconds();
+    double cpu0 = report_cpu_seconds();
     r.t0 = weft_monotonic();
     progress_init(&d.bar, sk->progress, r.t0);
     if (sk->rows)
@@ -467,7 +452,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
     m = NULL;
     weft_executor_free(ex);
     ex = NULL;
-    res->stats.cpu = cpu_seconds() - cpu0;
+    res->stats.cpu = report_cpu_seconds() - cpu0;
     rc = 0;
     goto out;
 fail:

@@ -32,6 +32,8 @@ typedef struct fetch_opts {
     const char *trace;      /* --trace FILE */
     const char *input;      /* -i FILE ("-": stdin) */
     bool quiet;             /* -q: no rows, no progress bar */
+    long long max_bytes;    /* --max-bytes: a longer body is an error; 0: no limit */
+    bool no_compressed;     /* --no-compressed: no Accept-Encoding */
     char **urls;            /* the URL arguments (borrowed from argv) */
     size_t nurls;
 } fetch_opts;
@@ -74,11 +76,8 @@ typedef struct fetch_sinks {
 int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const fetch_sinks *sk,
               fetch_run_result *res);
 
-/* The flag Ctrl-C sets; every transfer and wait of a run polls it. */
+/* fetch's stop flag: `weft fetch` points Ctrl-C at it (cli/stop.h); every
+ * transfer and wait of a run polls it. */
 extern atomic_bool fetch_stop;
-
-/* Installs the SIGINT/SIGTERM handler that sets fetch_stop (once; a second
- * Ctrl-C kills the process the default way). */
-void fetch_install_signals(void);
 
 #endif

@@ -29,9 +29,12 @@ struct http_client {
 
 /* Per-transfer state the callbacks see. */
 typedef struct sink {
-    int fd;
-    long long bytes;
+    CURL *h;
+    const http_request *rq;
+    http_attempt *a;
     atomic_bool *abort;
+    bool headers_seen; /* a->status and a->content_type filled */
+    bool failed;       /* the fd or the body callback refused: a->error says why */
 } sink;
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -64,23 +67,57 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
         weft_lock_release(c->locks[data]);
 }
 
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Fills a->status and a->content_type from the response now arriving. */
+static void take_headers(sink *s)
 {
-    sink *s = ud;
-    size_t n = size * nmemb;
-    s->bytes += (long long)n;
-    if (s->fd < 0)
-        return n;
+    long status = 0;
+    char *ct = NULL;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(s->h, CURLINFO_CONTENT_TYPE, &ct);
+    s->a->status = status;
+    snprintf(s->a->content_type, sizeof s->a->content_type, "%s", ct ? ct : "");
+    s->headers_seen = true;
+}
+
+static bool write_all(sink *s, const char *p, size_t n)
+{
     for (size_t done = 0; done < n;) {
-        ssize_t w = write(s->fd, ptr + done, n - done);
+        ssize_t w = write(s->rq->fd, p + done, n - done);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            return 0; /* curl reports CURLE_WRITE_ERROR */
+            snprintf(s->a->error, sizeof s->a->error, "cannot write the body: %s", strerror(errno));
+            return false;
         }
         done += (size_t)w;
     }
-    return n;
+    return true;
+}
+
+/* The decoded body: cut at max_bytes, then to the fd and the callback.
+ * Returning less than n ends the transfer (CURLE_WRITE_ERROR). */
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    http_attempt *a = s->a;
+    size_t n = size * nmemb;
+    if (!s->headers_seen)
+        take_headers(s);
+    size_t take = n;
+    long long max = s->rq->max_bytes;
+    if (max > 0 && (long long)take > max - a->bytes) {
+        take = (size_t)(max - a->bytes);
+        a->truncated = true;
+    }
+    if (take > 0) {
+        if ((s->rq->fd >= 0 && !write_all(s, ptr, take)) ||
+            (s->rq->body && !s->rq->body(s->rq->ud, a, ptr, take))) {
+            s->failed = true;
+            return 0;
+        }
+        a->bytes += (long long)take;
+    }
+    return a->truncated ? take : n;
 }
 
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -99,8 +136,13 @@ static int handle_init(void *ud, void **value)
         return ENOMEM;
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    if (!c->opts.no_follow) {
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        /* A redirect loop ends here with CURLE_TOO_MANY_REDIRECTS. */
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    }
+    if (!c->opts.no_compressed)
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* all this libcurl decodes */
     curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -177,46 +219,96 @@ static double usec(CURL *h, CURLINFO what)
     return (double)v / 1e6;
 }
 
-int http_get(http_client *c, const char *url, int fd, http_attempt *a)
+void http_attempt_free(http_attempt *a)
+{
+    if (!a)
+        return;
+    free(a->effective_url);
+    free(a->location);
+    memset(a, 0, sizeof *a);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int http_perform(http_client *c, const http_request *rq, http_attempt *a)
 {
     void *v;
     int rc = weft_local_get(c->handles, &v);
     if (rc != 0)
         return rc;
     CURL *h = v;
-    sink s = {.fd = fd, .abort = c->opts.abort};
+    memset(a, 0, sizeof *a);
+    a->retry_after = -1;
+    sink s = {.h = h, .rq = rq, .a = a, .abort = c->opts.abort};
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, &s);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 
-    memset(a, 0, sizeof *a);
-    a->retry_after = -1;
     CURLcode cc = curl_easy_perform(h);
+    if (!s.headers_seen)
+        take_headers(&s); /* an empty body, or none */
+    if (cc == CURLE_WRITE_ERROR && a->truncated && !s.failed) {
+        if (rq->cut_is_error)
+            snprintf(a->error, sizeof a->error, "body over %lld bytes (--max-bytes)",
+                     rq->max_bytes);
+        else
+            cc = CURLE_OK; /* a page cut at the limit is still a page */
+    }
     a->curlcode = (int)cc;
-    a->bytes = s.bytes;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
+    curl_off_t wire = 0;
+    curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &wire);
+    a->wire_bytes = (long long)wire;
     a->dns = usec(h, CURLINFO_NAMELOOKUP_TIME_T);
     a->connect = usec(h, CURLINFO_CONNECT_TIME_T);
     a->ttfb = usec(h, CURLINFO_STARTTRANSFER_TIME_T);
     a->total = usec(h, CURLINFO_TOTAL_TIME_T);
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &a->connects);
+    char *eff = NULL, *loc = NULL;
+    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
+    a->effective_url = dup_or_null(eff);
+    if (c->opts.no_follow && a->status >= 300 && a->status < 400 &&
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK)
+        a->location = dup_or_null(loc);
     struct curl_header *hdr;
     if (curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
         a->retry_after = retry_after_parse(hdr->value, time(NULL));
-    if (cc == CURLE_ABORTED_BY_CALLBACK)
+    if (s.failed || (a->truncated && rq->cut_is_error))
+        ; /* a->error is set */
+    else if (cc == CURLE_ABORTED_BY_CALLBACK)
         snprintf(a->error, sizeof a->error, "interrupted");
     else if (cc == CURLE_TOO_MANY_REDIRECTS)
         snprintf(a->error, sizeof a->error, "too many redirects (a loop?): %s",
                  errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    else if (cc == CURLE_OUT_OF_MEMORY && strstr(errbuf, "header"))
+        snprintf(a->error, sizeof a->error, "response header too large: %s", errbuf);
     else if (cc != CURLE_OK)
         snprintf(a->error, sizeof a->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    /* The handle outlives this call; errbuf does not. */
+    /* The handle outlives this call; errbuf and s do not. */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
     return 0;
+}
+
+const char *http_encodings(void)
+{
+    static _Thread_local char buf[64];
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    buf[0] = '\0';
+    if (v->features & CURL_VERSION_LIBZ)
+        strcat(buf, "gzip, deflate");
+    if (v->features & CURL_VERSION_BROTLI)
+        strcat(buf, buf[0] ? ", br" : "br");
+#ifdef CURL_VERSION_ZSTD
+    if (v->features & CURL_VERSION_ZSTD)
+        strcat(buf, buf[0] ? ", zstd" : "zstd");
+#endif
+    return buf;
 }
 
 bool http_url_check(const char *url, char *why, size_t whysz, char *host, size_t hostsz)

@@ -1,11 +1,15 @@
-/* retry.c: the retry policy of `weft fetch`: what is transient, the backoff
- * schedule, and Retry-After.
+/* retry.c: the retry policy of `weft fetch` and `weft crawl`: what is
+ * transient, the backoff schedule, Retry-After, and the jitter.
  *
- * DESIGN: see retry.h. Everything here is pure; the caller sleeps. */
+ * DESIGN: see retry.h. Everything but retry_jitter's per-thread state is
+ * pure; the caller sleeps. */
 #include "http/retry.h"
+
+#include <weft.h>
 
 #include <curl/curl.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -70,4 +74,16 @@ double retry_after_parse(const char *value, time_t now)
 double retry_delay(unsigned attempt, double retry_after, double u)
 {
     return retry_after >= 0 ? retry_after : retry_backoff(attempt, u);
+}
+
+double retry_jitter(void)
+{
+    static _Thread_local uint64_t x;
+    if (x == 0)
+        x = ((uint64_t)weft_thread_current_ident() << 32) ^ (uint64_t)(weft_monotonic() * 1e9) ^
+            0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }

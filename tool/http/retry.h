@@ -31,6 +31,10 @@ double retry_backoff(unsigned attempt, double u);
  * RETRY_AFTER_CAP, or -1 when the value is not valid. */
 double retry_after_parse(const char *value, time_t now);
 
+/* Uniform in [0, 1), per thread (xorshift64*, seeded from the thread and
+ * the clock), for the backoff's jitter. */
+double retry_jitter(void);
+
 /* The wait before the next attempt: Retry-After (when >= 0) or the backoff. */
 double retry_delay(unsigned attempt, double retry_after, double u);
 

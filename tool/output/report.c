@@ -6,6 +6,8 @@
  * units; only the table and the summary are for eyes. */
 #include "output/report.h"
 
+#include <sys/resource.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -233,4 +235,13 @@ void progress_clear(progress *p)
         fflush(stderr);
         p->drawn = false;
     }
+}
+
+double report_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }

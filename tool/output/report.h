@@ -58,6 +58,9 @@ typedef struct report_stats {
 } report_stats;
 
 void report_stats_add(report_stats *s, const fetch_result *r);
+
+/* CPU seconds (user + system) this process has used so far; 0 if unknown. */
+double report_cpu_seconds(void);
 /* "12 succeeded, 1 failed, 0 cancelled, 1.2 MB in 2.01s (6.0 requests/s)". */
 void report_summary(FILE *out, const report_stats *s, const char *label);
 

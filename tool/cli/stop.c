@@ -1,0 +1,27 @@
+/* stop.c: SIGINT and SIGTERM as a stop flag (see stop.h). */
+#include "cli/stop.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+
+static atomic_bool *_Atomic target;
+
+static void on_signal(int sig)
+{
+    atomic_bool *f = atomic_load(&target);
+    if (f)
+        atomic_store(f, true);
+}
+
+void cli_stop_on_signals(atomic_bool *flag)
+{
+    atomic_store(&target, flag);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}

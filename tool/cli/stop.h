@@ -1,0 +1,18 @@
+/* stop.h: Ctrl-C (SIGINT) and SIGTERM as a stop flag, for the subcommands.
+ *
+ * DESIGN: each subcommand owns its flag (fetch's fetch_stop, crawl's own)
+ * and its engine polls it between transfers and from curl's progress
+ * callback; the handler only stores to it, which is async-signal-safe for a
+ * lock-free atomic_bool. The second signal gets the default action, so a
+ * stuck run can always be killed from the keyboard. No SA_RESTART: a read
+ * of a stalled stdin must return (EINTR) so the run can end. */
+#ifndef WEFT_TOOL_STOP_H
+#define WEFT_TOOL_STOP_H
+
+#include <stdatomic.h>
+
+/* From now on, SIGINT and SIGTERM set *flag (once each; the next one kills).
+ * The flag must outlive the process's use of it (a static). */
+void cli_stop_on_signals(atomic_bool *flag);
+
+#endif
