@@ -559,6 +559,129 @@ TEST_T(crawl_filters, 30)
     site_stop(s);
 }
 
+/* Which reason the collector saw for a skipped path, or SKIP_N. */
+static crawl_skip skipped_why(collect *c, const char *path)
+{
+    for (size_t i = 0; i < c->nskipped; i++)
+        if (strcmp(c->skipped_paths[i], path) == 0)
+            return c->skipped_why[i];
+    return SKIP_N;
+}
+
+/* Crawls a start path that redirects (the site's /redirect/1?to=TARGET)
+ * with depth 1, and returns the page record of the start. */
+static page *crawl_redirect(struct site *s, crawl_opts *o, const char *target, collect *c,
+                            crawl_result *r)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/redirect/1?to=%s", target);
+    o->depth = 1;
+    site_reset_counters(s);
+    *r = crawl(s, o, path, 2, c);
+    for (size_t i = 0; i < c->n; i++)
+        if (strncmp(c->pages[i].path, "/redirect/1?", 12) == 0)
+            return &c->pages[i];
+    test_fail(__FILE__, __LINE__, "no record of the start %s", path);
+    return NULL;
+}
+
+/* Every redirect hop passes robots.txt, scope (scheme, host and port) and
+ * the filters before it is requested; a refused hop is a skipped record
+ * with its reason, and the server never sees the request. */
+TEST_T(crawl_redirect_hops_obey_robots_scope_and_filters, 30)
+{
+    struct site *s = start_default();
+    struct site *other = start_default(); /* same host, another port */
+    crawl_opts o;
+    crawl_opts_default(&o);
+    collect c;
+    crawl_result r;
+
+    /* robots.txt disallows /private/: no request, reason robots. */
+    page *p = crawl_redirect(s, &o, "/private/3", &c, &r);
+    CHECK_EQ(c.n, 1);
+    CHECK_EQ(p->status, 302);
+    CHECK(!p->error);
+    CHECK_EQ(skipped_why(&c, "/private/3"), SKIP_ROBOTS);
+    CHECK_EQ(site_hits(s, "/private/3"), 0);
+    free(c.pages);
+    crawl_result_free(&r);
+
+    /* Another port of the same host: off-site, with and without --domain. */
+    char target[128];
+    snprintf(target, sizeof target, "http://127.0.0.1:%u/page/1", site_port(other));
+    for (int domain = 0; domain < 2; domain++) {
+        o.domain = domain;
+        site_reset_counters(other);
+        crawl_redirect(s, &o, target, &c, &r);
+        CHECK_EQ(skipped_why(&c, "/page/1"), SKIP_OFFSITE);
+        CHECK_EQ(site_hits(other, "/page/1"), 0);
+        CHECK_EQ(site_hits(other, "/robots.txt"), 0);
+        free(c.pages);
+        crawl_result_free(&r);
+    }
+    o.domain = false;
+
+    /* --deny: reason filtered. */
+    const char *deny[] = {"*/page/5"};
+    o.deny = deny;
+    o.ndeny = 1;
+    crawl_redirect(s, &o, "/page/5", &c, &r);
+    CHECK_EQ(skipped_why(&c, "/page/5"), SKIP_FILTERED);
+    CHECK_EQ(site_hits(s, "/page/5"), 0);
+    free(c.pages);
+    crawl_result_free(&r);
+    o.deny = NULL;
+    o.ndeny = 0;
+
+    /* A hop that passes is taken: the page is the target's, requested once,
+     * and its links are followed from there. */
+    p = crawl_redirect(s, &o, "/page/2", &c, &r);
+    CHECK_EQ(p->status, 200);
+    CHECK_STR(p->title, "Page 2");
+    CHECK_EQ(site_hits(s, "/page/2"), 1);
+    CHECK(c.skips[SKIP_DEPTH] + c.skips[SKIP_DUPLICATE] + c.skips[SKIP_ROBOTS] > 0);
+    free(c.pages);
+    crawl_result_free(&r);
+    site_stop(other);
+    site_stop(s);
+}
+
+/* Scope is scheme + host + port: --domain widens only the host. */
+TEST_T(crawl_domain_keeps_scheme_and_port, 30)
+{
+    struct site *s = start_default();
+    crawl_opts o;
+    crawl_opts_default(&o);
+    o.domain = true;
+    o.depth = 1;
+    collect c;
+    /* Through "localhost": links name localhost (the Host header), in scope. */
+    char start_url[128];
+    snprintf(start_url, sizeof start_url, "http://localhost:%u/", site_port(s));
+    memset(&c, 0, sizeof c);
+    o.start_url = start_url;
+    crawl_result r;
+    CHECK_OK(crawl_run(&o, 2, on_record, &c, &r));
+    CHECK(find(&c, "/page/0") != NULL);
+    CHECK_EQ(c.skips[SKIP_OFFSITE], 0);
+    free(c.pages);
+    crawl_result_free(&r);
+    /* The same host on another port, and another scheme: off-site. */
+    char target[128];
+    snprintf(target, sizeof target, "http://127.0.0.1:%u/page/1", site_port(s) + 1);
+    crawl_redirect(s, &o, target, &c, &r);
+    CHECK_EQ(skipped_why(&c, "/page/1"), SKIP_OFFSITE);
+    free(c.pages);
+    crawl_result_free(&r);
+    snprintf(target, sizeof target, "https://127.0.0.1:%u/page/1", site_port(s));
+    crawl_redirect(s, &o, target, &c, &r);
+    CHECK_EQ(skipped_why(&c, "/page/1"), SKIP_OFFSITE);
+    free(c.pages);
+    crawl_result_free(&r);
+    site_stop(s);
+}
+
 TEST_T(crawl_transient_errors_retried, 60)
 {
     site_opts so;

@@ -28,7 +28,7 @@
 /* ---------------------------------------------------------------- scope */
 
 typedef struct scope {
-    char *authority; /* host[:port] of the start URL */
+    char *origin; /* "scheme://host[:port]" of the start URL */
     char host[256];
     const crawl_opts *o;
 } scope;
@@ -40,13 +40,29 @@ static bool pattern_match(const char *pat, const char *url)
     return strstr(url, pat) != NULL;
 }
 
-/* SKIP_NONE when url (normalised) is in scope, else why not. */
+/* The ":port" of an origin's authority ("" for the scheme's default, which
+ * normalisation drops). */
+static const char *origin_port(const char *origin)
+{
+    const char *auth = strstr(origin, "://");
+    auth = auth ? auth + 3 : origin;
+    if (*auth == '[') {
+        const char *e = strchr(auth, ']');
+        return e ? e + 1 : "";
+    }
+    const char *c = strrchr(auth, ':');
+    return c ? c : "";
+}
+
+/* SKIP_NONE when url (normalised) is in scope, else why not. Scope is the
+ * start URL's origin: scheme, host and port all equal. --domain widens only
+ * the host, to its subdomains: the scheme and port must still match, so a
+ * page cannot steer the crawler at another service of the same host. */
 static crawl_skip scope_check(const scope *sc, const char *url)
 {
     char origin[URLNORM_MAX + 8];
     if (!urlnorm_origin(url, origin, sizeof origin))
         return SKIP_SCHEME;
-    const char *auth = strstr(origin, "://") + 3;
     if (sc->o->domain) {
         char host[256];
         if (!urlnorm_host(url, host, sizeof host))
@@ -55,7 +71,11 @@ static crawl_skip scope_check(const scope *sc, const char *url)
         if (!(strcmp(host, sc->host) == 0 ||
               (hl > sl && host[hl - sl - 1] == '.' && strcmp(host + hl - sl, sc->host) == 0)))
             return SKIP_OFFSITE;
-    } else if (strcmp(auth, sc->authority) != 0) {
+        size_t sch = (size_t)(strstr(origin, "://") - origin);
+        if (strncmp(origin, sc->origin, sch + 3) != 0 ||
+            strcmp(origin_port(origin), origin_port(sc->origin)) != 0)
+            return SKIP_OFFSITE;
+    } else if (strcmp(origin, sc->origin) != 0) {
         return SKIP_OFFSITE;
     }
     for (size_t i = 0; i < sc->o->ndeny; i++)
@@ -196,21 +216,55 @@ static bool on_body(void *ud, http_attempt *a, const char *ptr, size_t n)
     return true;
 }
 
+/* Normalises a redirect's Location into *out (malloc'd). False when it is
+ * not a URL the crawler can request. */
+static bool hop_url(const char *location, char **out)
+{
+    *out = NULL;
+    if (!location || urlnorm(location, out) != URLNORM_OK) {
+        free(*out);
+        *out = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* RFC 9309 2.3.1.2: a robots.txt fetch follows at least five redirects,
+ * to any host; the rules then apply to the origin that asked. */
+#define ROBOTS_MAX_HOPS 5
+
 static void fetch_robots(crawl_ctx *c, const frontier_item *it)
 {
     char url[URLNORM_MAX + 32];
     snprintf(url, sizeof url, "%s/robots.txt", it->url);
     body b = {.keep = true};
-    http_request rq = {
-        .url = url, .fd = -1, .body = on_body, .ud = &b, .max_bytes = ROBOTS_MAX_BYTES};
     http_attempt a = {0};
+    char *next = NULL;
     long status = 0;
-    if (http_perform(c->http, &rq, &a) == 0 && a.curlcode == 0)
+    const char *cur = url;
+    for (unsigned hops = 0;; hops++) {
+        free(b.buf);
+        b = (body){.keep = true};
+        http_request rq = {
+            .url = cur, .fd = -1, .body = on_body, .ud = &b, .max_bytes = ROBOTS_MAX_BYTES};
+        http_attempt_free(&a);
+        status = 0;
+        if (http_perform(c->http, &rq, &a) != 0 || a.curlcode != 0)
+            break;
         status = a.status;
+        char *hop;
+        if (status < 300 || status >= 400 || hops == ROBOTS_MAX_HOPS || !hop_url(a.location, &hop))
+            break;
+        free(next);
+        cur = next = hop;
+    }
     robots *rb = NULL;
-    /* Out of memory: no rules is the only answer we can give. */
+    /* A redirect not followed to its end leaves a 3xx: robots_from_response
+     * reads it as "no rules" (RFC 9309: unavailable). Out of memory: no
+     * rules is the only answer we can give. */
     robots_from_response(status, b.buf ? b.buf : "", b.len, CRAWL_PRODUCT, &rb);
     free(b.buf);
+    free(next);
     http_attempt_free(&a);
     frontier_robots_done(c->f, it, rb);
 }
@@ -279,32 +333,105 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
     free(recs);
 }
 
+/* Redirects a page may take before it is an error. */
+#define CRAWL_MAX_HOPS 10
+
+/* A redirect hop the crawler did not take: the target's record. */
+typedef struct refused_hop {
+    char *url;      /* normalised target (owned), or NULL */
+    crawl_skip why; /* why it was not requested */
+    bool as_link;   /* its host's robots.txt is not in: queue it as a link */
+} refused_hop;
+
+/* Fetches it->url, following redirects hop by hop: each hop must be in
+ * scope (origin, filters), new, and allowed by its host's robots.txt
+ * before it is requested, so a redirect cannot take the crawler where a
+ * link could not. A refused hop ends the page (its record keeps the 3xx)
+ * and is reported as a skipped record with its reason. */
 static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
 {
     const crawl_opts *o = c->o;
     body b = {0};
-    http_request rq = {
-        .url = it->url, .fd = -1, .body = on_body, .ud = &b, .max_bytes = o->max_bytes};
     http_attempt a = {0};
+    char *chain[CRAWL_MAX_HOPS]; /* the hops taken, owned */
+    size_t nchain = 0;
+    refused_hop refused = {0};
+    const char *hop_error = NULL;
+    const char *cur = it->url;
+    int prc = 0, cc = 0;
     double start = weft_monotonic() - c->t0;
-    int prc = http_perform(c->http, &rq, &a);
-    double end = weft_monotonic() - c->t0;
-    if (prc != 0)
-        snprintf(a.error, sizeof a.error, "no HTTP handle: %s", weft_strerror(prc));
-    int cc = prc != 0 ? -1 : a.curlcode;
-
-    if (cc == CURLE_ABORTED_BY_CALLBACK) {
-        /* Ctrl-C: the page is neither done nor failed; just let go. */
+    for (;;) {
         html_parser_free(b.parser);
+        b = (body){0};
+        http_request rq = {
+            .url = cur, .fd = -1, .body = on_body, .ud = &b, .max_bytes = o->max_bytes};
         http_attempt_free(&a);
-        frontier_page_done(c->f, it);
-        return;
+        prc = http_perform(c->http, &rq, &a);
+        if (prc != 0)
+            snprintf(a.error, sizeof a.error, "no HTTP handle: %s", weft_strerror(prc));
+        cc = prc != 0 ? -1 : a.curlcode;
+        if (cc != 0 || a.status < 300 || a.status >= 400 || !a.location)
+            break;
+        char *next;
+        if (!hop_url(a.location, &next)) {
+            refused = (refused_hop){.url = NULL, .why = SKIP_SCHEME};
+            break;
+        }
+        bool loop = strcmp(next, it->url) == 0;
+        for (size_t i = 0; i < nchain && !loop; i++)
+            loop = strcmp(next, chain[i]) == 0;
+        if (loop) {
+            hop_error = "redirect loop";
+            free(next);
+            break;
+        }
+        if (nchain == CRAWL_MAX_HOPS) {
+            hop_error = "too many redirects (more than 10)";
+            free(next);
+            break;
+        }
+        crawl_skip why = scope_check(&c->sc, next);
+        if (why == SKIP_NONE) {
+            switch (frontier_claim(c->f, next)) {
+            case CLAIM_OK:
+                chain[nchain++] = next;
+                cur = next;
+                continue;
+            case CLAIM_SEEN:
+                why = SKIP_DUPLICATE;
+                break;
+            case CLAIM_ROBOTS:
+                why = SKIP_ROBOTS;
+                break;
+            case CLAIM_UNKNOWN_HOST:
+                refused.as_link = true;
+                break;
+            case CLAIM_BAD:
+                why = SKIP_SCHEME;
+                break;
+            }
+        }
+        refused.url = next;
+        refused.why = why;
+        break;
     }
-    if (prc == 0 && it->attempt < o->retries && retry_should(cc, cc == 0 ? a.status : 0)) {
+    double end = weft_monotonic() - c->t0;
+
+    if (cc == CURLE_ABORTED_BY_CALLBACK ||
+        (prc == 0 && it->attempt < o->retries && retry_should(cc, cc == 0 ? a.status : 0))) {
+        /* Ctrl-C: the page is neither done nor failed; let go. Otherwise
+         * the whole chain is tried again later. */
+        if (cc != CURLE_ABORTED_BY_CALLBACK) {
+            double ra = cc == 0 ? a.retry_after : -1;
+            frontier_retry(c->f, it, retry_delay(it->attempt, ra, retry_jitter()));
+        } else {
+            frontier_page_done(c->f, it);
+        }
         html_parser_free(b.parser);
-        double ra = cc == 0 ? a.retry_after : -1;
         http_attempt_free(&a);
-        frontier_retry(c->f, it, retry_delay(it->attempt, ra, retry_jitter()));
+        for (size_t i = 0; i < nchain; i++)
+            free(chain[i]);
+        free(refused.url);
         return;
     }
 
@@ -312,7 +439,7 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
     crawl_record rec = {.url = it->url,
                         .parent = it->parent,
                         .depth = it->depth,
-                        .final_url = a.effective_url ? a.effective_url : it->url,
+                        .final_url = cur,
                         .status = cc == 0 ? a.status : 0,
                         .title = "",
                         .content_type = a.content_type,
@@ -327,6 +454,9 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
     if (cc != 0) {
         snprintf(errmsg, sizeof errmsg, "%s", a.error);
         rec.error = errmsg;
+    } else if (hop_error) {
+        snprintf(errmsg, sizeof errmsg, "%s: %s", hop_error, a.location ? a.location : "");
+        rec.error = errmsg;
     } else if (a.status >= 400) {
         snprintf(errmsg, sizeof errmsg, "HTTP %ld", a.status);
         rec.error = errmsg;
@@ -334,7 +464,6 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
 
     html_page hp = {0};
     bool follow = false;
-    char *final = NULL;
     if (b.parser) {
         if (html_parser_finish(b.parser, &hp) != 0 && !rec.error)
             rec.error = "out of memory while parsing";
@@ -346,21 +475,38 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
         rec.links = hp.nlinks + hp.dropped;
         follow = cc == 0 && a.status >= 200 && a.status < 300;
     }
-    const char *eff = a.effective_url;
-    if (follow && eff && urlnorm(eff, &final) == URLNORM_OK && strcmp(final, it->url) != 0) {
-        /* Redirected: follow the target's links only if the target is in
-         * scope and nobody else has it (else it is fetched, or skipped, as
-         * itself). */
-        if (scope_check(&c->sc, final) != SKIP_NONE || !frontier_claim(c->f, final))
-            follow = false;
-    }
-    if (follow)
-        expand(c, it, &rec, &hp, final ? final : it->url);
-    else
+    if (follow) {
+        expand(c, it, &rec, &hp, cur);
+    } else if (refused.as_link) {
+        /* Another origin in scope (--domain) whose robots.txt is not in:
+         * the frontier queues the target like a link of this page. */
+        frontier_link l = {.url = refused.url, .pre = SKIP_NONE};
+        frontier_add_links(c->f, &l, 1, it->url, it->depth);
+        crawl_record recs[2] = {rec};
+        size_t n = 1;
+        if (l.result != SKIP_NONE)
+            recs[n++] = (crawl_record){.skip = l.result,
+                                       .url = l.url,
+                                       .parent = it->url,
+                                       .depth = it->depth + 1,
+                                       .worker = -1};
+        emit(c, recs, n);
+    } else if (refused.url || refused.why == SKIP_SCHEME) {
+        crawl_record recs[2] = {rec,
+                                {.skip = refused.why,
+                                 .url = refused.url ? refused.url : a.location,
+                                 .parent = it->url,
+                                 .depth = it->depth,
+                                 .worker = -1}};
+        emit(c, recs, recs[1].url ? 2 : 1);
+    } else {
         emit(c, &rec, 1);
-    free(final);
+    }
     html_page_free(&hp);
     http_attempt_free(&a);
+    for (size_t i = 0; i < nchain; i++)
+        free(chain[i]);
+    free(refused.url);
     frontier_page_done(c->f, it);
 }
 
@@ -421,8 +567,8 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
         res->error = EINVAL;
         return EINVAL;
     }
-    c.sc.authority = strdup(strstr(origin, "://") + 3);
-    if (!c.sc.authority) {
+    c.sc.origin = strdup(origin);
+    if (!c.sc.origin) {
         rc = ENOMEM;
         goto out;
     }
@@ -438,6 +584,7 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
                     .connect_timeout = o->connect_timeout,
                     .user_agent = o->user_agent,
                     .abort = c.stop,
+                    .no_follow = true, /* each hop is checked first: fetch_page */
                     .no_compressed = o->no_compressed};
     if ((rc = http_client_new(&c.http, &ho)) != 0)
         goto out;
@@ -478,7 +625,7 @@ out:
     http_client_free(c.http);
     weft_lock_free(c.out);
     frontier_free(c.f);
-    free(c.sc.authority);
+    free(c.sc.origin);
     free(start);
     if (rc != 0 && rc != EEXIST)
         res->error = rc;

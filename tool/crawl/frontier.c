@@ -662,13 +662,31 @@ int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *
     return rc;
 }
 
-bool frontier_claim(frontier *f, const char *url)
+frontier_claim_result frontier_claim(frontier *f, const char *url)
 {
-    slot *sl;
+    char origin[URLNORM_MAX + 8];
+    if (!urlnorm_origin(url, origin, sizeof origin))
+        return CLAIM_BAD;
+    frontier_claim_result r = CLAIM_UNKNOWN_HOST;
     lock(f);
-    int ins = seen_insert(f, url, &sl);
+    struct fhost *h = NULL;
+    for (struct fhost *e = f->hosts; e; e = e->next)
+        if (strcmp(e->origin, origin) == 0)
+            h = e;
+    /* A host whose robots.txt is not in yet: the caller queues the URL as a
+     * link instead, so the rules are fetched before it is requested. */
+    if (h && h->rs == R_READY) {
+        slot *sl;
+        int ins = seen_insert(f, url, &sl);
+        if (ins < 0)
+            r = CLAIM_BAD;
+        else if (ins == 0)
+            r = CLAIM_SEEN;
+        else
+            r = robots_allowed(h->rb, urlnorm_path(url)) ? CLAIM_OK : CLAIM_ROBOTS;
+    }
     unlock(f);
-    return ins == 1;
+    return r;
 }
 
 /* After a page or robots.txt is done: wakes the workers that can now do

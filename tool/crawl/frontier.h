@@ -136,8 +136,18 @@ typedef struct frontier_link {
 int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *parent,
                        unsigned depth);
 
-/* Marks url seen (a redirect's target). Returns true when it was new. */
-bool frontier_claim(frontier *f, const char *url);
+/* A redirect's target (url, normalised), before the crawler requests it as
+ * the next hop of the item it is fetching. */
+typedef enum frontier_claim_result {
+    CLAIM_OK,           /* new, and robots.txt allows it: now marked seen */
+    CLAIM_SEEN,         /* seen before (queued, fetched or skipped) */
+    CLAIM_ROBOTS,       /* its host's robots.txt disallows it (now marked seen) */
+    CLAIM_UNKNOWN_HOST, /* its host's robots.txt is not known yet: not claimed;
+                         * queue it as a link so the rules come first */
+    CLAIM_BAD,          /* no origin, or out of memory */
+} frontier_claim_result;
+
+frontier_claim_result frontier_claim(frontier *f, const char *url);
 
 /* The page of it is done (whatever the outcome): frees its host slot. */
 void frontier_page_done(frontier *f, const frontier_item *it);

@@ -49,6 +49,8 @@
  *                          /redirect/N-1 -> ... -> /redirect/1 -> /page/0.
  *                          ?code=301|302|303|307|308 (default 302) is kept
  *                          along the chain. /redirect/0 is a 404.
+ *                          /redirect/1?to=TARGET redirects to TARGET, any
+ *                          path or URL (a hostile redirect, for tests).
  *   /loop/a  /loop/b       302 to each other, forever.
  *   /big/N                 200 text/html of exactly N bytes (N <= 1 GiB).
  *   /slow/N                200 text/plain of N bytes trickled at ?rate=R bytes
