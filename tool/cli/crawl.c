@@ -59,7 +59,8 @@ static const char usage_head[] =
 
 static const char usage_tail[] =
     "Exit status: 0 every page fetched fine, 1 some page failed (an HTTP error\n"
-    "status or a transfer error), 2 bad usage, 130 interrupted.\n";
+    "status or a transfer error), 2 bad usage, 3 the output could not be written\n"
+    "(the crawl stops), 130 interrupted.\n";
 
 int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
 {
@@ -140,6 +141,8 @@ typedef struct printer {
     int trace_pid;
     bool *traced;
     unsigned nworkers;
+    int out_errno; /* the first write error on rows, or 0 */
+    bool out_failed;
 } printer;
 
 static void print_record(void *ud, const crawl_record *r)
@@ -165,6 +168,12 @@ static void print_record(void *ud, const crawl_record *r)
                 p->table_more++;
             }
             break;
+        }
+        if (!p->out_failed && ferror(p->rows)) {
+            /* The record is lost: stop the crawl rather than fetch for nothing. */
+            p->out_failed = true;
+            p->out_errno = errno;
+            atomic_store(&crawl_stop, true);
         }
     }
     if (r->skip != SKIP_NONE)
@@ -313,16 +322,24 @@ int cmd_crawl(int argc, char **argv)
             timeline_render(&tl2, thr.wall, 60, 32, info);
         }
     }
+    bool out_ok = true;
     if (o.trace) {
         int trc = trace_close(&tr);
-        if (trc)
+        if (trc) {
             fprintf(stderr, "weft crawl: --trace %s: %s\n", o.trace, strerror(trc));
-        else
+            out_ok = false;
+        } else {
             fprintf(info, "Trace written to %s (open it in https://ui.perfetto.dev)\n", o.trace);
+        }
     }
     int status = rc != 0 ? 1 : exit_status(&thr);
     if (o.compare && rc == 0 && exit_status(&seq) > status)
         status = exit_status(&seq);
+    out_ok &= cli_output_ok(stdout, "crawl", "the output", p.out_failed ? p.out_errno : 0);
+    if (info != stdout)
+        out_ok &= cli_output_ok(info, "crawl", "the summary", 0);
+    if (!out_ok)
+        status = WEFT_EXIT_OUTPUT;
     timeline_free(&tl1);
     timeline_free(&tl2);
     crawl_result_free(&seq);

@@ -52,8 +52,9 @@ static const char usage_head[] =
 
 static const char usage_tail[] =
     "Exit status: 0 all succeeded, 1 some failed (an HTTP status >= 400 after\n"
-    "retries counts as a failure), 2 bad usage, 130 interrupted by Ctrl-C (the\n"
-    "partial summary is still printed; a second Ctrl-C kills at once).\n";
+    "retries counts as a failure), 2 bad usage, 3 the output could not be written\n"
+    "(the run stops), 130 interrupted by Ctrl-C (the partial summary is still\n"
+    "printed; a second Ctrl-C kills at once).\n";
 
 int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
 {
@@ -64,7 +65,8 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
         {"input", 'i', ARGS_STRING, &o->input, 0, 0, 0, 0, false, "FILE",
          "read URLs from FILE, lazily ('-': stdin)"},
         {"output-dir", 'o', ARGS_STRING, &o->outdir, 0, 0, 0, 0, false, "DIR",
-         "save bodies in DIR under safe, unique names"},
+         "save bodies in DIR (made if missing) under safe, unique\n"
+         "names; a failed URL leaves no file"},
         {"timeout", 0, ARGS_SECONDS, &o->timeout, 0, 0, 0, 1e6, false, "S",
          "per-attempt time limit in seconds (default 30; 0: none)"},
         {"connect-timeout", 0, ARGS_SECONDS, &o->connect_timeout, 0, 0, 0, 1e6, false, "S",
@@ -191,8 +193,15 @@ int cmd_fetch(int argc, char **argv)
             in = stdin;
         } else {
             in = fopen(o.input, "r");
+            struct stat st;
+            if (in && fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+                fclose(in);
+                fprintf(stderr, "weft fetch: -i %s: is a directory (give a file of URLs)\n",
+                        o.input);
+                return 2;
+            }
             if (!in) {
-                fprintf(stderr, "weft fetch: %s: %s\n", o.input, strerror(errno));
+                fprintf(stderr, "weft fetch: -i %s: %s\n", o.input, strerror(errno));
                 return 2;
             }
             close_in = true;
@@ -296,13 +305,21 @@ int cmd_fetch(int argc, char **argv)
         }
         rc = exit_status(&thr);
     }
+    bool out_ok = true;
     if (o.trace) {
         int trc = trace_close(&tr);
-        if (trc)
+        if (trc) {
             fprintf(stderr, "weft fetch: --trace %s: %s\n", o.trace, strerror(trc));
-        else
+            out_ok = false;
+        } else {
             fprintf(info, "Trace written to %s (open it in https://ui.perfetto.dev)\n", o.trace);
+        }
     }
+    out_ok &= cli_output_ok(stdout, "fetch", "the output", thr.out_failed ? thr.out_errno : 0);
+    if (info != stdout)
+        out_ok &= cli_output_ok(info, "fetch", "the summary", 0);
+    if (!out_ok)
+        rc = WEFT_EXIT_OUTPUT;
     timeline_free(&tl1);
     timeline_free(&tl2);
 out:

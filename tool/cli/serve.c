@@ -28,7 +28,8 @@ static const char usage_head[] =
 static const char usage_tail[] =
     "Paths: /, /page/I, /private/I, /robots.txt, /zoo (an index of the special\n"
     "paths: /status/CODE, /reset, /redirect/N, /loop/a, /big/N, /slow/N?rate=R,\n"
-    "/malformed, /latin1, /badutf8, /binary, /links, /flaky/NAME, /echo).\n"
+    "/malformed, /latin1, /badutf8, /binary, /links, /flaky/NAME, /echo,\n"
+    "/bomb/N: a gzip bomb of N MiB).\n"
     "?delay=S on any path sets that request's latency.\n";
 
 /* Fills *o from argv; returns -1 to go on, else the exit status. */
@@ -64,6 +65,8 @@ static int parse(int argc, char **argv, site_opts *o)
          "polling threads (default 1)"},
         {"connection-limit", 0, ARGS_UINT, &o->connection_limit, 1, 1000000, 0, 0, false, "N",
          "concurrent connections (default 10000)"},
+        {"gzip", 0, ARGS_FLAG, &o->gzip, 0, 0, 0, 0, false, NULL,
+         "gzip-encode answers for clients that accept gzip"},
         {"log", 0, ARGS_FLAG, &o->log_errors, 0, 0, 0, 0, false, NULL,
          "libmicrohttpd's error log on stderr"},
         {"help", 'h', ARGS_HELP, NULL, 0, 0, 0, 0, false, NULL, "this text"},

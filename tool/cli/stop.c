@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <string.h>
 
 static atomic_bool *_Atomic target;
@@ -24,4 +25,17 @@ void cli_stop_on_signals(atomic_bool *flag)
     sa.sa_flags = SA_RESETHAND;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+bool cli_output_ok(FILE *out, const char *cmd, const char *name, int err)
+{
+    errno = 0;
+    bool bad = fflush(out) != 0;
+    int e = err ? err : errno;
+    bad |= ferror(out) != 0 || err != 0;
+    if (!bad)
+        return true;
+    /* stderr itself may be what failed: the exit status still says so. */
+    fprintf(stderr, "weft %s: cannot write %s: %s\n", cmd, name, e ? strerror(e) : "write error");
+    return false;
 }

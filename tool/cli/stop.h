@@ -10,9 +10,17 @@
 #define WEFT_TOOL_STOP_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 /* From now on, SIGINT and SIGTERM set *flag (once each; the next one kills).
  * The flag must outlive the process's use of it (a static). */
 void cli_stop_on_signals(atomic_bool *flag);
+
+/* Flushes out and checks it for an earlier write error. Returns true when
+ * everything written to it reached the system; otherwise prints once, to
+ * stderr, "weft CMD: cannot write NAME: reason" (reason: err if not 0,
+ * else what the flush said) and returns false. */
+bool cli_output_ok(FILE *out, const char *cmd, const char *name, int err);
 
 #endif

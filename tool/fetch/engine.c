@@ -35,6 +35,8 @@
 
 /* ------------------------------------------------------------------ run */
 
+atomic_bool fetch_stop;
+
 typedef struct run {
     const fetch_opts *o;
     http_client *http;
@@ -46,6 +48,8 @@ typedef struct run {
 typedef struct task {
     run *run;
     size_t index;
+    size_t line; /* its line in the input (from 1), 0 for an argument */
+    bool nul;    /* the line held a NUL byte: refused, not cut there */
     char url[];
 } task;
 
@@ -53,13 +57,25 @@ typedef struct source {
     run *run;
     const fetch_opts *o;
     FILE *in; /* read through its descriptor, not stdio (see next_line) */
-    size_t next_arg, index;
+    size_t next_arg, index, line;
     char *buf; /* bytes read, not yet consumed: buf[start, end) */
     size_t cap, start, end;
     bool eof;
-    bool may_stall; /* a pipe or terminal: poll before reading */
-    FILE *flush;    /* rows to flush before a read that may block, or NULL */
+    bool may_stall;        /* a pipe or terminal: poll before reading */
+    FILE *flush;           /* rows to flush before a read that may block, or NULL */
+    fetch_run_result *res; /* where a failed flush is recorded */
 } source;
+
+/* Flushes the rows; the first failure is recorded and stops the run (the
+ * rows are the run's record: fetching on would be for nothing). */
+static void flush_rows(FILE *rows, fetch_run_result *res)
+{
+    if (fflush(rows) != 0 && !res->out_failed) {
+        res->out_failed = true;
+        res->out_errno = errno;
+        atomic_store(&fetch_stop, true);
+    }
+}
 
 static task *task_new(run *r, size_t index, const char *url, size_t len)
 {
@@ -68,8 +84,16 @@ static task *task_new(run *r, size_t index, const char *url, size_t len)
         return NULL;
     t->run = r;
     t->index = index;
+    t->line = 0;
+    t->nul = false;
     memcpy(t->url, url, len);
     t->url[len] = '\0';
+    /* A NUL would silently cut the URL: keep the line visible, refuse it. */
+    for (size_t i = 0; i < len; i++)
+        if (t->url[i] == '\0') {
+            t->url[i] = '?';
+            t->nul = true;
+        }
     return t;
 }
 
@@ -107,7 +131,7 @@ static int next_line(source *s, char **line, size_t *n)
         if (s->may_stall) {
             /* Show the rows we have before waiting on the pipe. */
             if (s->flush)
-                fflush(s->flush);
+                flush_rows(s->flush, s->res);
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
             int pr;
             while ((pr = poll(&pfd, 1, 100)) <= 0) {
@@ -154,6 +178,7 @@ static int source_next(void *ud, void **item)
         int rc = next_line(s, &line, &n);
         if (rc)
             return rc;
+        s->line++;
         char *p = line, *e = line + n;
         while (p < e && (*p == ' ' || *p == '\t'))
             p++;
@@ -164,12 +189,11 @@ static int source_next(void *ud, void **item)
         task *t = task_new(s->run, s->index++, p, (size_t)(e - p));
         if (!t)
             return ENOMEM;
+        t->line = s->line;
         *item = t;
         return 0;
     }
 }
-
-atomic_bool fetch_stop;
 
 static void interrupted(fetch_result *res)
 {
@@ -217,6 +241,9 @@ static void fetch_one(run *r, fetch_result *res)
         res->status = a.status;
         res->curlcode = a.curlcode;
         res->bytes = a.bytes;
+        res->wire_bytes = a.wire_bytes;
+        free(res->final_url);
+        res->final_url = a.effective_url ? strdup(a.effective_url) : NULL;
         res->dns = a.dns;
         res->connect = a.connect;
         res->ttfb = a.ttfb;
@@ -288,7 +315,10 @@ static int fetch_task(void *arg, void **result)
     res->index = t->index;
     res->worker = weft_executor_current_worker();
     res->start = weft_monotonic() - r->t0;
-    fetch_one(r, res);
+    if (t->nul)
+        snprintf(res->error, sizeof res->error, "line %zu: a NUL byte in the URL", t->line);
+    else
+        fetch_one(r, res);
     res->end = weft_monotonic() - r->t0;
     if (res->total == 0)
         res->total = res->end - res->start;
@@ -316,6 +346,12 @@ static void take_row(drain *d, const fetch_result *fr)
         if (d->rows_on_tty)
             progress_clear(&d->bar);
         report_row(sk->rows, d->o->format, fr);
+        if (!d->res->out_failed && ferror(sk->rows)) {
+            /* Rows are the run's record: stop rather than fetch for nothing. */
+            d->res->out_failed = true;
+            d->res->out_errno = errno;
+            atomic_store(&fetch_stop, true);
+        }
     }
     if (sk->tl && !fr->cancelled)
         timeline_add(sk->tl, fr->start, fr->end, fr->worker, fr->ok, fr->url);
@@ -336,7 +372,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
     run r = {.o = o, .dirfd = -1};
     weft_executor *ex = NULL;
     weft_map *m = NULL;
-    source src = {.run = &r, .o = o, .in = in};
+    source src = {.run = &r, .o = o, .in = in, .res = res};
     drain d = {.sk = sk, .o = o, .res = res, .nworkers = workers};
     int rc;
 
@@ -422,6 +458,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
             take_row(&d, fr);
             if (fr != &tmp) {
                 free(fr->url);
+                free(fr->final_url);
                 free(fr);
             }
             free(t);
@@ -435,7 +472,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
         }
         if (sk->rows && (rc == ETIMEDOUT || now - last_flush >= 1.0 / PROGRESS_HZ)) {
             /* Rows reach a pipe within 0.1 s, without a write per row. */
-            fflush(sk->rows);
+            flush_rows(sk->rows, res);
             last_flush = now;
         }
         if (d.bar.enabled) {
@@ -447,7 +484,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
     res->stats.wall = weft_monotonic() - r.t0;
     progress_clear(&d.bar);
     if (sk->rows)
-        fflush(sk->rows);
+        flush_rows(sk->rows, res);
     weft_map_free(m);
     m = NULL;
     weft_executor_free(ex);

@@ -57,7 +57,9 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
 typedef struct fetch_run_result {
     report_stats stats;
     bool interrupted;
-    int error; /* a failure of the run itself (input unreadable...), or 0 */
+    int error;     /* a failure of the run itself (input unreadable...), or 0 */
+    int out_errno; /* the first write error on the rows (the run stopped), or 0 */
+    bool out_failed;
 } fetch_run_result;
 
 /* Where a run's output goes. */

@@ -35,6 +35,7 @@ typedef struct sink {
     atomic_bool *abort;
     bool headers_seen; /* a->status and a->content_type filled */
     bool failed;       /* the fd or the body callback refused: a->error says why */
+    curl_off_t wire;   /* body bytes received so far, as the progress callback saw them */
 } sink;
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -123,6 +124,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     sink *s = ud;
+    if (dn > s->wire)
+        s->wire = dn; /* an aborted transfer reports 0 to CURLINFO_SIZE_DOWNLOAD_T */
     if ((s->abort && atomic_load(s->abort)) || weft_cancelled())
         return 1; /* CURLE_ABORTED_BY_CALLBACK */
     return 0;
@@ -262,7 +265,7 @@ int http_perform(http_client *c, const http_request *rq, http_attempt *a)
     a->curlcode = (int)cc;
     curl_off_t wire = 0;
     curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &wire);
-    a->wire_bytes = (long long)wire;
+    a->wire_bytes = (long long)(wire > s.wire ? wire : s.wire);
     a->dns = usec(h, CURLINFO_NAMELOOKUP_TIME_T);
     a->connect = usec(h, CURLINFO_CONNECT_TIME_T);
     a->ttfb = usec(h, CURLINFO_STARTTRANSFER_TIME_T);
@@ -284,8 +287,10 @@ int http_perform(http_client *c, const http_request *rq, http_attempt *a)
     else if (cc == CURLE_TOO_MANY_REDIRECTS)
         snprintf(a->error, sizeof a->error, "too many redirects (a loop?): %s",
                  errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    else if (cc == CURLE_OUT_OF_MEMORY && strstr(errbuf, "header"))
-        snprintf(a->error, sizeof a->error, "response header too large: %s", errbuf);
+    else if (cc == CURLE_OUT_OF_MEMORY && a->status > 0)
+        /* libcurl 7.88 says "out of memory" for a header past its limit. */
+        snprintf(a->error, sizeof a->error,
+                 "response header too large (over libcurl's limit of 100 kB)");
     else if (cc != CURLE_OK)
         snprintf(a->error, sizeof a->error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
     /* The handle outlives this call; errbuf and s do not. */

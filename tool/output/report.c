@@ -91,7 +91,9 @@ void report_header(FILE *out, report_format fmt)
         fprintf(out, "%6s %10s %8s %5s  %s\n", "STATUS", "BYTES", "TIME", "TRIES", "URL");
         break;
     case REPORT_CSV:
-        fputs("index,url,ok,status,bytes,time,dns,connect,ttfb,attempts,worker,error,file\n", out);
+        fputs("index,url,ok,status,bytes,time,dns,connect,ttfb,attempts,worker,error,file,"
+              "final_url,wire_bytes\n",
+              out);
         break;
     case REPORT_JSON:
         break;
@@ -128,7 +130,9 @@ void report_row(FILE *out, report_format fmt, const fetch_result *r)
         report_json_string(out, r->error[0] ? r->error : NULL);
         fputs(",\"file\":", out);
         report_json_string(out, r->file[0] ? r->file : NULL);
-        fputs("}\n", out);
+        fputs(",\"final_url\":", out);
+        report_json_string(out, r->final_url);
+        fprintf(out, ",\"wire_bytes\":%lld}\n", r->wire_bytes);
         break;
     case REPORT_CSV:
         fprintf(out, "%zu,", r->index);
@@ -138,7 +142,9 @@ void report_row(FILE *out, report_format fmt, const fetch_result *r)
         report_csv_field(out, r->error);
         putc(',', out);
         report_csv_field(out, r->file);
-        putc('\n', out);
+        putc(',', out);
+        report_csv_field(out, r->final_url ? r->final_url : "");
+        fprintf(out, ",%lld\n", r->wire_bytes);
         break;
     }
 }

@@ -37,6 +37,8 @@ typedef struct fetch_result {
     double start, end;           /* seconds since the run started */
     char error[256];             /* "" when ok */
     char file[SAVENAME_MAX + 1]; /* name under -o DIR, "" when not saved */
+    char *final_url;             /* owned: where redirects ended (NULL: none requested) */
+    long long wire_bytes;        /* body bytes on the wire (bytes are decoded) */
 } fetch_result;
 
 /* The column header (table, CSV); nothing for JSON. In JSON and CSV, "time"

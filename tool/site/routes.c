@@ -44,8 +44,14 @@ static struct MHD_Response *from_buf(struct sbuf *b, const char *ctype)
 
 static enum MHD_Result answer_buf(struct req *r, int status, const char *ctype, struct sbuf *b)
 {
+    bool gz = site_gzip_wanted(r) && site_gzip_buf(b) == 0;
     size_t len = b->len;
-    return queue(r, status, from_buf(b, ctype), len);
+    struct MHD_Response *resp = from_buf(b, ctype);
+    if (resp && gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (resp && r->s->o.gzip)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    return queue(r, status, resp, len);
 }
 
 static enum MHD_Result answer_text(struct req *r, int status, const char *ctype, const char *text,
@@ -477,6 +483,8 @@ enum MHD_Result site_route(struct req *r, const char *url, const char *method)
         return redirect(r, 302, "/loop/b");
     if (strcmp(url, "/loop/b") == 0)
         return redirect(r, 302, "/loop/a");
+    if (prefix(url, "/bomb/", &rest))
+        return site_parse_u64(rest, 1u << 20, &n) && n > 0 ? site_serve_bomb(r, n) : not_found(r);
     if (prefix(url, "/big/", &rest))
         return serve_generated(r, rest, false);
     if (prefix(url, "/slow/", &rest))

@@ -124,6 +124,16 @@ bool site_suspend_until(struct req *r, double at);
 /* Called when MHD re-enters a request: it is no longer suspended. */
 void site_unsuspended(struct req *r);
 
+/* ---- gzip.c ---- */
+
+/* Whether the site compresses (site_opts.gzip) and r accepts gzip. */
+bool site_gzip_wanted(struct req *r);
+/* Replaces b's bytes by their gzip encoding. Returns 0, or -1 (b unchanged
+ * but for a failed allocation, which leaves b->failed alone). */
+int site_gzip_buf(struct sbuf *b);
+/* Answers /bomb/N: N MiB of zeros, gzip-encoded whatever was asked for. */
+enum MHD_Result site_serve_bomb(struct req *r, uint64_t mib);
+
 /* ---- routes.c ---- */
 
 /* Answers r (after its latency) according to the URL space of site.h. */

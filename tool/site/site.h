@@ -52,6 +52,10 @@
  *                          /redirect/1?to=TARGET redirects to TARGET, any
  *                          path or URL (a hostile redirect, for tests).
  *   /loop/a  /loop/b       302 to each other, forever.
+ *   /bomb/N                N >= 1: a gzip bomb: Content-Encoding: gzip
+ *                          (whatever the client accepts) inflating to N MiB
+ *                          of zeros (about 1 kB on the wire per MiB),
+ *                          compressed as it is read.
  *   /big/N                 200 text/html of exactly N bytes (N <= 1 GiB).
  *   /slow/N                200 text/plain of N bytes trickled at ?rate=R bytes
  *                          per second (default 1000): byte P is sent no
@@ -116,6 +120,8 @@ typedef struct site_opts {
     unsigned connection_limit; /* default 10000 (capped by RLIMIT_NOFILE) */
     unsigned threads;          /* polling threads; default 1 */
     bool log_errors;           /* libmicrohttpd's error log on stderr; default off */
+    bool gzip;                 /* gzip-encode generated answers for clients that
+                                * send Accept-Encoding: gzip; default off */
 } site_opts;
 
 /* Longest path a page-graph helper writes, with its NUL. */
