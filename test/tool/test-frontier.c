@@ -222,10 +222,29 @@ TEST(frontier_free_with_items_left)
     frontier_free(f); /* ASan: nothing leaks */
 }
 
+/* A redirect hop is claimed only on a host whose robots.txt is in, and
+ * only when the rules allow it and it is new. */
 TEST(frontier_claim)
 {
-    frontier *f = make(1, 0);
-    CHECK(frontier_claim(f, "http://h/x"));
-    CHECK(!frontier_claim(f, "http://h/x"));
+    frontier_opts o = {.max_depth = 5, .robots = true};
+    frontier *f;
+    CHECK_OK(frontier_new(&f, &o));
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    /* Before robots.txt is in: not claimed, not marked seen. */
+    CHECK_EQ(frontier_claim(f, "http://h/x"), CLAIM_UNKNOWN_HOST);
+    CHECK_EQ(frontier_claim(f, "http://other/x"), CLAIM_UNKNOWN_HOST);
+    CHECK_EQ(frontier_claim(f, "no-origin"), CLAIM_BAD);
+    frontier_item r = take(f, FRONTIER_ROBOTS, "http://h");
+    const char *txt = "User-agent: *\nDisallow: /no\n";
+    robots *rb;
+    CHECK_OK(robots_parse(txt, strlen(txt), "weft", &rb));
+    frontier_robots_done(f, &r, rb);
+    CHECK_EQ(frontier_claim(f, "http://h/x"), CLAIM_OK);
+    CHECK_EQ(frontier_claim(f, "http://h/x"), CLAIM_SEEN);
+    CHECK_EQ(frontier_claim(f, "http://h/"), CLAIM_SEEN); /* the seed */
+    CHECK_EQ(frontier_claim(f, "http://h/no/1"), CLAIM_ROBOTS);
+    CHECK_EQ(frontier_claim(f, "http://h/no/1"), CLAIM_SEEN);
+    frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
+    frontier_page_done(f, &s);
     frontier_free(f);
 }

@@ -22,7 +22,10 @@ void cli_stop_on_signals(atomic_bool *flag)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
+    /* SA_RESTART: a write of the rows that the signal interrupts goes on
+     * (else stdio loses it and the run would end "cannot write"). Reads
+     * that may block poll first, and poll() is never restarted. */
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }

@@ -4,8 +4,9 @@
  * and its engine polls it between transfers and from curl's progress
  * callback; the handler only stores to it, which is async-signal-safe for a
  * lock-free atomic_bool. The second signal gets the default action, so a
- * stuck run can always be killed from the keyboard. No SA_RESTART: a read
- * of a stalled stdin must return (EINTR) so the run can end. */
+ * stuck run can always be killed from the keyboard. SA_RESTART, so an
+ * interrupted write of the rows goes on; fetch polls a stalled stdin with
+ * a timeout before each read, so the run still ends. */
 #ifndef WEFT_TOOL_STOP_H
 #define WEFT_TOOL_STOP_H
 
