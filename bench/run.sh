@@ -39,4 +39,11 @@ for t in $(cat "$BUILD/bench/targets.txt" 2>/dev/null); do
     fi
 done
 
-exec python3 bench/run.py "$BUILD" "$MODE" "$@"
+python3 bench/run.py "$BUILD" "$MODE" "$@"
+rc=$?
+# Figures that need no peer, printed after the tables.
+if [ -x "$BUILD/tool/weft" ]; then
+    echo
+    bash bench/bench-savename.sh "$BUILD/tool/weft" 16000
+fi
+exit $rc

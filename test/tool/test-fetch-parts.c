@@ -92,6 +92,55 @@ static size_t count_entries(const char *dir)
     return n;
 }
 
+/* A savename_dir goes on from the last suffix taken for a name (linear in
+ * the number of files), still skips names that exist (made by someone
+ * else, or symlinks) and never follows a link. */
+TEST(savename_dir_remembers_the_next_suffix)
+{
+    char root[] = "/tmp/weft-savedir-XXXXXX";
+    CHECK(mkdtemp(root) != NULL);
+    int dirfd = open(root, O_RDONLY | O_DIRECTORY);
+    CHECK(dirfd >= 0);
+    savename_dir *d;
+    CHECK_OK(savename_dir_new(&d, dirfd));
+    char name[SAVENAME_MAX + 1], want[64];
+    for (unsigned i = 0; i < 50; i++) {
+        int fd = savename_dir_create(d, "http://h/x/", name, sizeof name);
+        CHECK(fd >= 0);
+        close(fd);
+        if (i == 0)
+            snprintf(want, sizeof want, "index.html");
+        else
+            snprintf(want, sizeof want, "index-%u.html", i);
+        CHECK_STR(name, want);
+        if (i == 10) {
+            /* Someone else takes the next two names, one as a symlink. */
+            int o = openat(dirfd, "index-11.html", O_WRONLY | O_CREAT | O_EXCL, 0644);
+            CHECK(o >= 0);
+            close(o);
+            char target[300];
+            snprintf(target, sizeof target, "%s/victim", root);
+            CHECK(symlinkat(target, dirfd, "index-12.html") == 0);
+            fd = savename_dir_create(d, "http://h/y/", name, sizeof name);
+            CHECK(fd >= 0);
+            close(fd);
+            CHECK_STR(name, "index-13.html");
+            CHECK(faccessat(dirfd, "victim", F_OK, 0) != 0);
+            i = 13;
+        }
+    }
+    /* Another name has its own counter. */
+    int fd = savename_dir_create(d, "http://h/a.txt", name, sizeof name);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_STR(name, "a.txt");
+    savename_dir_free(d);
+    close(dirfd);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0);
+}
+
 TEST(savename_create_never_overwrites_or_follows_links)
 {
     char root[] = "/tmp/weft-savename-XXXXXX";

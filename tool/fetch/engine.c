@@ -42,6 +42,7 @@ typedef struct run {
     http_client *http;
     hostlimit *hl;
     int dirfd;
+    savename_dir *names; /* when dirfd >= 0 */
     double t0;
 } run;
 
@@ -214,7 +215,7 @@ static void fetch_one(run *r, fetch_result *res)
     }
     int fd = -1;
     if (r->dirfd >= 0) {
-        fd = savename_create(r->dirfd, url, res->file, sizeof res->file);
+        fd = savename_dir_create(r->names, url, res->file, sizeof res->file);
         if (fd < 0) {
             snprintf(res->error, sizeof res->error, "cannot create a file in %s: %s", o->outdir,
                      strerror(-fd));
@@ -383,6 +384,8 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
             fprintf(stderr, "weft fetch: %s: %s\n", o->outdir, strerror(rc));
             goto out;
         }
+        if ((rc = savename_dir_new(&r.names, r.dirfd)) != 0)
+            goto out;
     }
     http_opts ho = {.timeout = o->timeout,
                     .connect_timeout = o->connect_timeout,
@@ -502,6 +505,7 @@ out:
     hostlimit_free(r.hl);
     free(d.traced);
     free(src.buf);
+    savename_dir_free(r.names);
     if (r.dirfd >= 0)
         close(r.dirfd);
     return rc;

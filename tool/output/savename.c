@@ -5,8 +5,11 @@
  * no less safe, because the sanitising below trusts nothing in it. */
 #include "output/savename.h"
 
+#include <weft.h>
+
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -140,15 +143,15 @@ void savename_from_url(const char *url, char *out, size_t outsz)
         out[0] = '_';
 }
 
-int savename_create(int dirfd, const char *url, char *name, size_t namesz)
+/* Creates base (or base with "-N" before its extension, N from *next on)
+ * with O_EXCL; *next becomes the first suffix not yet tried. */
+static int create_from(int dirfd, const char *base, unsigned *next, char *name, size_t namesz)
 {
-    char base[SAVENAME_MAX + 1];
-    savename_from_url(url, base, sizeof base);
     /* Split at the extension so suffixes read "page-2.html". */
     const char *dot = strrchr(base, '.');
     size_t stem = dot && dot != base && strlen(dot) <= 16 ? (size_t)(dot - base) : strlen(base);
     const char *ext = base + stem;
-    for (unsigned i = 0; i < 100000; i++) {
+    for (unsigned i = *next;; i++) {
         if (i == 0) {
             snprintf(name, namesz, "%s", base);
         } else {
@@ -160,10 +163,109 @@ int savename_create(int dirfd, const char *url, char *name, size_t namesz)
             snprintf(name, namesz, "%.*s%s%s", (int)keep, base, sfx, ext);
         }
         int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            return fd;
-        if (errno != EEXIST)
-            return -errno;
+        if (fd >= 0 || errno != EEXIST || i == UINT_MAX) {
+            *next = i == UINT_MAX ? i : i + 1;
+            return fd >= 0 ? fd : errno == EEXIST ? -EEXIST : -errno;
+        }
     }
-    return -EEXIST;
+}
+
+int savename_create(int dirfd, const char *url, char *name, size_t namesz)
+{
+    char base[SAVENAME_MAX + 1];
+    savename_from_url(url, base, sizeof base);
+    unsigned next = 0;
+    return create_from(dirfd, base, &next, name, namesz);
+}
+
+/* ---- a directory's names: the next free suffix per base name ---- */
+
+typedef struct entry {
+    char *base; /* NULL: empty slot */
+    unsigned next;
+} entry;
+
+struct savename_dir {
+    int dirfd;
+    weft_lock *lock;
+    entry *tab;
+    size_t n, cap; /* cap a power of two */
+};
+
+int savename_dir_new(savename_dir **out, int dirfd)
+{
+    savename_dir *d = calloc(1, sizeof *d);
+    if (!d)
+        return ENOMEM;
+    d->dirfd = dirfd;
+    d->cap = 64;
+    d->tab = calloc(d->cap, sizeof *d->tab);
+    int rc = d->tab ? weft_lock_new(&d->lock) : ENOMEM;
+    if (rc != 0) {
+        free(d->tab);
+        free(d);
+        return rc;
+    }
+    *out = d;
+    return 0;
+}
+
+void savename_dir_free(savename_dir *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->cap; i++)
+        free(d->tab[i].base);
+    free(d->tab);
+    weft_lock_free(d->lock);
+    free(d);
+}
+
+static entry *slot_for(entry *tab, size_t cap, const char *base)
+{
+    size_t i = (size_t)fnv1a(base) & (cap - 1);
+    while (tab[i].base && strcmp(tab[i].base, base) != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* The entry of base, made if new; NULL when out of memory. Lock held. */
+static entry *lookup(savename_dir *d, const char *base)
+{
+    if ((d->n + 1) * 2 > d->cap) {
+        size_t cap = d->cap * 2;
+        entry *tab = calloc(cap, sizeof *tab);
+        if (!tab)
+            return NULL;
+        for (size_t i = 0; i < d->cap; i++)
+            if (d->tab[i].base)
+                *slot_for(tab, cap, d->tab[i].base) = d->tab[i];
+        free(d->tab);
+        d->tab = tab;
+        d->cap = cap;
+    }
+    entry *e = slot_for(d->tab, d->cap, base);
+    if (!e->base) {
+        e->base = strdup(base);
+        if (!e->base)
+            return NULL;
+        e->next = 0;
+        d->n++;
+    }
+    return e;
+}
+
+int savename_dir_create(savename_dir *d, const char *url, char *name, size_t namesz)
+{
+    char base[SAVENAME_MAX + 1];
+    savename_from_url(url, base, sizeof base);
+    /* Held across the openat calls: two workers must not race for the same
+     * suffix, and the calls are quick (no body is written here). */
+    int rc = weft_lock_acquire(d->lock, WEFT_FOREVER);
+    if (rc != 0)
+        return -rc;
+    entry *e = lookup(d, base);
+    int fd = e ? create_from(d->dirfd, base, &e->next, name, namesz) : -ENOMEM;
+    weft_lock_release(d->lock);
+    return fd;
 }
