@@ -156,6 +156,76 @@ else
     fail "the header server did not start"
 fi
 
+# --- server bytes in every output format: valid UTF-8, no control bytes -----
+cat >"$tmp/evil.py" <<'EOF'
+import socket, threading
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+s.settimeout(30)
+print(s.getsockname()[1], flush=True)
+ctype = b"text/html; charset=utf-8; x=\x1b[31mred\xff\xfe\xc2\x9b2J"
+page = (b"<html><head><title>t\x1b[2Jx\xff</title></head><body>"
+        b"<a href='javascript:\x1b]0;pwned\x07'>a</a> <a href='/p\xc2\x9b\xff'>b</a>"
+        b" <a href='mailto:\x1b[31m@x'>c</a></body></html>")
+def answer(c):
+    try:
+        c.settimeout(5)
+        while True:
+            req = b""
+            while b"\r\n\r\n" not in req:
+                d = c.recv(65536)
+                if not d:
+                    return
+                req += d
+            path = req.split(b" ")[1]
+            if path == b"/":
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype +
+                          b"\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+            else:
+                c.sendall(b"HTTP/1.1 404 Not \x1b[31mFound\r\nContent-Type: " + ctype +
+                          b"\r\nContent-Length: 2\r\n\r\nno")
+    except OSError:
+        pass
+    finally:
+        c.close()
+for _ in range(40):  # bounded: at most 40 connections, 30 s idle
+    try:
+        c, _ = s.accept()
+    except OSError:
+        break
+    threading.Thread(target=answer, args=(c,), daemon=True).start()
+EOF
+mkfifo "$tmp/evil"
+$PY "$tmp/evil.py" >"$tmp/evil" &
+pids+=($!)
+exec 5<"$tmp/evil"
+if read -r -t 10 -u 5 EPORT; then
+    E="http://127.0.0.1:$EPORT"
+    for args in "crawl --no-robots -d 1" "crawl --no-robots -d 1 --json" \
+        "crawl --no-robots -d 1 --csv" "fetch" "fetch --json" "fetch --csv"; do
+        if [ "${args%% *}" = crawl ]; then urls="$E/"; else urls="$E/ $E/p%C2%9B"; fi
+        # shellcheck disable=SC2086
+        timeout 30 "$W" $args $urls >"$tmp/evil.out" 2>&1
+        check "$args: hostile bytes come out clean" $PY -c '
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+text = raw.decode("utf-8")  # strict: invalid UTF-8 fails here
+bad = [c for c in text if (ord(c) < 32 and c not in "\n") or 0x7f <= ord(c) < 0xa0]
+assert not bad, bad
+if sys.argv[2].startswith("crawl --no-robots -d 1 --"):
+    # The content type and the raw hrefs are in these records: replaced.
+    assert "\ufffd" in text or "\\u001b" in text, text[:400]
+if "--json" in sys.argv[2]:
+    for line in text.splitlines():
+        if line.startswith("{"):
+            json.loads(line)
+' "$tmp/evil.out" "$args"
+    done
+else
+    fail "the hostile-bytes server did not start"
+fi
+
 if [ $fails -ne 0 ]; then
     echo "$fails check(s) failed"
     exit 1

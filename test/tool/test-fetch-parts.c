@@ -288,6 +288,74 @@ TEST(report_escapes_json_and_csv)
     free(s);
 }
 
+/* Hostile bytes: invalid UTF-8 (a stray continuation, an overlong "/", a
+ * surrogate, a truncated sequence), C0 (ESC), DEL and C1 (CSI, U+009B)
+ * controls, beside valid 2-, 3- and 4-byte characters. */
+static const char hostile[] = "ok\x80|\xc0\xaf|\xed\xa0\x80|\x1b[31m|\x7f|\xc2\x9b"
+                              "2J|caf\xc3\xa9|\xe2\x82\xac|\xf0\x9f\x98\x80|\t|\xe2\x82";
+
+static void json_hostile(FILE *f, void *arg)
+{
+    report_json_string(f, hostile);
+}
+
+static void csv_hostile(FILE *f, void *arg)
+{
+    report_csv_field(f, hostile);
+}
+
+static void text_hostile(FILE *f, void *arg)
+{
+    report_text(f, hostile);
+}
+
+/* Valid UTF-8 through and through, with no C0 (but newline), DEL or C1. */
+static bool clean_utf8(const char *s)
+{
+    for (size_t k; *s; s += k) {
+        k = report_utf8_len(s);
+        if (k == 0)
+            return false;
+        unsigned char c = (unsigned char)*s;
+        if ((k == 1 && ((c < 0x20 && c != '\n') || c == 0x7f)) ||
+            (k == 2 && c == 0xc2 && (unsigned char)s[1] < 0xa0))
+            return false;
+    }
+    return true;
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+TEST(report_cleans_hostile_bytes_in_every_format)
+{
+    char *s = capture(json_hostile, NULL);
+    CHECK(clean_utf8(s));
+    CHECK_STR(s, "\"ok" FFFD "|" FFFD FFFD "|" FFFD FFFD FFFD "|\\u001b[31m|\\u007f|\\u009b"
+                 "2J|caf\xc3\xa9|\xe2\x82\xac|\xf0\x9f\x98\x80|\\t|" FFFD FFFD "\"");
+    free(s);
+    s = capture(csv_hostile, NULL);
+    CHECK(clean_utf8(s));
+    CHECK_STR(s, "ok" FFFD "|" FFFD FFFD "|" FFFD FFFD FFFD "|" FFFD "[31m|" FFFD "|" FFFD
+                 "2J|caf\xc3\xa9|\xe2\x82\xac|\xf0\x9f\x98\x80| |" FFFD FFFD);
+    free(s);
+    s = capture(text_hostile, NULL);
+    CHECK(clean_utf8(s));
+    CHECK(strstr(s, "\x1b") == NULL);
+    free(s);
+    char buf[16];
+    /* report_clean cuts at a whole character. */
+    report_clean("abcdefghijk\xe2\x82\xac", buf, 14);
+    CHECK_STR(buf, "abcdefghijk");
+    report_clean("a\x1b"
+                 "b",
+                 buf, sizeof buf);
+    CHECK_STR(buf, "a" FFFD "b");
+    /* Valid text, commas and quotes: CSV quotes it as RFC 4180 says. */
+    CHECK_EQ(report_utf8_len("\xf4\x90\x80\x80"), 0); /* past U+10FFFF */
+    CHECK_EQ(report_utf8_len("\xe0\x80\xaf"), 0);     /* overlong */
+    CHECK_EQ(report_utf8_len("\xf0\x9f\x98\x80"), 4);
+}
+
 static fetch_result sample(void)
 {
     fetch_result r;

@@ -3,6 +3,7 @@
 #include "crawl/crawl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- output */
@@ -88,10 +89,22 @@ void crawl_table_row(FILE *out, const crawl_record *r)
         snprintf(status, sizeof status, "%ld", r->status);
     else
         snprintf(status, sizeof status, "ERR");
-    fprintf(out, "%6s %5u %6lu %5zu %7.3fs  %-40s %.40s", status, r->depth, r->words, r->links,
-            r->time, r->url, r->title);
-    if (r->error)
-        fprintf(out, "  (%s)", r->error);
+    /* URL, title and error are the server's and the page's bytes: cleaned
+     * (report.h) before a terminal sees them. */
+    fprintf(out, "%6s %5u %6lu %5zu %7.3fs  ", status, r->depth, r->words, r->links, r->time);
+    size_t ul = strlen(r->url);
+    char *url = malloc(ul * 3 + 1); /* each byte may become U+FFFD */
+    if (url)
+        fprintf(out, "%-40s ", report_clean(r->url, url, ul * 3 + 1));
+    free(url);
+    char title[256];
+    report_clean(r->title, title, sizeof title);
+    fprintf(out, "%.40s", title);
+    if (r->error) {
+        fputs("  (", out);
+        report_text(out, r->error);
+        putc(')', out);
+    }
     putc('\n', out);
 }
 

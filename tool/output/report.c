@@ -9,11 +9,58 @@
 #include <sys/resource.h>
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
+
+/* The length of the valid UTF-8 sequence at s (1 to 4 bytes; for ASCII,
+ * 1), or 0 when the bytes there are not one: a stray continuation byte, an
+ * overlong form, a surrogate, a code point past U+10FFFF, a truncated
+ * sequence. */
+size_t report_utf8_len(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0; /* also catches the NUL of a truncated sequence */
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Whether the n-byte sequence at s is a control character: C0, DEL, or C1
+ * (U+0080..U+009F, which terminals read as 8-bit escapes such as CSI). */
+static bool is_control(const unsigned char *s, size_t n)
+{
+    return (n == 1 && (s[0] < 0x20 || s[0] == 0x7f)) || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0);
+}
+
+static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
 
 /* Runs that need no escape go out with one fwrite each rather than a putc
  * per byte: a crawl writes thousands of records, and putc takes the
- * stream's lock every time (3.5% of a crawl's CPU). */
+ * stream's lock every time (3.5% of a crawl's CPU). Server- and page-made
+ * bytes are hostile: invalid UTF-8 becomes U+FFFD, control characters
+ * (C1 included) are escaped, so every line is valid JSON and valid UTF-8. */
 void report_json_string(FILE *out, const char *s)
 {
     if (!s) {
@@ -22,16 +69,23 @@ void report_json_string(FILE *out, const char *s)
     }
     putc('"', out);
     for (;;) {
-        size_t n = 0;
-        while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20 &&
-               (unsigned char)s[n] != 0x7f)
-            n++;
+        size_t n = 0, k;
+        while (s[n] && s[n] != '"' && s[n] != '\\' && (k = report_utf8_len(s + n)) != 0 &&
+               !is_control((const unsigned char *)s + n, k))
+            n += k;
         if (n)
             fwrite(s, 1, n, out);
         s += n;
         if (!*s)
             break;
-        unsigned char ch = (unsigned char)*s++;
+        unsigned char ch = (unsigned char)*s;
+        k = report_utf8_len(s);
+        if (k == 0) {
+            fputs(replacement, out);
+            s++;
+            continue;
+        }
+        s += k;
         switch (ch) {
         case '"':
             fputs("\\\"", out);
@@ -48,28 +102,82 @@ void report_json_string(FILE *out, const char *s)
         case '\t':
             fputs("\\t", out);
             break;
-        default:
-            fprintf(out, "\\u%04x", ch);
+        default: /* C0, DEL, or C1 (k == 2) */
+            fprintf(out, "\\u%04x", k == 2 ? (unsigned char)s[-1] : ch);
         }
     }
     putc('"', out);
+}
+
+/* Writes s with invalid UTF-8 and control characters replaced by U+FFFD
+ * (a tab by a space); in a CSV field, a quote is doubled. */
+static void put_clean(FILE *out, const char *s, bool csv)
+{
+    for (;;) {
+        size_t n = 0, k;
+        while (s[n] && (k = report_utf8_len(s + n)) != 0 &&
+               !is_control((const unsigned char *)s + n, k) && !(csv && s[n] == '"'))
+            n += k;
+        if (n)
+            fwrite(s, 1, n, out);
+        s += n;
+        if (!*s)
+            break;
+        k = report_utf8_len(s);
+        if (k != 0 && *s == '"') {
+            fputs("\"\"", out);
+            s++;
+        } else if (k != 0 && *s == '\t') {
+            putc(' ', out);
+            s++;
+        } else {
+            fputs(replacement, out);
+            s += k ? k : 1;
+        }
+    }
 }
 
 void report_csv_field(FILE *out, const char *s)
 {
     if (!s)
         return;
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, out);
+    if (strpbrk(s, ",\"") == NULL) {
+        put_clean(out, s, false); /* no \r or \n survives the cleaning */
         return;
     }
     putc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            putc('"', out);
-        putc(*s, out);
-    }
+    put_clean(out, s, true);
     putc('"', out);
+}
+
+void report_text(FILE *out, const char *s)
+{
+    if (s)
+        put_clean(out, s, false);
+}
+
+const char *report_clean(const char *s, char *buf, size_t n)
+{
+    if (n == 0)
+        return buf;
+    size_t o = 0;
+    while (s && *s) {
+        size_t k = report_utf8_len(s);
+        const char *piece = s;
+        size_t len = k;
+        if (k == 0 || is_control((const unsigned char *)s, k)) {
+            piece = *s == '\t' ? " " : replacement;
+            len = strlen(piece);
+            k = k ? k : 1;
+        }
+        if (o + len >= n)
+            break;
+        memcpy(buf + o, piece, len);
+        o += len;
+        s += k;
+    }
+    buf[o] = '\0';
+    return buf;
 }
 
 void report_bytes(char *buf, size_t n, long long bytes)
@@ -111,9 +219,13 @@ void report_row(FILE *out, report_format fmt, const fetch_result *r)
             snprintf(status, sizeof status, "%ld", r->status);
         else
             snprintf(status, sizeof status, "ERR");
-        fprintf(out, "%6s %10lld %7.3fs %5u  %s", status, r->bytes, r->total, r->attempts, r->url);
-        if (r->error[0])
-            fprintf(out, "  (%s)", r->error);
+        fprintf(out, "%6s %10lld %7.3fs %5u  ", status, r->bytes, r->total, r->attempts);
+        report_text(out, r->url);
+        if (r->error[0]) {
+            fputs("  (", out);
+            report_text(out, r->error);
+            putc(')', out);
+        }
         putc('\n', out);
         break;
     }

@@ -47,10 +47,24 @@ typedef struct fetch_result {
 void report_header(FILE *out, report_format fmt);
 void report_row(FILE *out, report_format fmt, const fetch_result *r);
 
+/* Every writer below treats s as hostile bytes from a server or a page:
+ * invalid UTF-8 becomes U+FFFD and control characters (C0, DEL and C1,
+ * which terminals read as escape sequences) never reach the output as
+ * such: JSON escapes them, CSV and text replace them by U+FFFD (a tab by a
+ * space). So every output is valid UTF-8 and safe on a terminal. */
+
 /* Writes s as a JSON string literal, quotes included (NULL: null). */
 void report_json_string(FILE *out, const char *s);
-/* Writes s as one CSV field (quoted when it has to be, RFC 4180). */
+/* Writes s as one CSV field, quoted when it holds a comma or a quote (RFC
+ * 4180; cleaning leaves no line break). NULL: an empty field. */
 void report_csv_field(FILE *out, const char *s);
+/* Writes s as cleaned text, for the table (NULL: nothing). */
+void report_text(FILE *out, const char *s);
+/* Copies s, cleaned, into buf (n bytes, NUL-terminated, cut at a whole
+ * character), for text laid out with printf widths. Returns buf. */
+const char *report_clean(const char *s, char *buf, size_t n);
+/* The length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+size_t report_utf8_len(const char *s);
 
 typedef struct report_stats {
     size_t ok, failed, cancelled;

@@ -20,7 +20,7 @@ void timeline_label(char *buf, size_t n, const char *url)
 {
     const char *p = strstr(url, "://");
     p = p ? strchr(p + 3, '/') : NULL;
-    snprintf(buf, n, "%s", p ? p : url);
+    report_clean(p ? p : url, buf, n);
 }
 
 int timeline_add(timeline *t, double start, double end, int worker, bool ok, const char *url)
