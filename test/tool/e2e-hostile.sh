@@ -226,6 +226,20 @@ else
     fail "the hostile-bytes server did not start"
 fi
 
+# --- credentials on the command line: used, never printed --------------------
+HP=${BASE#http://}
+for fmt in "" --json --csv; do
+    # shellcheck disable=SC2086
+    timeout 30 "$W" fetch $fmt "http://user:secret@$HP/page/1" >"$tmp/cred.out" 2>&1
+    rc=$?
+    check "fetch $fmt with user:password: fetched (exit 0)" test $rc -eq 0
+    check "fetch $fmt with user:password: never printed" test "$(grep -c secret "$tmp/cred.out")" -eq 0
+    check "fetch $fmt with user:password: redacted" grep -q '\*\*\*@' "$tmp/cred.out"
+done
+timeout 30 "$W" crawl --json -d 1 "http://user:secret@$HP/links" >"$tmp/cred.out" 2>"$tmp/cred.err"
+check "crawl with user:password: never printed" test "$(cat "$tmp/cred.out" "$tmp/cred.err" | grep -c secret)" -eq 0
+check "crawl with user:password: says they are not sent" grep -q 'not sent' "$tmp/cred.err"
+
 if [ $fails -ne 0 ]; then
     echo "$fails check(s) failed"
     exit 1

@@ -38,11 +38,15 @@ typedef struct collect {
     size_t nskipped;
     char scheme_hrefs[16][64];
     size_t nscheme;
+    bool secret; /* a record showed "secret" (a link's userinfo) */
 } collect;
 
 static void on_record(void *ud, const crawl_record *r)
 {
     collect *c = ud;
+    if (strstr(r->url, "secret") || (r->final_url && strstr(r->final_url, "secret")) ||
+        (r->parent && strstr(r->parent, "secret")))
+        c->secret = true;
     if (r->skip != SKIP_NONE) {
         c->skips[r->skip]++;
         if (r->skip == SKIP_SCHEME) {
@@ -453,6 +457,8 @@ TEST_T(crawl_link_forms, 30)
         tel |= strncmp(c.scheme_hrefs[i], "tel:", 4) == 0;
     }
     CHECK(mailto && js && data && tel);
+    /* The userinfo link is /page/3 (fetched once, above), never shown. */
+    CHECK(!c.secret);
     /* Fragment-only and empty links are the page itself: duplicates. */
     CHECK(r.skipped[SKIP_DUPLICATE] > 0);
     CHECK_EQ(r.errors, 0);

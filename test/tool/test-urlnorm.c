@@ -31,6 +31,11 @@ static const row rows[] = {
     {"http://a/b/c/d;p?q", "../../../g", "http://a/g", URLNORM_OK},
     {"http://a/b/c/d;p?q", "/./g", "http://a/g", URLNORM_OK},
     {"http://a/b/c/d;p?q", "g/../h", "http://a/b/c/h", URLNORM_OK},
+    /* userinfo names no other page: removed */
+    {"http://a/x", "http://user:secret@a/x", "http://a/x", URLNORM_OK},
+    {"http://a/x", "//u@A:80/y", "http://a/y", URLNORM_OK},
+    {"http://u:p@a/x", "y", "http://a/y", URLNORM_OK},
+    {"http://a/x", "https://user:pw;opt@b.example:8443/", "https://b.example:8443/", URLNORM_OK},
     /* absolute, protocol-relative, case, default port, fragment */
     {"http://a/x", "HTTP://Example.COM:80/P#frag", "http://example.com/P", URLNORM_OK},
     {"http://a/x", "https://Example.com:443", "https://example.com/", URLNORM_OK},
@@ -130,4 +135,21 @@ TEST(urlnorm_parts)
     CHECK_STR(urlnorm_path("http://h"), "/");
     CHECK(!urlnorm_origin("nothing", buf, sizeof buf));
     CHECK(!urlnorm_origin("http://a-very-long-host-name-that-does-not-fit.example/", buf, 16));
+}
+
+TEST(urlnorm_redact_hides_userinfo)
+{
+    const char *cases[][2] = {
+        {"http://user:secret@h/p?q@x", "http://***@h/p?q@x"},
+        {"https://a@b@h:8080/", "https://***@h:8080/"},
+        {"http://h/p@x", "http://h/p@x"},
+        {"http://h", "http://h"},
+        {"no scheme", "no scheme"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *r = urlnorm_redact(cases[i][0]);
+        CHECK(r != NULL);
+        CHECK_STR(r, cases[i][1]);
+        free(r);
+    }
 }

@@ -236,6 +236,11 @@ int cmd_crawl(int argc, char **argv)
     char *check = NULL;
     urlnorm_status st = urlnorm(o.start_url, &check);
     free(check);
+    char *shown = urlnorm_redact(o.start_url);
+    if (st == URLNORM_OK && shown && strcmp(shown, o.start_url) != 0)
+        fprintf(stderr, "weft crawl: note: the start URL's user:password is not sent: a crawl "
+                        "never sends credentials (they would go to every page)\n");
+    free(shown);
     if (st != URLNORM_OK) {
         fprintf(stderr, "weft crawl: '%s' is not an http(s) URL (%s)\nTry 'weft crawl --help'.\n",
                 o.start_url, urlnorm_strstatus(st));

@@ -15,6 +15,7 @@
 #include "http/hostlimit.h"
 #include "http/http.h"
 #include "http/retry.h"
+#include "parse/urlnorm.h"
 
 #include <weft.h>
 
@@ -202,10 +203,9 @@ static void interrupted(fetch_result *res)
     snprintf(res->error, sizeof res->error, "interrupted");
 }
 
-static void fetch_one(run *r, fetch_result *res)
+static void fetch_one(run *r, const char *url, fetch_result *res)
 {
     const fetch_opts *o = r->o;
-    const char *url = res->url;
     char host[512];
     if (!http_url_check(url, res->error, sizeof res->error, host, sizeof host))
         return;
@@ -244,7 +244,7 @@ static void fetch_one(run *r, fetch_result *res)
         res->bytes = a.bytes;
         res->wire_bytes = a.wire_bytes;
         free(res->final_url);
-        res->final_url = a.effective_url ? strdup(a.effective_url) : NULL;
+        res->final_url = a.effective_url ? urlnorm_redact(a.effective_url) : NULL;
         res->dns = a.dns;
         res->connect = a.connect;
         res->ttfb = a.ttfb;
@@ -308,7 +308,7 @@ static int fetch_task(void *arg, void **result)
     fetch_result *res = calloc(1, sizeof *res);
     if (!res)
         return ENOMEM;
-    res->url = strdup(t->url);
+    res->url = urlnorm_redact(t->url); /* the task's URL keeps them for the request */
     if (!res->url) {
         free(res);
         return ENOMEM;
@@ -319,7 +319,7 @@ static int fetch_task(void *arg, void **result)
     if (t->nul)
         snprintf(res->error, sizeof res->error, "line %zu: a NUL byte in the URL", t->line);
     else
-        fetch_one(r, res);
+        fetch_one(r, t->url, res);
     res->end = weft_monotonic() - r->t0;
     if (res->total == 0)
         res->total = res->end - res->start;

@@ -202,6 +202,12 @@ static urlnorm_status resolve_once(const char *base, const char *href, char **ou
         goto out;
     }
     curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+    /* Userinfo names no other page: "http://u:p@h/" is "http://h/". Kept, it
+     * would fetch the site again under a second identity, send the
+     * credentials to every page, and print them in every record. */
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
     if ((uc = curl_url_get(u, CURLUPART_URL, &s, CURLU_NO_DEFAULT_PORT)) != CURLUE_OK) {
         st = from_curl(uc);
         goto out;
@@ -324,4 +330,27 @@ const char *urlnorm_path(const char *url)
     if (!authority(url, &a, &e) || *e == '\0' || *e == '#')
         return "/";
     return e;
+}
+
+char *urlnorm_redact(const char *url)
+{
+    const char *auth = strstr(url, "://");
+    if (!auth)
+        return strdup(url);
+    auth += 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + alen; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return strdup(url);
+    size_t head = (size_t)(auth - url), tail = strlen(at);
+    char *out = malloc(head + 3 + tail + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, url, head);
+    memcpy(out + head, "***", 3);
+    memcpy(out + head + 3, at, tail + 1);
+    return out;
 }

@@ -9,7 +9,8 @@
  * before curl sees it), the fragment is dropped, the host lower-cased, the
  * default port removed, dot segments resolved (curl's default), and
  * percent-escapes made canonical: hex digits upper-cased, escapes of
- * unreserved characters but "." decoded (RFC 3986 6.2.2). Leading and trailing
+ * unreserved characters but "." decoded (RFC 3986 6.2.2), and userinfo
+ * ("user:password@") removed: it names no other page. Leading and trailing
  * whitespace and embedded tabs and newlines are removed from a link first,
  * as browsers do. Pure functions, safe from any thread. */
 #ifndef WEFT_TOOL_URLNORM_H
@@ -35,6 +36,11 @@ urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out);
 
 /* urlnorm_resolve(NULL, url, out). */
 urlnorm_status urlnorm(const char *url, char **out);
+
+/* A copy of url (malloc'd; NULL when out of memory) with any userinfo
+ * replaced by three stars (http://STARS@h/), for output: credentials given on
+ * the command line are used for the request, never printed. */
+char *urlnorm_redact(const char *url);
 
 /* The reason as a short word: "ok", "scheme", "bad", "nomem". */
 const char *urlnorm_strstatus(urlnorm_status s);

@@ -370,6 +370,7 @@ static enum MHD_Result serve_links(struct req *r)
                 "<li><a href=\"page/../page/2\">dot-dot</a></li>\n"
                 "<li><a href=\"/page/3#x\">root-relative with fragment</a></li>\n"
                 "<li><a href=\"HTTP://%s/page/4\">upper-case scheme</a></li>\n"
+                "<li><a href=\"http://user:secret@%s/page/3\">userinfo</a></li>\n"
                 "<li><a href=\"#top\">fragment only</a></li>\n"
                 "<li><a href=\"\">empty</a></li>\n"
                 "<li><a href=\"mailto:webmaster@example.invalid\">mailto</a></li>\n"
@@ -378,7 +379,7 @@ static enum MHD_Result serve_links(struct req *r)
                 "<li><a href=\"tel:+15550100\">tel</a></li>\n"
                 "<li><a>no href</a></li>\n"
                 "</ul>\n</body></html>\n",
-                h, h, h);
+                h, h, h, h);
     return answer_buf(r, 200, "text/html; charset=utf-8", &b);
 }
 

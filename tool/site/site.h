@@ -68,7 +68,9 @@
  *   /links                 every link form: followable ones resolve to exactly
  *                          /page/1, /page/2, /page/3, /page/4 (relative,
  *                          root-relative, absolute, protocol-relative, with
- *                          and without fragments, ../ and ./ forms); the rest
+ *                          and without fragments, ../ and ./ forms, with
+ *                          userinfo "user:secret@", which names no other
+ *                          page); the rest
  *                          must not be fetched: mailto:, javascript:, data:,
  *                          tel:, and "#top" and "" which name /links itself.
  *                          (Careful: curl 7.88's curl_url_set resolves
