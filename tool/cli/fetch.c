@@ -75,7 +75,8 @@ int fetch_parse_args(int argc, char **argv, fetch_opts *o, FILE *out, FILE *err)
          "retries of timeouts, connection errors, 408, 429, 5xx\n"
          "with backoff and Retry-After (default 2)"},
         {"per-host", 0, ARGS_UINT, &o->per_host, 0, 100000, 0, 0, false, "N",
-         "requests in flight per host (default 6; 0: no limit)"},
+         "requests in flight per host (default 0: no limit but -j,\n"
+         "as curl -Z; set it to be polite to one host)"},
         {"max-bytes", 0, ARGS_BYTES, &o->max_bytes, 1, 1ull << 50, 0, 0, false, "SIZE",
          "fail a URL whose body (decoded) passes SIZE bytes (K, M, G,\n"
          "T suffixes); its partial file is removed (default: no limit)"},

@@ -39,7 +39,7 @@ typedef struct fetch_opts {
 } fetch_opts;
 
 #define FETCH_DEFAULT_JOBS     8
-#define FETCH_DEFAULT_PER_HOST 6
+#define FETCH_DEFAULT_PER_HOST 0 /* only -j limits: the user gave the URL list */
 #define FETCH_DEFAULT_RETRIES  2
 #define FETCH_DEFAULT_TIMEOUT  30.0
 
