@@ -182,6 +182,14 @@ def answer(c):
             if path == b"/":
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ctype +
                           b"\r\nContent-Length: %d\r\n\r\n" % len(page) + page)
+            elif path == b"/long":
+                body = (b"<html><body><a href='/l?" + b"a" * 7980 + b"'>ok</a>"
+                        b" <a href='/l?" + b"b" * 9000 + b"'>long</a></body></html>")
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            elif path.startswith(b"/l?"):
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                          b"Content-Length: 15\r\n\r\n<html>l</html>\n")
             else:
                 c.sendall(b"HTTP/1.1 404 Not \x1b[31mFound\r\nContent-Type: " + ctype +
                           b"\r\nContent-Length: 2\r\n\r\nno")
@@ -222,6 +230,16 @@ if "--json" in sys.argv[2]:
             json.loads(line)
 ' "$tmp/evil.out" "$args"
     done
+    timeout 30 "$W" crawl --no-robots --json -d 1 "$E/long" >"$tmp/long.json" 2>/dev/null
+    check "crawl: an 8,000-octet link is crawled, a 9,000-octet one is skipped too-long" $PY -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+pages = [r for r in recs if "skipped" not in r]
+long = [r for r in recs if r.get("skipped") == "too-long"]
+ok = [r for r in pages if r["url"].startswith(sys.argv[2] + "/l?a")]
+assert len(ok) == 1 and ok[0]["status"] == 200 and len(ok[0]["url"]) > 8000, pages
+assert len(long) == 1 and "b" * 9000 in long[0]["url"], long
+' "$tmp/long.json" "$E"
 else
     fail "the hostile-bytes server did not start"
 fi

@@ -688,6 +688,44 @@ TEST_T(crawl_domain_keeps_scheme_and_port, 30)
     site_stop(s);
 }
 
+/* robots.txt groups are chosen by the product token: --user-agent's first
+ * token, or --robots-agent, case-insensitively. */
+TEST_T(crawl_robots_agent, 30)
+{
+    site_opts so;
+    site_opts_default(&so);
+    so.robots_txt = "User-agent: mybot\nDisallow: /page/\n\nUser-agent: *\nDisallow: /private/\n";
+    struct site *s = start(&so);
+    crawl_opts o;
+    crawl_opts_default(&o);
+    o.depth = 2;
+    collect c;
+    struct {
+        const char *ua, *agent;
+        bool pages;
+    } cases[] = {
+        {NULL, NULL, true}, /* weft: the * group */
+        {"MyBot/1.0 (+https://example.invalid)", NULL, false},
+        {NULL, "MYBOT", false},
+        {"MyBot/1.0", "weft", true}, /* --robots-agent wins */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        crawl_opts_default(&o);
+        o.depth = 2;
+        if (cases[i].ua)
+            o.user_agent = cases[i].ua;
+        o.robots_agent = cases[i].agent;
+        site_reset_counters(s);
+        crawl_result r = crawl(s, &o, "/", 2, &c);
+        CHECK_EQ(site_hits(s, "/page/0") == 1, cases[i].pages);
+        if (!cases[i].pages)
+            CHECK_EQ(skipped_why(&c, "/page/0"), SKIP_ROBOTS);
+        free(c.pages);
+        crawl_result_free(&r);
+    }
+    site_stop(s);
+}
+
 TEST_T(crawl_transient_errors_retried, 60)
 {
     site_opts so;

@@ -224,3 +224,62 @@ TEST(robots_bounded)
     robots_free(r);
     free(txt);
 }
+
+/* RFC 9309 2.2.1: the product token comes from the User-Agent's first
+ * token, and groups match it case-insensitively, whatever it is. */
+TEST(robots_product_token_from_user_agent)
+{
+    char tok[64];
+    const char *cases[][2] = {
+        {"MyBot/1.0 (+https://example.invalid/bot)", "MyBot"},
+        {"my_crawler-X/2", "my_crawler-X"},
+        {"weft/0.1 (+https://example.invalid/weft)", "weft"},
+        {"", "weft"},
+        {"/1.0", "weft"},
+        {"12monkeys/1", "weft"},
+        {NULL, "weft"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        robots_product_token(cases[i][0], tok, sizeof tok);
+        CHECK_STR(tok, cases[i][1]);
+    }
+    CHECK(robots_valid_token("MyBot"));
+    CHECK(robots_valid_token("a_b-c"));
+    CHECK(!robots_valid_token(""));
+    CHECK(!robots_valid_token("My Bot"));
+    CHECK(!robots_valid_token("bot/1"));
+    CHECK(!robots_valid_token("b\xc3\xb6t"));
+}
+
+TEST(robots_groups_for_other_agents)
+{
+    const char *txt = "User-agent: MyBot\n"
+                      "Disallow: /mine/\n"
+                      "\n"
+                      "User-agent: OTHERBOT\n"
+                      "user-agent: thirdbot/2.0\n"
+                      "Disallow: /other/\n"
+                      "\n"
+                      "User-agent: *\n"
+                      "Disallow: /all/\n";
+    struct {
+        const char *product;
+        const char *path;
+        bool allowed;
+    } cases[] = {
+        {"mybot", "/mine/x", false},     {"MYBOT", "/mine/x", false},
+        {"mybot", "/all/x", true},       {"mybot", "/other/x", true},
+        {"otherbot", "/other/x", false}, {"OtherBot", "/mine/x", true},
+        {"thirdbot", "/other/x", false}, {"thirdbot", "/all/x", true},
+        {"weft", "/all/x", false},       {"weft", "/mine/x", true},
+        {"mybo", "/mine/x", true},       {"mybotx", "/mine/x", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        robots *r;
+        CHECK_OK(robots_parse(txt, strlen(txt), cases[i].product, &r));
+        if (robots_allowed(r, cases[i].path) != cases[i].allowed)
+            test_fail(__FILE__, __LINE__, "%s %s: expected %s", cases[i].product, cases[i].path,
+                      cases[i].allowed ? "allowed" : "disallowed");
+        robots_free(r);
+    }
+}

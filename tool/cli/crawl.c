@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "fetch/fetch.h"
 #include "parse/html.h"
+#include "parse/robots.h"
 #include "http/retry.h"
 #include "output/timeline.h"
 #include "parse/urlnorm.h"
@@ -99,6 +100,9 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
          "connection time limit (default 10)"},
         {"user-agent", 0, ARGS_STRING, &o->user_agent, 0, 0, 0, 0, false, "S",
          "the User-Agent (default " CRAWL_USER_AGENT ")"},
+        {"robots-agent", 0, ARGS_STRING, &o->robots_agent, 0, 0, 0, 0, false, "NAME",
+         "the product token robots.txt groups are matched against\n"
+         "(case-insensitive; default: --user-agent's first token, weft)"},
         {"json", 0, ARGS_FLAG, &json, 0, 0, 0, 0, false, NULL,
          "JSON lines, skipped URLs as {\"skipped\": reason}"},
         {"csv", 0, ARGS_FLAG, &csv, 0, 0, 0, 0, false, NULL, "CSV with a header row"},
@@ -121,6 +125,11 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
     o->ndeny = deny.n;
     if (rc == 0 && json && csv)
         rc = args_usage_error(err, "crawl", "%s", "--json and --csv exclude each other");
+    if (rc == 0 && o->robots_agent && !robots_valid_token(o->robots_agent))
+        rc = args_usage_error(err, "crawl",
+                              "--robots-agent wants a product token (letters, '_' and '-'), not "
+                              "'%s'",
+                              o->robots_agent);
     if (rc != 0) {
         crawl_opts_free(o);
         return rc;

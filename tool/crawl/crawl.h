@@ -29,26 +29,26 @@
 #define CRAWL_DEFAULT_RETRIES   2
 #define CRAWL_DEFAULT_TIMEOUT   30.0
 #define CRAWL_USER_AGENT        "weft/0.1 (+https://example.invalid/weft)"
-/* The product token robots.txt groups are matched against. */
-#define CRAWL_PRODUCT "weft"
 /* Rows the default table shows before it only counts. */
 #define CRAWL_TABLE_ROWS 20
 
 typedef struct crawl_opts {
     const char *start_url;
-    unsigned depth;         /* --depth */
-    unsigned jobs;          /* -j */
-    size_t max_pages;       /* --max-pages, 0: none */
-    long long max_bytes;    /* --max-bytes: bodies are cut there */
-    unsigned per_host;      /* --per-host, 0: only -j limits */
-    double delay;           /* --delay: seconds between requests per host */
-    unsigned retries;       /* --retries of 429, 503, timeouts... */
-    double timeout;         /* --timeout per request */
-    double connect_timeout; /* --connect-timeout */
-    const char *user_agent; /* --user-agent */
-    bool domain;            /* --domain: subdomains are in scope */
-    bool robots;            /* obey robots.txt (--no-robots clears) */
-    const char **allow;     /* --allow patterns (substring, or glob with * ? [) */
+    unsigned depth;           /* --depth */
+    unsigned jobs;            /* -j */
+    size_t max_pages;         /* --max-pages, 0: none */
+    long long max_bytes;      /* --max-bytes: bodies are cut there */
+    unsigned per_host;        /* --per-host, 0: only -j limits */
+    double delay;             /* --delay: seconds between requests per host */
+    unsigned retries;         /* --retries of 429, 503, timeouts... */
+    double timeout;           /* --timeout per request */
+    double connect_timeout;   /* --connect-timeout */
+    const char *user_agent;   /* --user-agent */
+    const char *robots_agent; /* --robots-agent: the product token for robots.txt;
+                               * NULL: the User-Agent's first token */
+    bool domain;              /* --domain: subdomains are in scope */
+    bool robots;              /* obey robots.txt (--no-robots clears) */
+    const char **allow;       /* --allow patterns (substring, or glob with * ? [) */
     size_t nallow;
     const char **deny; /* --deny patterns */
     size_t ndeny;

@@ -102,6 +102,7 @@ typedef struct crawl_ctx {
     void *ud;
     crawl_result *res;
     double t0;
+    char product[64]; /* robots.txt product token */
 } crawl_ctx;
 
 static void out_lock(crawl_ctx *c)
@@ -218,12 +219,15 @@ static bool on_body(void *ud, http_attempt *a, const char *ptr, size_t n)
 
 /* Normalises a redirect's Location into *out (malloc'd). False when it is
  * not a URL the crawler can request. */
-static bool hop_url(const char *location, char **out)
+static bool hop_url(const char *location, char **out, crawl_skip *why)
 {
     *out = NULL;
-    if (!location || urlnorm(location, out) != URLNORM_OK) {
+    urlnorm_status st = location ? urlnorm(location, out) : URLNORM_BAD;
+    if (st != URLNORM_OK) {
         free(*out);
         *out = NULL;
+        if (why)
+            *why = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME;
         return false;
     }
     return true;
@@ -253,7 +257,8 @@ static void fetch_robots(crawl_ctx *c, const frontier_item *it)
             break;
         status = a.status;
         char *hop;
-        if (status < 300 || status >= 400 || hops == ROBOTS_MAX_HOPS || !hop_url(a.location, &hop))
+        if (status < 300 || status >= 400 || hops == ROBOTS_MAX_HOPS ||
+            !hop_url(a.location, &hop, NULL))
             break;
         free(next);
         cur = next = hop;
@@ -262,7 +267,7 @@ static void fetch_robots(crawl_ctx *c, const frontier_item *it)
     /* A redirect not followed to its end leaves a 3xx: robots_from_response
      * reads it as "no rules" (RFC 9309: unavailable). Out of memory: no
      * rules is the only answer we can give. */
-    robots_from_response(status, b.buf ? b.buf : "", b.len, CRAWL_PRODUCT, &rb);
+    robots_from_response(status, b.buf ? b.buf : "", b.len, c->product, &rb);
     free(b.buf);
     free(next);
     http_attempt_free(&a);
@@ -295,11 +300,12 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
         char *u = NULL;
         urlnorm_status st = urlnorm_resolve(base ? base : base_url, hp->links[i], &u);
         if (st != URLNORM_OK) {
-            recs[nr++] = (crawl_record){.skip = SKIP_SCHEME,
-                                        .url = hp->links[i],
-                                        .parent = it->url,
-                                        .depth = it->depth + 1,
-                                        .worker = -1};
+            recs[nr++] =
+                (crawl_record){.skip = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME,
+                               .url = hp->links[i],
+                               .parent = it->url,
+                               .depth = it->depth + 1,
+                               .worker = -1};
             continue;
         }
         norm[nl] = u;
@@ -373,8 +379,9 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
         if (cc != 0 || a.status < 300 || a.status >= 400 || !a.location)
             break;
         char *next;
-        if (!hop_url(a.location, &next)) {
-            refused = (refused_hop){.url = NULL, .why = SKIP_SCHEME};
+        crawl_skip bad;
+        if (!hop_url(a.location, &next, &bad)) {
+            refused = (refused_hop){.url = NULL, .why = bad};
             break;
         }
         bool loop = strcmp(next, it->url) == 0;
@@ -491,7 +498,7 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
                                        .depth = it->depth + 1,
                                        .worker = -1};
         emit(c, recs, n);
-    } else if (refused.url || refused.why == SKIP_SCHEME) {
+    } else if (refused.url || refused.why == SKIP_SCHEME || refused.why == SKIP_TOO_LONG) {
         crawl_record recs[2] = {rec,
                                 {.skip = refused.why,
                                  .url = refused.url ? refused.url : a.location,
@@ -560,6 +567,10 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
         return res->error;
     }
     c.sc.o = o;
+    if (o->robots_agent)
+        snprintf(c.product, sizeof c.product, "%s", o->robots_agent);
+    else
+        robots_product_token(o->user_agent, c.product, sizeof c.product);
     char origin[URLNORM_MAX + 8];
     if (!urlnorm_origin(start, origin, sizeof origin) ||
         !urlnorm_host(start, c.sc.host, sizeof c.sc.host)) {

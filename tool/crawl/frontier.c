@@ -91,8 +91,8 @@ struct frontier {
 
 const char *crawl_skip_name(crawl_skip s)
 {
-    static const char *names[SKIP_N] = {"",          "robots", "depth",    "off-site",
-                                        "duplicate", "limit",  "filtered", "scheme"};
+    static const char *names[SKIP_N] = {"",      "robots",   "depth",  "off-site", "duplicate",
+                                        "limit", "filtered", "scheme", "too-long"};
     return (unsigned)s < SKIP_N ? names[s] : "?";
 }
 

@@ -65,10 +65,12 @@ typedef enum crawl_skip {
     SKIP_LIMIT,     /* --max-pages reached */
     SKIP_FILTERED,  /* --allow / --deny */
     SKIP_SCHEME,    /* not http(s), or not a valid URL */
+    SKIP_TOO_LONG,  /* longer than URLNORM_MAX (8 KiB) */
     SKIP_N
 } crawl_skip;
 
-/* "robots", "depth", "off-site", "duplicate", "limit", "filtered", "scheme". */
+/* "robots", "depth", "off-site", "duplicate", "limit", "filtered", "scheme",
+ * "too-long". */
 const char *crawl_skip_name(crawl_skip s);
 
 typedef struct frontier_opts {

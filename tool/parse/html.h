@@ -21,8 +21,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTML_TITLE_MAX 256  /* bytes kept of the title, with its NUL */
-#define HTML_HREF_MAX  4096 /* longer hrefs are dropped */
+#define HTML_TITLE_MAX 256 /* bytes kept of the title, with its NUL */
+#define HTML_HREF_MAX                                                                              \
+    65536 /* longer hrefs are dropped (counted); the crawler                                       \
+           * reports those over URLNORM_MAX as too-long.                                           \
+           * Memory stays bounded by the body limit. */
 #define HTML_LINKS_MAX 10000
 
 typedef struct html_page {

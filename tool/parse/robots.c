@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -332,4 +333,30 @@ void robots_free(robots *r)
         return;
     rules_free(&r->r);
     free(r);
+}
+
+static bool token_char(char c)
+{
+    return isalpha((unsigned char)c) || c == '_' || c == '-';
+}
+
+void robots_product_token(const char *user_agent, char *buf, size_t n)
+{
+    size_t k = 0;
+    while (user_agent && token_char(user_agent[k]) && k + 1 < n)
+        k++;
+    if (k == 0 || (user_agent[k] && token_char(user_agent[k]))) {
+        snprintf(buf, n, "weft"); /* none, or too long to be one */
+        return;
+    }
+    memcpy(buf, user_agent, k);
+    buf[k] = '\0';
+}
+
+bool robots_valid_token(const char *name)
+{
+    size_t k = 0;
+    while (token_char(name[k]))
+        k++;
+    return k > 0 && k < 64 && name[k] == '\0';
 }

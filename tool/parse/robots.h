@@ -34,6 +34,15 @@ typedef struct robots robots;
  * (e.g. "weft"). Returns 0 or ENOMEM. */
 int robots_parse(const char *body, size_t n, const char *product, robots **out);
 
+/* The product token robots.txt groups are matched against (RFC 9309
+ * 2.2.1), from a User-Agent: its first token of [A-Za-z_-] characters
+ * ("MyBot/1.0 (+https://x)" gives "MyBot"), into buf (n bytes). "weft" when
+ * there is none. */
+void robots_product_token(const char *user_agent, char *buf, size_t n);
+
+/* Whether name is a valid product token: 1 to 63 of [A-Za-z_-]. */
+bool robots_valid_token(const char *name);
+
 /* The rules for a fetch of /robots.txt that ended with HTTP status `status`
  * (0: no response: connection refused, timeout...) and this body: parsed
  * for 2xx, allow-all for 4xx, disallow-all for 5xx and no response. (3xx

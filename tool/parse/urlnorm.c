@@ -135,8 +135,10 @@ static urlnorm_status from_curl(CURLUcode uc)
 static urlnorm_status resolve_once(const char *base, const char *href, char **out)
 {
     *out = NULL;
-    if (!href || strlen(href) > URLNORM_MAX || (base && strlen(base) > URLNORM_MAX))
+    if (!href)
         return URLNORM_BAD;
+    if (strlen(href) > URLNORM_MAX || (base && strlen(base) > URLNORM_MAX))
+        return URLNORM_TOO_LONG;
     char *h = clean_href(href);
     if (!h)
         return URLNORM_NOMEM;
@@ -218,7 +220,7 @@ static urlnorm_status resolve_once(const char *base, const char *href, char **ou
     } else if (strlen(*out) > URLNORM_MAX) {
         free(*out);
         *out = NULL;
-        st = URLNORM_BAD;
+        st = URLNORM_TOO_LONG;
     } else {
         st = URLNORM_OK;
     }
@@ -261,6 +263,8 @@ const char *urlnorm_strstatus(urlnorm_status s)
         return "bad";
     case URLNORM_NOMEM:
         return "nomem";
+    case URLNORM_TOO_LONG:
+        return "too-long";
     }
     return "?";
 }

@@ -19,14 +19,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest URL we accept, in bytes: longer ones are crawler traps or junk. */
-#define URLNORM_MAX 4096
+/* Longest URL we accept, in bytes (RFC 9110 4.1 recommends supporting at
+ * least 8,000 octets): longer ones are crawler traps or junk. */
+#define URLNORM_MAX 8192
 
 typedef enum urlnorm_status {
     URLNORM_OK = 0,
     URLNORM_SCHEME, /* a scheme other than http/https (mailto:, javascript:...) */
-    URLNORM_BAD,    /* not a URL curl accepts, no host, or longer than URLNORM_MAX */
+    URLNORM_BAD,    /* not a URL curl accepts, or no host */
     URLNORM_NOMEM,
+    URLNORM_TOO_LONG, /* longer than URLNORM_MAX, before or after normalising */
 } urlnorm_status;
 
 /* Resolves href against base (an absolute http(s) URL; NULL when href must be
@@ -42,7 +44,7 @@ urlnorm_status urlnorm(const char *url, char **out);
  * the command line are used for the request, never printed. */
 char *urlnorm_redact(const char *url);
 
-/* The reason as a short word: "ok", "scheme", "bad", "nomem". */
+/* The reason as a short word: "ok", "scheme", "bad", "nomem", "too-long". */
 const char *urlnorm_strstatus(urlnorm_status s);
 
 /* The origin of a normalised URL, "scheme://authority" (authority with any
