@@ -45,25 +45,52 @@ check "json: exit 0" test $rc -eq 0
 timeout 60 "$W" crawl --json --depth 1000 -j 1 "$HOME_URL" >"$tmp/j1" 2>/dev/null
 check "json: records well formed, private pages never fetched" $PY -c '
 import json, sys
-pages, skipped = {}, {}
+pages, skipped, seen_skip = {}, {}, set()
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if "skipped" in r:
-        assert r["skipped"] in ("robots", "depth", "off-site", "duplicate", "limit",
-                                "filtered", "scheme"), r
+        # By default (--skipped first): one record per distinct URL, its
+        # first reason; links to URLs seen before are counts on the pages.
+        assert r["skipped"] in ("robots", "depth", "off-site", "limit", "filtered",
+                                "scheme", "too-long"), r
+        assert r["url"] not in seen_skip, "reported twice: " + r["url"]
+        seen_skip.add(r["url"])
         skipped.setdefault(r["skipped"], 0)
         skipped[r["skipped"]] += 1
         continue
     assert r["url"] not in pages, "fetched twice: " + r["url"]
     pages[r["url"]] = r
     for k in ("final_url", "status", "depth", "parent", "title", "words", "links",
-              "content_type", "bytes", "time"):
+              "links_new", "links_seen", "content_type", "bytes", "wire_bytes", "time"):
         assert k in r, k
+    assert r["links_new"] + r["links_seen"] <= r["links"], r
     assert "/private/" not in r["url"], r
 assert len(pages) == 201, len(pages)   # "/" and 200 pages
-assert skipped["robots"] > 0 and skipped["scheme"] > 0 and skipped["duplicate"] > 0
+assert skipped["robots"] > 0 and skipped["scheme"] > 0
+assert sum(p["links_seen"] for p in pages.values()) > 0
 assert all(p["status"] == 200 for p in pages.values())
 ' "$tmp/j8"
+timeout 60 "$W" crawl --json --depth 1000 -j 8 --skipped all "$HOME_URL" >"$tmp/jall" 2>"$tmp/err.all"
+timeout 60 "$W" crawl --json --depth 1000 -j 8 --skipped none "$HOME_URL" >"$tmp/jnone" 2>"$tmp/err.none"
+check "--skipped all|first|none: which records, same pages, same totals" $PY -c '
+import json, sys
+def load(f):
+    return [json.loads(l) for l in open(f)]
+first, al, none = load(sys.argv[1]), load(sys.argv[2]), load(sys.argv[3])
+pages = lambda rs: {r["url"] for r in rs if "skipped" not in r}
+assert pages(first) == pages(al) == pages(none)
+assert not [r for r in none if "skipped" in r]
+dups = [r for r in al if r.get("skipped") == "duplicate"]
+assert len(dups) > 0
+# all = first + one record per link counted as seen on some page
+n_skip = lambda rs: sum(1 for r in rs if "skipped" in r)
+assert n_skip(al) - n_skip(first) == sum(r["links_seen"] for r in al if "skipped" not in r), (
+    n_skip(al), n_skip(first))
+summ = [open(f).read().split("Skipped")[1].splitlines()[0] for f in sys.argv[4:]]
+assert summ[0] == summ[1] == summ[2], summ
+assert "duplicate" in summ[0]
+' "$tmp/j8" "$tmp/jall" "$tmp/jnone" "$tmp/err" "$tmp/err.all" "$tmp/err.none"
+check "--skipped: a bad value is refused" test "$(timeout 10 "$W" crawl --skipped some "$HOME_URL" 2>/dev/null; echo $?)" -eq 2
 check "json: sequential and threaded find the same pages at the same depths" $PY -c '
 import json, sys
 def load(f):

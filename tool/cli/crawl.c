@@ -68,6 +68,7 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
     crawl_opts_default(o);
     bool json = false, csv = false;
     args_list allow = {0}, deny = {0};
+    const char *skipped = NULL;
     const args_opt opts[] = {
         {"depth", 'd', ARGS_UINT, &o->depth, 0, 100000, 0, 0, false, "D",
          "link hops from URL (default 2; 0: URL only)"},
@@ -103,6 +104,10 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
         {"robots-agent", 0, ARGS_STRING, &o->robots_agent, 0, 0, 0, 0, false, "NAME",
          "the product token robots.txt groups are matched against\n"
          "(case-insensitive; default: --user-agent's first token, weft)"},
+        {"skipped", 0, ARGS_STRING, &skipped, 0, 0, 0, 0, false, "first|all|none",
+         "records of URLs not fetched: one per distinct URL with its\n"
+         "first reason (first, the default), also one per link to a URL\n"
+         "already seen (all), or none; the summary counts them all"},
         {"json", 0, ARGS_FLAG, &json, 0, 0, 0, 0, false, NULL,
          "JSON lines, skipped URLs as {\"skipped\": reason}"},
         {"csv", 0, ARGS_FLAG, &csv, 0, 0, 0, 0, false, NULL, "CSV with a header row"},
@@ -125,6 +130,17 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
     o->ndeny = deny.n;
     if (rc == 0 && json && csv)
         rc = args_usage_error(err, "crawl", "%s", "--json and --csv exclude each other");
+    if (rc == 0 && skipped) {
+        if (strcmp(skipped, "first") == 0)
+            o->skipped = CRAWL_SKIPPED_FIRST;
+        else if (strcmp(skipped, "all") == 0)
+            o->skipped = CRAWL_SKIPPED_ALL;
+        else if (strcmp(skipped, "none") == 0)
+            o->skipped = CRAWL_SKIPPED_NONE;
+        else
+            rc = args_usage_error(err, "crawl", "--skipped wants first, all or none, not '%s'",
+                                  skipped);
+    }
     if (rc == 0 && o->robots_agent && !robots_valid_token(o->robots_agent))
         rc = args_usage_error(err, "crawl",
                               "--robots-agent wants a product token (letters, '_' and '-'), not "

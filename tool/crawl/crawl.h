@@ -32,6 +32,13 @@
 /* Rows the default table shows before it only counts. */
 #define CRAWL_TABLE_ROWS 20
 
+/* Which records of URLs not fetched a crawl writes (--skipped). */
+typedef enum crawl_skipped_mode {
+    CRAWL_SKIPPED_FIRST = 0, /* one per distinct URL, with its first reason (default) */
+    CRAWL_SKIPPED_ALL,       /* also one per link to an already-seen URL ("duplicate") */
+    CRAWL_SKIPPED_NONE,      /* none: pages only (the summary still counts them) */
+} crawl_skipped_mode;
+
 typedef struct crawl_opts {
     const char *start_url;
     unsigned depth;           /* --depth */
@@ -52,13 +59,14 @@ typedef struct crawl_opts {
     size_t nallow;
     const char **deny; /* --deny patterns */
     size_t ndeny;
-    report_format format; /* --json, --csv, else the table */
-    bool compare;         /* --compare */
-    bool timeline;        /* --timeline */
-    const char *trace;    /* --trace FILE */
-    bool quiet;           /* -q: summary only */
-    bool no_compressed;   /* --no-compressed: no Accept-Encoding */
-    atomic_bool *stop;    /* set (by a signal handler) to end the crawl; may be NULL */
+    report_format format;       /* --json, --csv, else the table */
+    bool compare;               /* --compare */
+    bool timeline;              /* --timeline */
+    const char *trace;          /* --trace FILE */
+    bool quiet;                 /* -q: summary only */
+    bool no_compressed;         /* --no-compressed: no Accept-Encoding */
+    crawl_skipped_mode skipped; /* --skipped */
+    atomic_bool *stop;          /* set (by a signal handler) to end the crawl; may be NULL */
 } crawl_opts;
 
 void crawl_opts_default(crawl_opts *o);
@@ -82,6 +90,8 @@ typedef struct crawl_record {
     const char *title;     /* "" when none */
     unsigned long words;
     size_t links;             /* <a href> links on the page */
+    size_t links_new;         /* of which to URLs first seen here (queued or skipped) */
+    size_t links_seen;        /* of which to URLs seen before (fetched, queued or skipped) */
     const char *content_type; /* "" when none */
     long long bytes;          /* body bytes, decoded (what --max-bytes counts) */
     long long wire_bytes;     /* body bytes on the wire (compressed, when it was) */

@@ -131,10 +131,11 @@ static crawl_level *level_of(crawl_result *r, unsigned depth)
 
 /* Records go out in batches (a page and its skipped links) under one
  * acquisition of the output lock. */
-static void emit(crawl_ctx *c, const crawl_record *recs, size_t n)
+static void emit_counting(crawl_ctx *c, const crawl_record *recs, size_t n, size_t unwritten_dups)
 {
     out_lock(c);
     crawl_result *r = c->res;
+    r->skipped[SKIP_DUPLICATE] += unwritten_dups;
     for (size_t i = 0; i < n; i++) {
         const crawl_record *rec = &recs[i];
         if (rec->skip != SKIP_NONE) {
@@ -157,10 +158,15 @@ static void emit(crawl_ctx *c, const crawl_record *recs, size_t n)
                     l->last = rec->end;
             }
         }
-        if (c->fn)
+        if (c->fn && (rec->skip == SKIP_NONE || c->o->skipped != CRAWL_SKIPPED_NONE))
             c->fn(c->ud, rec);
     }
     weft_lock_release(c->out);
+}
+
+static void emit(crawl_ctx *c, const crawl_record *recs, size_t n)
+{
+    emit_counting(c, recs, n, 0);
 }
 
 static void emit_skip(crawl_ctx *c, crawl_skip why, const char *url, const char *parent,
@@ -294,18 +300,32 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
     char *base = NULL;
     if (hp->base && urlnorm_resolve(base_url, hp->base, &base) != URLNORM_OK)
         base = NULL;
-    size_t nl = 0, nr = 1;
-    recs[0] = *page;
+    /* Links to URLs seen before are counts on the page record
+     * (links_seen); only --skipped all writes a "duplicate" record for each. */
+    bool all = c->o->skipped == CRAWL_SKIPPED_ALL;
+    size_t nl = 0, nr = 1, fresh = 0, seen = 0, dups = 0;
     for (size_t i = 0; i < n; i++) {
         char *u = NULL;
         urlnorm_status st = urlnorm_resolve(base ? base : base_url, hp->links[i], &u);
         if (st != URLNORM_OK) {
-            recs[nr++] =
-                (crawl_record){.skip = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME,
-                               .url = hp->links[i],
-                               .parent = it->url,
-                               .depth = it->depth + 1,
-                               .worker = -1};
+            /* Not a URL the frontier holds: the raw href is marked seen so
+             * that it is reported once, like any URL. */
+            crawl_skip why = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME;
+            if (!frontier_mark(c->f, hp->links[i])) {
+                seen++;
+                why = SKIP_DUPLICATE;
+                if (!all) {
+                    dups++;
+                    continue;
+                }
+            } else {
+                fresh++;
+            }
+            recs[nr++] = (crawl_record){.skip = why,
+                                        .url = hp->links[i],
+                                        .parent = it->url,
+                                        .depth = it->depth + 1,
+                                        .worker = -1};
             continue;
         }
         norm[nl] = u;
@@ -315,13 +335,24 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
     }
     frontier_add_links(c->f, links, nl, it->url, it->depth);
     for (size_t i = 0; i < nl; i++) {
+        if (links[i].result == SKIP_DUPLICATE) {
+            seen++;
+            if (!all) {
+                dups++;
+                continue;
+            }
+        } else if (links[i].lowered) {
+            seen++; /* seen deeper first: moved up to here */
+        } else {
+            fresh++;
+        }
         if (links[i].result != SKIP_NONE)
             recs[nr++] = (crawl_record){.skip = links[i].result,
                                         .url = links[i].url,
                                         .parent = it->url,
                                         .depth = it->depth + 1,
                                         .worker = -1};
-        else if (links[i].lowered)
+        else if (links[i].lowered && all)
             /* An earlier sighting at a greater depth: what a sequential
              * crawl would have reported as the duplicate. */
             recs[nr++] = (crawl_record){.skip = SKIP_DUPLICATE,
@@ -329,8 +360,13 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
                                         .parent = links[i].dup_parent,
                                         .depth = links[i].dup_depth,
                                         .worker = -1};
+        else if (links[i].lowered)
+            dups++;
     }
-    emit(c, recs, nr);
+    recs[0] = *page;
+    recs[0].links_new = fresh;
+    recs[0].links_seen = seen;
+    emit_counting(c, recs, nr, dups);
     for (size_t i = 0; i < nl; i++)
         free(norm[i]);
     free(base);

@@ -689,6 +689,15 @@ frontier_claim_result frontier_claim(frontier *f, const char *url)
     return r;
 }
 
+bool frontier_mark(frontier *f, const char *s)
+{
+    slot *sl;
+    lock(f);
+    int ins = seen_insert(f, s, &sl);
+    unlock(f);
+    return ins == 1;
+}
+
 /* After a page or robots.txt is done: wakes the workers that can now do
  * something the caller (who comes back to frontier_next) cannot do alone.
  * With the lock held. */

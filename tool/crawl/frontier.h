@@ -151,6 +151,11 @@ typedef enum frontier_claim_result {
 
 frontier_claim_result frontier_claim(frontier *f, const char *url);
 
+/* Marks s (any string: a raw href the crawler cannot follow) seen. Returns
+ * true when it was new, so it is reported once. False also when out of
+ * memory. */
+bool frontier_mark(frontier *f, const char *s);
+
 /* The page of it is done (whatever the outcome): frees its host slot. */
 void frontier_page_done(frontier *f, const frontier_item *it);
 

@@ -25,7 +25,9 @@ static void record_json(FILE *out, const crawl_record *r)
     report_json_string(out, r->final_url);
     fprintf(out, ",\"status\":%ld,\"title\":", r->status);
     report_json_string(out, r->title);
-    fprintf(out, ",\"words\":%lu,\"links\":%zu,\"content_type\":", r->words, r->links);
+    fprintf(out, ",\"words\":%lu,\"links\":%zu,\"links_new\":%zu,\"links_seen\":%zu,", r->words,
+            r->links, r->links_new, r->links_seen);
+    fputs("\"content_type\":", out);
     report_json_string(out, r->content_type);
     fprintf(out,
             ",\"bytes\":%lld,\"wire_bytes\":%lld,\"truncated\":%s,\"parsed\":%s,"
@@ -46,7 +48,7 @@ void crawl_record_json(FILE *out, const crawl_record *r)
 void crawl_csv_header(FILE *out)
 {
     fputs("url,final_url,status,depth,parent,title,words,links,content_type,bytes,time,"
-          "skipped,error\n",
+          "skipped,error,links_new,links_seen,wire_bytes\n",
           out);
 }
 
@@ -73,7 +75,10 @@ void crawl_record_csv(FILE *out, const crawl_record *r)
     else
         fprintf(out, ",,,%s,", crawl_skip_name(r->skip));
     report_csv_field(out, r->error ? r->error : "");
-    putc('\n', out);
+    if (page)
+        fprintf(out, ",%zu,%zu,%lld\n", r->links_new, r->links_seen, r->wire_bytes);
+    else
+        fputs(",,,\n", out);
 }
 
 void crawl_table_header(FILE *out)
