@@ -65,6 +65,10 @@ static int parse(int argc, char **argv, site_opts *o)
          "polling threads (default 1)"},
         {"connection-limit", 0, ARGS_UINT, &o->connection_limit, 1, 1000000, 0, 0, false, "N",
          "concurrent connections (default 10000)"},
+        {"dir", 0, ARGS_STRING, &o->dir, 0, 0, 0, 0, false, "DIR",
+         "serve DIR's files instead of the synthetic site: types by\n"
+         "extension, index.html for directories, 404 for the rest, 403\n"
+         "out of the tree; text gzip-encoded when accepted"},
         {"gzip", 0, ARGS_FLAG, &o->gzip, 0, 0, 0, 0, false, NULL,
          "gzip-encode answers for clients that accept gzip"},
         {"log", 0, ARGS_FLAG, &o->log_errors, 0, 0, 0, 0, false, NULL,

@@ -23,6 +23,11 @@ bool site_gzip_wanted(struct req *r)
     return r->s->o.gzip && accepts_gzip(r);
 }
 
+bool site_gzip_accepted(struct req *r)
+{
+    return accepts_gzip(r);
+}
+
 int site_gzip_buf(struct sbuf *b)
 {
     if (b->failed)

@@ -42,16 +42,27 @@ static struct MHD_Response *from_buf(struct sbuf *b, const char *ctype)
     return resp;
 }
 
-static enum MHD_Result answer_buf(struct req *r, int status, const char *ctype, struct sbuf *b)
+static enum MHD_Result answer_buf_gz(struct req *r, int status, const char *ctype, struct sbuf *b,
+                                     bool gzip)
 {
-    bool gz = site_gzip_wanted(r) && site_gzip_buf(b) == 0;
+    bool gz = gzip && site_gzip_buf(b) == 0;
     size_t len = b->len;
     struct MHD_Response *resp = from_buf(b, ctype);
     if (resp && gz)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-    if (resp && r->s->o.gzip)
+    if (resp && (r->s->o.gzip || r->s->o.dir))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     return queue(r, status, resp, len);
+}
+
+static enum MHD_Result answer_buf(struct req *r, int status, const char *ctype, struct sbuf *b)
+{
+    return answer_buf_gz(r, status, ctype, b, site_gzip_wanted(r));
+}
+
+enum MHD_Result site_answer_file(struct req *r, const char *type, struct sbuf *b, bool compressible)
+{
+    return answer_buf_gz(r, 200, type, b, compressible && site_gzip_accepted(r));
 }
 
 static enum MHD_Result answer_text(struct req *r, int status, const char *ctype, const char *text,
@@ -81,6 +92,18 @@ static enum MHD_Result answer_status(struct req *r, int status, const char *retr
 static enum MHD_Result not_found(struct req *r)
 {
     return answer_status(r, 404, NULL);
+}
+
+enum MHD_Result site_answer_status(struct req *r, int status)
+{
+    return answer_status(r, status, NULL);
+}
+
+static enum MHD_Result redirect(struct req *r, int status, const char *location);
+
+enum MHD_Result site_answer_redirect(struct req *r, int status, const char *location)
+{
+    return redirect(r, status, location);
 }
 
 static enum MHD_Result redirect(struct req *r, int status, const char *location)
@@ -453,6 +476,8 @@ enum MHD_Result site_route(struct req *r, const char *url, const char *method)
     struct site *s = r->s;
     const char *rest;
     uint64_t n;
+    if (s->o.dir)
+        return site_serve_dir(r, url);
     if (strcmp(url, "/") == 0)
         return serve_home(r);
     if (prefix(url, "/page/", &rest))

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 void site_die_on(int rc, const char *what)
@@ -411,6 +412,32 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* MHD's unescaping, but "%00" stays as it is: decoded, a NUL would cut the
+ * path short ("/a.txt%00.html" would serve /a.txt). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 /* Slow clients by the thousand need descriptors: take all we may. */
 static rlim_t raise_nofile(void)
 {
@@ -485,14 +512,28 @@ int site_start(struct site **out, const site_opts *opts)
     s->o = o;
     s->host_copy = strdup(o.host);
     s->robots_copy = o.robots_txt ? strdup(o.robots_txt) : NULL;
+    if (o.dir) {
+        s->dir_root = realpath(o.dir, NULL);
+        struct stat st;
+        if (!s->dir_root || stat(s->dir_root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            int e = s->dir_root ? ENOTDIR : errno;
+            free(s->dir_root);
+            free(s->host_copy);
+            free(s->robots_copy);
+            free(s);
+            return e;
+        }
+    }
     if (!s->host_copy || (o.robots_txt && !s->robots_copy)) {
         free(s->host_copy);
         free(s->robots_copy);
+        free(s->dir_root);
         free(s);
         return ENOMEM;
     }
     s->o.host = s->host_copy;
     s->o.robots_txt = s->robots_copy;
+    s->o.dir = s->dir_root;
     atomic_init(&s->stopping, false);
     atomic_init(&s->nsuspended, 0);
     atomic_init(&s->reqseq, 0);
@@ -514,6 +555,7 @@ int site_start(struct site **out, const site_opts *opts)
         pthread_mutex_destroy(&s->clk);
         free(s->host_copy);
         free(s->robots_copy);
+        free(s->dir_root);
         free(s);
         return rc;
     }
@@ -528,6 +570,7 @@ int site_start(struct site **out, const site_opts *opts)
         flags, (uint16_t)o.port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &addr.sa,
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o.threads, MHD_OPTION_END);
     if (!s->d) {
         rc = errno ? errno : EIO;
@@ -576,6 +619,7 @@ void site_stop(struct site *s)
     free(s->heap);
     free(s->host_copy);
     free(s->robots_copy);
+    free(s->dir_root);
     free(s);
 }
 

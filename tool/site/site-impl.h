@@ -78,7 +78,7 @@ struct wake {
 
 struct site {
     site_opts o;
-    char *host_copy, *robots_copy;
+    char *host_copy, *robots_copy, *dir_root;
     struct MHD_Daemon *d;
     unsigned port;
     char base[96];
@@ -128,13 +128,34 @@ void site_unsuspended(struct req *r);
 
 /* Whether the site compresses (site_opts.gzip) and r accepts gzip. */
 bool site_gzip_wanted(struct req *r);
+/* Whether r sends Accept-Encoding: gzip. */
+bool site_gzip_accepted(struct req *r);
 /* Replaces b's bytes by their gzip encoding. Returns 0, or -1 (b unchanged
  * but for a failed allocation, which leaves b->failed alone). */
 int site_gzip_buf(struct sbuf *b);
 /* Answers /bomb/N: N MiB of zeros, gzip-encoded whatever was asked for. */
 enum MHD_Result site_serve_bomb(struct req *r, uint64_t mib);
 
+/* ---- dir.c: --dir ---- */
+
+/* Where url leads under root (a realpath): 200 with the file's real path in
+ * real, 301 (a directory named without its trailing slash), or 404 (no such
+ * file; or a path with . or .. segments), 403 (out of the tree through a
+ * symlink, not a regular file, too big). */
+int site_dir_status(const char *root, const char *url, char *real, size_t realsz);
+/* Answers url from the site's directory. */
+enum MHD_Result site_serve_dir(struct req *r, const char *url);
+
 /* ---- routes.c ---- */
+
+/* A redirect to location. */
+enum MHD_Result site_answer_redirect(struct req *r, int status, const char *location);
+/* A short HTML answer with this status. */
+enum MHD_Result site_answer_status(struct req *r, int status);
+/* Answers b (taken) as a 200 of this type, gzip-encoded for clients that
+ * accept it when compressible. */
+enum MHD_Result site_answer_file(struct req *r, const char *type, struct sbuf *b,
+                                 bool compressible);
 
 /* Answers r (after its latency) according to the URL space of site.h. */
 enum MHD_Result site_route(struct req *r, const char *url, const char *method);

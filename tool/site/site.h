@@ -124,6 +124,9 @@ typedef struct site_opts {
     bool log_errors;           /* libmicrohttpd's error log on stderr; default off */
     bool gzip;                 /* gzip-encode generated answers for clients that
                                 * send Accept-Encoding: gzip; default off */
+    const char *dir;           /* serve this directory's files instead of the
+                                * synthetic site (text gzip-encoded when
+                                * accepted); NULL (default): the synthetic site */
 } site_opts;
 
 /* Longest path a page-graph helper writes, with its NUL. */
