@@ -1,6 +1,7 @@
 /* fuzz-urlnorm.c: fuzz harness for tool/parse/urlnorm.c. Input: "base\nhref".
  * Invariants: never crash; a result is an http(s) URL without fragment, no
- * longer than URLNORM_MAX, and normalising it again changes nothing. */
+ * longer than URLNORM_MAX, and normalising it again changes nothing; the
+ * fast path of plain links and the curl path agree, status and URL. */
 #include "fuzz-main.h"
 #include "parse/urlnorm.h"
 
@@ -22,6 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *out = NULL;
     urlnorm_status st = urlnorm_resolve(base, href, &out);
+    char *slow = NULL;
+    urlnorm_status sst = urlnorm_resolve_curl(base, href, &slow);
+    if (sst != st || (st == URLNORM_OK && strcmp(slow, out) != 0)) {
+        fprintf(stderr, "fast and curl paths differ: %d %s / %d %s\n", st, out ? out : "-", sst,
+                slow ? slow : "-");
+        abort();
+    }
+    free(slow);
     if (st == URLNORM_OK) {
         if (!out || strlen(out) > URLNORM_MAX || strchr(out, '#') ||
             (strncmp(out, "http://", 7) != 0 && strncmp(out, "https://", 8) != 0))

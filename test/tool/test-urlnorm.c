@@ -163,3 +163,52 @@ TEST(urlnorm_redact_hides_userinfo)
         free(r);
     }
 }
+
+/* The fast path of plain links must agree with the curl path, status and
+ * URL, on every base and href: RFC 3986 5.4's bases and real-world ones
+ * against hrefs pieced together at random from the bits that matter
+ * (dot segments, escapes, schemes, ports, hosts, queries, fragments). */
+TEST(urlnorm_fast_path_agrees_with_curl)
+{
+    static const char *bases[] = {
+        "http://a/b/c/d;p?q",        "http://a/b/c/d;p?q=1&r=%2F",   "https://example.com/",
+        "http://127.0.0.1:8080/page/3", "http://h/dir/",              "https://h:8443/a/b?x",
+        "http://h/",                 "http://h/a%20b/c",              "http://H/a",
+        "http://h:80/x",             "http://u@h/x",                  "http://h/a/../b",
+    };
+    static const char *bits[] = {
+        "a",  "b",   ".",    "..", "/",    "?",     "#",     "%2F", "%41", "%7e", "%7E", "%2e",
+        ":",  "@",   "g;x",  "=",  "&",    "~",     "80",    "0",   "-",   "_",   "!",   "'",
+        "(",  "*",   "+",    ",",  "$",    "%",     "%zz",   "x y", "\\",  "[",   "]",   "%00",
+        "//", "http:", "HTTP://", "https://", "mailto:", "javascript:", "Example.COM", "127.0.0.1",
+        "1.2.3", "0x7f.1", "h:80", "h:443", "h:08", "h:65536", "xn--e1a", "a..b", ".com", "\xc3\xa9",
+    };
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    size_t checked = 0, fast_ok = 0;
+    /* WEFT_URLNORM_ROUNDS=1000000 for a deep run. */
+    const char *env = getenv("WEFT_URLNORM_ROUNDS");
+    int rounds = env && atoi(env) > 0 ? atoi(env) : 3000;
+    for (int round = 0; round < rounds; round++) {
+        char href[128] = "";
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int nbits = 1 + (int)(x % 6);
+        for (int k = 0; k < nbits; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            strncat(href, bits[x % (sizeof bits / sizeof bits[0])], sizeof href - strlen(href) - 1);
+        }
+        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+            char *fast = NULL, *slow = NULL;
+            urlnorm_status fs = urlnorm_resolve(bases[b], href, &fast);
+            urlnorm_status ss = urlnorm_resolve_curl(bases[b], href, &slow);
+            if (fs != ss || (fs == URLNORM_OK && strcmp(fast, slow) != 0))
+                test_fail(__FILE__, __LINE__, "base %s href %s: %s (%d) vs curl %s (%d)", bases[b],
+                          href, fast ? fast : "-", fs, slow ? slow : "-", ss);
+            fast_ok += fs == URLNORM_OK;
+            checked++;
+            free(fast);
+            free(slow);
+        }
+    }
+    CHECK(checked == (size_t)rounds * sizeof bases / sizeof bases[0]);
+    CHECK(fast_ok > checked / 10); /* the comparison covered real resolutions */
+}

@@ -36,6 +36,10 @@ typedef enum urlnorm_status {
  * string (free() it); otherwise *out is NULL. */
 urlnorm_status urlnorm_resolve(const char *base, const char *href, char **out);
 
+/* urlnorm_resolve on curl's URL API alone: what the fast path of plain
+ * links (see urlnorm.c) must agree with. For tests. */
+urlnorm_status urlnorm_resolve_curl(const char *base, const char *href, char **out);
+
 /* urlnorm_resolve(NULL, url, out). */
 urlnorm_status urlnorm(const char *url, char **out);
 
