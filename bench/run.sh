@@ -15,6 +15,7 @@ MODE=${2:-quick}
 cd "$(dirname "$0")/.." || exit 1
 
 sh scripts/deps.sh libglib2.0-dev libtbb-dev libuv1-dev wget2 python3-requests python3-bs4 \
+    postgresql-doc-15 libglib2.0-doc \
     time curl >&2 || echo "bench: some peers are missing; their columns will say n/a" >&2
 
 if ! command -v python3 >/dev/null 2>&1; then
@@ -45,5 +46,7 @@ rc=$?
 if [ -x "$BUILD/tool/weft" ]; then
     echo
     bash bench/bench-savename.sh "$BUILD/tool/weft" 16000
+    echo
+    python3 bench/bench_realhtml.py "$BUILD/tool/weft" 3
 fi
 exit $rc

@@ -379,6 +379,15 @@ static bool fast_resolve(const char *base, const char *href, char **out, urlnorm
     const char *bpath = strchr(base + sch, '/');
     if (!bpath || memchr(base, '#', bn) || !fast_text(bpath, bn - (size_t)(bpath - base)))
         return false;
+    /* A normalised base has no dot segments and no empty ones. */
+    size_t bpl = strcspn(bpath, "?");
+    for (const char *sg = bpath; sg < bpath + bpl;) {
+        size_t k = strcspn(sg + 1, "/?");
+        if ((k == 1 && sg[1] == '.') || (k == 2 && sg[1] == '.' && sg[2] == '.') ||
+            (k == 0 && sg + 1 < bpath + bpl))
+            return false;
+        sg += 1 + k;
+    }
     size_t bhost = strcspn(base + sch, ":/");
     if (!fast_host(base + sch, bhost))
         return false;
