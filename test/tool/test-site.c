@@ -928,6 +928,8 @@ TEST_T(five_hundred_slow_requests_few_threads, 30)
      * sleeping request would show hundreds. */
     CHECK(sm.max_threads <= 8); /* slack: sanitizers add a thread or two */
     CHECK(t >= 0.2 - 0.002);
+    /* 500 clients at once: never more in progress, and most overlapped. */
+    CHECK(c.peak <= 500 && c.peak >= 250);
     printf("  500 requests x 0.2 s latency: %.3f s, peak %u in progress (sampled %u), "
            "%u threads\n",
            t, c.peak, sm.max_active, sm.max_threads);
@@ -951,6 +953,7 @@ TEST_T(two_thousand_slow_requests_at_once, 60)
     CHECK(sm.max_threads <= 8);
     site_stats c;
     site_counters(s, &c);
+    CHECK(c.peak <= 2000 && c.peak >= 1000);
     printf("  2000 requests x 0.5 s latency: %.3f s, peak %u in progress, %u threads\n", t, c.peak,
            sm.max_threads);
     drop_batch(&b);
@@ -972,6 +975,8 @@ TEST_T(thousand_urls_from_a_hundred_clients, 30)
     CHECK(t >= 1.0 - 0.01);
     site_stats c;
     site_counters(s, &c);
+    /* 100 connections: never more than 100 in progress, and they did overlap. */
+    CHECK(c.peak <= 100 && c.peak >= 50);
     printf("  1000 requests x 0.1 s latency over 100 connections: %.3f s (peak %u)\n", t, c.peak);
     drop_batch(&b);
     site_stop(s);

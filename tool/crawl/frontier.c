@@ -755,11 +755,12 @@ void frontier_robots_done(frontier *f, const frontier_item *it, robots *rb)
     h->rb = rb;
     h->rs = R_READY;
     double d = robots_crawl_delay(rb);
-    if (d > h->delay) {
+    if (d > h->delay)
         h->delay = d;
-        /* The robots.txt request counts as the host's first. */
-        h->next_start = weft_monotonic() + d;
-    }
+    /* The robots.txt request counts as the host's first, for --delay too
+     * (counted from its end: never sooner than asked). */
+    if (h->delay > 0 && weft_monotonic() + h->delay > h->next_start)
+        h->next_start = weft_monotonic() + h->delay;
     h->active--;
     f->robots_inflight--;
     /* The host's queue is open now: one worker per waiting item of the

@@ -94,6 +94,18 @@ static enum MHD_Result not_found(struct req *r)
     return answer_status(r, 404, NULL);
 }
 
+enum MHD_Result site_serve_stats(struct req *r)
+{
+    struct sbuf b = {0};
+    site_stats_json(r->s, &b);
+    struct MHD_Response *resp = from_buf(&b, "application/json");
+    if (!resp)
+        return MHD_NO;
+    enum MHD_Result rc = MHD_queue_response(r->conn, 200, resp);
+    MHD_destroy_response(resp);
+    return rc; /* not counted: reading the counters must not move them */
+}
+
 enum MHD_Result site_answer_status(struct req *r, int status)
 {
     return answer_status(r, status, NULL);

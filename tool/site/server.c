@@ -56,8 +56,9 @@ static size_t hit_slot(struct site *s, const char *path)
     return k;
 }
 
-/* Counts one hit of path and returns its number (0 when out of memory). */
-static unsigned long count_hit(struct site *s, const char *path)
+/* Counts one hit of path at time now and returns its number (0 when out
+ * of memory). */
+static unsigned long count_hit(struct site *s, const char *path, double now)
 {
     if (2 * (s->nhits + 1) > s->caphits) {
         size_t cap = s->caphits ? 2 * s->caphits : 256;
@@ -80,7 +81,10 @@ static unsigned long count_hit(struct site *s, const char *path)
             return 0;
         s->nhits++;
     }
-    return ++s->hits[k].count;
+    unsigned long n = ++s->hits[k].count;
+    if (n <= SITE_HIT_TIMES)
+        s->hits[k].times[n - 1] = now;
+    return n;
 }
 
 /* The Host header without its port: "[::1]:80" -> "[::1]", "a:1" -> "a". */
@@ -113,6 +117,7 @@ static struct hostc *find_host(struct site *s, const char *key, bool create)
     if (!h)
         return NULL;
     snprintf(h->name, sizeof h->name, "%s", key);
+    h->min_gap = -1;
     h->next = s->hosts;
     s->hosts = h;
     return h;
@@ -122,14 +127,20 @@ static void count_begin(struct site *s, struct req *r, const char *path, const c
 {
     char key[64];
     host_key(host, key, sizeof key);
+    double now = site_now();
     site_die_on(pthread_mutex_lock(&s->clk), "lock");
     s->c.requests++;
-    r->hit_no = count_hit(s, path);
+    r->hit_no = count_hit(s, path, now);
     if (++s->c.active > s->c.peak)
         s->c.peak = s->c.active;
     r->host = find_host(s, key, true);
     if (r->host && ++r->host->active > r->host->peak)
         r->host->peak = r->host->active;
+    if (r->host) {
+        if (r->host->last > 0 && (r->host->min_gap < 0 || now - r->host->last < r->host->min_gap))
+            r->host->min_gap = now - r->host->last;
+        r->host->last = now;
+    }
     r->counted = true;
     site_die_on(pthread_mutex_unlock(&s->clk), "unlock");
 }
@@ -210,6 +221,85 @@ unsigned site_peak_concurrency(struct site *s, const char *host)
     return host_stat(s, host, true);
 }
 
+double site_hit_gap(struct site *s, const char *path, unsigned k)
+{
+    double gap = -1;
+    if (k + 1 >= SITE_HIT_TIMES)
+        return -1;
+    site_die_on(pthread_mutex_lock(&s->clk), "lock");
+    if (s->caphits) {
+        struct hit *h = &s->hits[hit_slot(s, path)];
+        if (h->path && h->count > k + 1)
+            gap = h->times[k + 1] - h->times[k];
+    }
+    site_die_on(pthread_mutex_unlock(&s->clk), "unlock");
+    return gap;
+}
+
+double site_min_gap(struct site *s, const char *host)
+{
+    char key[64];
+    host_key(host, key, sizeof key);
+    site_die_on(pthread_mutex_lock(&s->clk), "lock");
+    struct hostc *h = find_host(s, key, false);
+    double g = h ? h->min_gap : -1;
+    site_die_on(pthread_mutex_unlock(&s->clk), "unlock");
+    return g;
+}
+
+static void json_str(struct sbuf *b, const char *s)
+{
+    sbuf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sbuf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            sbuf_printf(b, "\\u%04x", c);
+        else
+            sbuf_put(b, s, 1);
+    }
+    sbuf_puts(b, "\"");
+}
+
+void site_stats_json(struct site *s, struct sbuf *b)
+{
+    site_die_on(pthread_mutex_lock(&s->clk), "lock");
+    sbuf_printf(b, "{\"requests\":%lu,\"active\":%u,\"peak\":%u,\"resets\":%lu,\"status\":{",
+                s->c.requests, s->c.active, s->c.peak, s->c.resets);
+    bool first = true;
+    for (int st = 0; st < 600; st++)
+        if (s->c.status[st]) {
+            sbuf_printf(b, "%s\"%d\":%lu", first ? "" : ",", st, s->c.status[st]);
+            first = false;
+        }
+    sbuf_puts(b, "},\"hosts\":{");
+    first = true;
+    for (struct hostc *h = s->hosts; h; h = h->next) {
+        sbuf_puts(b, first ? "" : ",");
+        json_str(b, h->name);
+        sbuf_printf(b, ":{\"active\":%u,\"peak\":%u,\"min_gap\":%.6f}", h->active, h->peak,
+                    h->min_gap);
+        first = false;
+    }
+    sbuf_puts(b, "},\"paths\":{");
+    first = true;
+    for (size_t k = 0; k < s->caphits; k++) {
+        struct hit *h = &s->hits[k];
+        if (!h->path || h->count == 0)
+            continue;
+        sbuf_puts(b, first ? "" : ",");
+        json_str(b, h->path);
+        sbuf_printf(b, ":{\"hits\":%lu,\"gaps\":[", h->count);
+        for (unsigned long i = 1; i < h->count && i < SITE_HIT_TIMES; i++)
+            sbuf_printf(b, "%s%.6f", i > 1 ? "," : "", h->times[i] - h->times[i - 1]);
+        sbuf_puts(b, "]}");
+        first = false;
+    }
+    sbuf_puts(b, "}}\n");
+    site_die_on(pthread_mutex_unlock(&s->clk), "unlock");
+}
+
 int site_wait_idle(struct site *s, double timeout)
 {
     double at = site_now() + (timeout > 0 ? timeout : 0);
@@ -238,8 +328,11 @@ void site_reset_counters(struct site *s)
     s->c.active = s->c.peak = active;
     for (size_t k = 0; k < s->caphits; k++)
         s->hits[k].count = 0;
-    for (struct hostc *h = s->hosts; h; h = h->next)
+    for (struct hostc *h = s->hosts; h; h = h->next) {
         h->peak = h->active;
+        h->last = 0;
+        h->min_gap = -1;
+    }
     site_die_on(pthread_mutex_unlock(&s->clk), "unlock");
 }
 
@@ -371,8 +464,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         r->s = s;
         r->conn = conn;
         *con_cls = r;
-        count_begin(s, r, url,
-                    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
+        /* /__stats reads the counters without moving them, at once. */
+        r->stats = strcmp(url, "/__stats") == 0;
+        if (!r->stats)
+            count_begin(s, r, url,
+                        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
         /* Nothing is answered (or suspended) on this first call: MHD closes
          * the connection after an answer queued before the request was read
          * to its end, and clients' keep-alive must work. */
@@ -383,6 +479,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         *upload_data_size = 0; /* request bodies are read and ignored */
         return MHD_YES;
     }
+    if (r->stats)
+        return site_serve_stats(r);
     if (!r->waited) {
         r->waited = true;
         double wait = s->o.latency;

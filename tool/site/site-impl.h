@@ -63,12 +63,19 @@ void site_render_page(struct sbuf *b, const site_opts *o, unsigned i, const char
 struct hostc {
     struct hostc *next;
     unsigned active, peak;
+    double last;    /* arrival of the host's last request; 0: none yet */
+    double min_gap; /* smallest gap between two arrivals; < 0: fewer than 2 */
     char name[64];
 };
+
+/* Arrival times kept per path: enough for "the gap between the first and
+ * the second request of this path" (a retry after Retry-After). */
+#define SITE_HIT_TIMES 4
 
 struct hit {
     char *path;
     unsigned long count;
+    double times[SITE_HIT_TIMES]; /* arrivals of the first hits since the reset */
 };
 
 struct wake {
@@ -108,6 +115,7 @@ struct req {
     atomic_bool suspended;
     bool counted;
     bool waited; /* the latency is behind this request */
+    bool stats;  /* GET /__stats: not counted, no latency */
     /* a trickled or generated body */
     uint64_t total;
     double rate, t0;
@@ -146,8 +154,13 @@ int site_dir_status(const char *root, const char *url, char *real, size_t realsz
 /* Answers url from the site's directory. */
 enum MHD_Result site_serve_dir(struct req *r, const char *url);
 
+/* Writes every counter as one JSON object (the /__stats answer). */
+void site_stats_json(struct site *s, struct sbuf *b);
+
 /* ---- routes.c ---- */
 
+/* Answers /__stats: every counter as JSON. */
+enum MHD_Result site_serve_stats(struct req *r);
 /* A redirect to location. */
 enum MHD_Result site_answer_redirect(struct req *r, int status, const char *location);
 /* A short HTML answer with this status. */

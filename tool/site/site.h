@@ -82,6 +82,12 @@
  *                          count from the last site_reset_counters, as do
  *                          the first hits of transient_rate pages.
  *   /echo                  text/plain: method, path, Host, User-Agent lines.
+ *   /__stats               every counter as JSON, for tests in another
+ *                          process: {"requests", "active", "peak", "resets",
+ *                          "status": {code: n}, "hosts": {host: {"active",
+ *                          "peak", "min_gap"}}, "paths": {path: {"hits",
+ *                          "gaps": [s between the first arrivals]}}}. Not
+ *                          counted itself, no latency.
  *   anything else          404.
  *
  * Every request waits latency + jitter * u (u uniform in [0,1)) before it is
@@ -220,6 +226,16 @@ void site_counters(struct site *s, site_stats *out);
  * both sides). 0 for a host never seen. */
 unsigned site_active(struct site *s, const char *host);
 unsigned site_peak_concurrency(struct site *s, const char *host);
+
+/* Seconds between the arrivals of the k-th and (k+1)-th requests of path
+ * (from 0, since the last reset; k + 1 < 4), or -1 when there were not
+ * that many. A client's retry after Retry-After shows here. */
+double site_hit_gap(struct site *s, const char *path, unsigned k);
+
+/* The smallest gap between two request arrivals whose Host names host,
+ * since the last reset; -1 before two. A client's --delay or --rate shows
+ * here. */
+double site_min_gap(struct site *s, const char *host);
 
 /* Waits until no request is in progress (MHD counts a request until it has
  * sent the last byte and run its completion, a moment after the client has
