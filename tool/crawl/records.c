@@ -31,9 +31,10 @@ static void record_json(FILE *out, const crawl_record *r)
     report_json_string(out, r->content_type);
     fprintf(out,
             ",\"bytes\":%lld,\"wire_bytes\":%lld,\"truncated\":%s,\"parsed\":%s,"
-            "\"attempts\":%u,\"time\":%.6f,\"worker\":%d,\"error\":",
+            "\"attempts\":%u,\"time\":%.6f,\"start\":%.6f,\"end\":%.6f,\"worker\":%d,"
+            "\"error\":",
             r->bytes, r->wire_bytes, r->truncated ? "true" : "false", r->parsed ? "true" : "false",
-            r->attempts, r->time, r->worker);
+            r->attempts, r->time, r->start, r->end, r->worker);
     report_json_string(out, r->error);
     fputs("}\n", out);
 }
