@@ -27,7 +27,10 @@ libdir=$(ls -d "$tmp"/prefix/lib*)
 PKG_CONFIG_PATH=$(find "$tmp/prefix" -name pkgconfig -type d | head -n1)
 export PKG_CONFIG_PATH
 "$cc" $flags -o "$tmp/hello-pc" "$tmp/hello.c" $(pkg-config --cflags --libs weft)
-LD_LIBRARY_PATH=$(dirname "$(find "$tmp/prefix" -name 'libweft.so' | head -n1)") "$tmp/hello-pc" | grep -q .
+# The program prints weft_strerror(ETIMEDOUT): the exact text, not just any.
+want="timed out"
+got=$(LD_LIBRARY_PATH=$(dirname "$(find "$tmp/prefix" -name 'libweft.so' | head -n1)") "$tmp/hello-pc")
+[ "$got" = "$want" ] || { echo "install: pkg-config build printed '$got', wanted '$want'"; exit 1; }
 mkdir "$tmp/cm"
 cat > "$tmp/cm/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.16)
@@ -38,5 +41,6 @@ target_link_libraries(hello PRIVATE weft::weft_static)
 CM
 cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cm/b" >/dev/null
-"$tmp/cm/b/hello" | grep -q .
+got=$("$tmp/cm/b/hello")
+[ "$got" = "$want" ] || { echo "install: find_package build printed '$got', wanted '$want'"; exit 1; }
 echo "install: pkg-config and find_package builds both ran"
