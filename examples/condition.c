@@ -36,8 +36,18 @@ static int consumer(void *arg, void **unused)
     const char *name = arg;
     for (;;) {
         TRY(weft_cond_acquire(condition, WEFT_FOREVER));
-        while (head == ndata && !producer_done) /* while, not if! */
-            TRY(weft_cond_wait(condition, WEFT_FOREVER));
+        /* while, not if! And bounded: a lost wake-up (a notify that woke
+         * one consumer where all had to go) fails the run in 10 s instead
+         * of hanging it. */
+        while (head == ndata && !producer_done) {
+            int rc = weft_cond_wait(condition, 10.0);
+            if (rc == ETIMEDOUT) {
+                printf("%s: no wake-up in 10 s: a notify was lost\n", name);
+                TRY(weft_cond_release(condition));
+                return ETIMEDOUT;
+            }
+            TRY(rc);
+        }
         if (head == ndata) { /* nothing left, and nothing more will come */
             TRY(weft_cond_release(condition));
             return 0;
@@ -57,11 +67,13 @@ int main(int argc, char **argv)
     TRY(weft_thread_start(&t[0], producer, NULL, NULL));
     TRY(weft_thread_start(&t[1], consumer, "consumer-1", NULL));
     TRY(weft_thread_start(&t[2], consumer, "consumer-2", NULL));
+    int failed = 0;
     for (int i = 0; i < 3; i++) {
-        TRY(weft_thread_join(t[i], WEFT_FOREVER));
+        if (weft_thread_join(t[i], WEFT_FOREVER) != 0)
+            failed++;
         weft_thread_free(t[i]);
     }
     printf("consumed %d of %d items\n", consumed, ITEMS);
     weft_cond_free(condition);
-    return consumed == ITEMS ? 0 : 1;
+    return consumed == ITEMS && !failed ? 0 : 1;
 }
