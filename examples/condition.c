@@ -11,7 +11,7 @@
 static weft_cond *condition;
 static int data[ITEMS], ndata, head;
 static bool producer_done;
-static int consumed;
+static int consumed, waiting;
 static double delay;
 
 static int producer(void *arg, void **unused)
@@ -24,11 +24,22 @@ static int producer(void *arg, void **unused)
         TRY(weft_cond_notify_all(condition)); /* wake sleeping consumers */
         TRY(weft_cond_release(condition));
     }
-    TRY(weft_cond_acquire(condition, WEFT_FOREVER));
-    producer_done = true;
-    TRY(weft_cond_notify_all(condition));
-    TRY(weft_cond_release(condition));
-    return 0;
+    /* The end: once both consumers are inside wait (they count themselves
+     * under the lock, which wait gives up atomically), one notify_all must
+     * wake them both. A notify that woke only one would leave the other
+     * waiting for good: here, failing in 10 s. (A bounded poll: this is the
+     * one moment the example must arrange.) */
+    for (int tries = 0;; tries++) {
+        TRY(weft_cond_acquire(condition, WEFT_FOREVER));
+        if (waiting == 2 || head < ndata || tries >= 2000) {
+            producer_done = true;
+            TRY(weft_cond_notify_all(condition));
+            TRY(weft_cond_release(condition));
+            return 0;
+        }
+        TRY(weft_cond_release(condition));
+        weft_sleep(0.005);
+    }
 }
 
 static int consumer(void *arg, void **unused)
@@ -40,7 +51,9 @@ static int consumer(void *arg, void **unused)
          * one consumer where all had to go) fails the run in 10 s instead
          * of hanging it. */
         while (head == ndata && !producer_done) {
+            waiting++;
             int rc = weft_cond_wait(condition, 10.0);
+            waiting--;
             if (rc == ETIMEDOUT) {
                 printf("%s: no wake-up in 10 s: a notify was lost\n", name);
                 TRY(weft_cond_release(condition));
