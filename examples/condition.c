@@ -6,12 +6,17 @@
  * gone and the producer has finished. */
 #include "example.h"
 
+#include <string.h>
+
 #define ITEMS 5
 
 static weft_cond *condition;
 static int data[ITEMS], ndata, head;
 static bool producer_done;
-static int consumed, waiting;
+static int consumed;
+/* For the end (see producer): notifications sent, and the count at which
+ * each consumer last began to wait. */
+static int notified, waited_at[2] = {-1, -1};
 static bool lost; /* a consumer never heard the end */
 static double delay;
 
@@ -23,16 +28,17 @@ static int producer(void *arg, void **unused)
         data[ndata++] = i;
         printf("Produced %d\n", i);
         TRY(weft_cond_notify_all(condition)); /* wake sleeping consumers */
+        notified++;
         TRY(weft_cond_release(condition));
     }
-    /* The end: once both consumers are inside wait (they count themselves
-     * under the lock, which wait gives up atomically), one notify_all must
-     * wake them both. A notify that woke only one would leave the other
-     * waiting for good: here, failing in 10 s. (A bounded poll: this is the
-     * one moment the example must arrange.) */
+    /* The end: once both consumers began waiting after the last notify
+     * (they note it under the lock, which wait gives up atomically), one
+     * notify_all must wake them both. A notify that woke only one would
+     * leave the other waiting for good: here, failing in 10 s. (A bounded
+     * poll: this is the one moment the example must arrange.) */
     for (int tries = 0;; tries++) {
         TRY(weft_cond_acquire(condition, WEFT_FOREVER));
-        if (waiting == 2 || head < ndata || tries >= 2000) {
+        if ((waited_at[0] == notified && waited_at[1] == notified) || tries >= 2000) {
             producer_done = true;
             TRY(weft_cond_notify_all(condition));
             TRY(weft_cond_release(condition));
@@ -46,15 +52,16 @@ static int producer(void *arg, void **unused)
 static int consumer(void *arg, void **unused)
 {
     const char *name = arg;
+    int me = name[strlen(name) - 1] - '1'; /* consumer-1 is 0, consumer-2 is 1 */
     for (;;) {
         TRY(weft_cond_acquire(condition, WEFT_FOREVER));
         /* while, not if! And bounded: a lost wake-up (a notify that woke
          * one consumer where all had to go) fails the run in 10 s instead
          * of hanging it. */
         while (head == ndata && !producer_done) {
-            waiting++;
+            waited_at[me] = notified;
             int rc = weft_cond_wait(condition, 10.0);
-            waiting--;
+            waited_at[me] = -1;
             if (rc == ETIMEDOUT) {
                 printf("%s: no wake-up in 10 s: a notify was lost\n", name);
                 lost = true;
