@@ -986,21 +986,31 @@ TEST(second_worker_to_block_on_its_own_pool_gets_edeadlk)
  * forever on the same pool is not deadlocked. */
 static gate timed_gate;
 
-static int timed_wait_on_own_pool(void *arg, void **result)
+/* A: once B holds the other worker, submits a task to its own (now full)
+ * pool and probes it with short timed waits. While B is not yet blocked a
+ * probe times out; once B waits forever, the pool is stuck and the probe
+ * is told EDEADLK. Bounded: 500 probes of 10 ms. */
+static int timed_probes_on_own_pool(void *arg, void **result)
 {
+    gate_wait_arrived(&timed_gate, 1); /* B is running on the other worker */
     weft_future *inner;
     int rc = weft_executor_submit(weft_executor_current(), noop, NULL, &inner);
     if (rc)
         return rc;
-    gate_arrive(&timed_gate);
-    rc = weft_future_result(inner, 0.3, NULL);
+    for (int i = 0; i < 500; i++) {
+        rc = weft_future_result(inner, 0.01, NULL);
+        if (rc != ETIMEDOUT)
+            break;
+    }
     weft_future_unref(inner);
     return rc;
 }
 
-static int forever_wait_after_timed(void *arg, void **result)
+/* B: arrives, then waits forever on a task of its own pool. A's timed
+ * waits must never make the detector call this wait a deadlock. */
+static int forever_wait_beside_probes(void *arg, void **result)
 {
-    gate_wait_arrived(&timed_gate, 1);
+    gate_arrive(&timed_gate);
     return wait_on_own_pool(arg, result);
 }
 
@@ -1009,16 +1019,14 @@ TEST(forever_wait_beside_a_timed_wait_is_no_deadlock)
     weft_executor *ex = pool(2);
     gate_init(&timed_gate);
     weft_future *a, *b;
-    CHECK_OK(weft_executor_submit(ex, timed_wait_on_own_pool, NULL, &a));
-    CHECK_OK(weft_executor_submit(ex, forever_wait_after_timed, NULL, &b));
+    CHECK_OK(weft_executor_submit(ex, forever_wait_beside_probes, NULL, &b));
+    CHECK_OK(weft_executor_submit(ex, timed_probes_on_own_pool, NULL, &a));
+    /* B is never told EDEADLK: a timed wait beside it ends by itself. */
     CHECK_OK(weft_future_result(b, WEFT_FOREVER, NULL));
-    /* The timed one either timed out or, if it blocked second, was told. */
-    int ra = weft_future_result(a, WEFT_FOREVER, NULL);
-    CHECK(ra == WEFT_EFAILED || ra == 0);
-    if (ra) {
-        int ea = weft_future_error(a, NULL);
-        CHECK(ea == ETIMEDOUT || ea == EDEADLK);
-    }
+    /* A, waiting while B waits forever on a full pool, is told: the one
+     * outcome the order guarantees (B was blocked before A's last probe). */
+    CHECK_EQ(weft_future_result(a, WEFT_FOREVER, NULL), WEFT_EFAILED);
+    CHECK_EQ(weft_future_error(a, NULL), EDEADLK);
     weft_future_unref(a);
     weft_future_unref(b);
     weft_executor_free(ex);
