@@ -21,13 +21,18 @@ deps:
 	@sh scripts/deps.sh
 
 # Configuring again is cheap and repairs a build directory left half-made.
+# The build's output goes to a log (shown whole when the build fails), so a
+# newcomer sees one line, then the demo or the test summary.
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DWEFT_WERROR=ON \
-	    -DWEFT_SANITIZE=$(SANITIZE) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
+	@mkdir -p $(BUILD)
+	@echo "weft: building in $(BUILD) (log: $(BUILD)/build.log)"
+	@{ cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DWEFT_WERROR=ON \
+	    -DWEFT_SANITIZE=$(SANITIZE) && \
+	  cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory; } >$(BUILD)/build.log 2>&1 || \
+	  { cat $(BUILD)/build.log; echo "weft: the build failed (log above)"; exit 1; }
 
 test: build
-	cd $(BUILD) && WEFT_TEST_TIMEOUT_SCALE=$(SCALE) ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD) && WEFT_TEST_TIMEOUT_SCALE=$(SCALE) ctest --output-on-failure -j $(JOBS)
 
 demo: build
 	@if [ -x $(BUILD)/tool/weft ]; then $(BUILD)/tool/weft demo; \
