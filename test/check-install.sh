@@ -66,4 +66,28 @@ cmake --install "$tmp/ma" --prefix "$tmp/prefix-ma" >/dev/null
 [ -f "$tmp/prefix-ma/lib/x86_64-linux-gnu/pkgconfig/weft.pc" ] ||
     { echo "install (multiarch): weft.pc is not under lib/x86_64-linux-gnu"; exit 1; }
 check "$tmp/prefix-ma" "LIBDIR=lib/x86_64-linux-gnu"
-echo "install: pkg-config and find_package builds ran, for LIBDIR lib and lib/x86_64-linux-gnu"
+# As a subproject (add_subdirectory(weft)): weft's warnings and -Werror stay
+# on weft's targets (the parent's code has an unused variable, which
+# -Wall -Werror would refuse), and only the library is built by default.
+mkdir "$tmp/parent"
+ln -s "$src" "$tmp/parent/weft"
+cat > "$tmp/parent/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.16)
+project(parent C)
+set(WEFT_WERROR ON CACHE BOOL "" FORCE)
+add_subdirectory(weft)
+add_executable(parent parent.c)
+target_link_libraries(parent PRIVATE weft::weft_static)
+CM
+printf '#include <weft.h>\n#include <stdio.h>\nint main(void) { int unused; puts(weft_strerror(ETIMEDOUT)); return 0; }\n' >"$tmp/parent/parent.c"
+cmake -S "$tmp/parent" -B "$tmp/parent/b" -DCMAKE_C_COMPILER="$cc" -DWEFT_SANITIZE="$san" \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+cmake --build "$tmp/parent/b" -j 2 >/dev/null 2>"$tmp/parent.err" ||
+    { cat "$tmp/parent.err"; echo "install: the parent project does not build (weft's flags leaked?)"; exit 1; }
+got=$("$tmp/parent/b/parent")
+[ "$got" = "$want" ] || { echo "install: the parent printed '$got'"; exit 1; }
+if cmake --build "$tmp/parent/b" --target help | grep -q 'example-\|tool-test-\|weft_cli'; then
+    echo "install: a parent project builds weft's examples, tests or tool by default"
+    exit 1
+fi
+echo "install: pkg-config and find_package builds ran, for LIBDIR lib and lib/x86_64-linux-gnu; add_subdirectory keeps weft's flags and extras to itself"
