@@ -321,10 +321,12 @@ TEST_T(crawl_delay_holds, 60)
     crawl_result r = crawl(s, &o, "/", 8, &c);
     double took = weft_monotonic() - t0;
     CHECK_EQ(r.pages, 6);
-    /* Six pages, starts at least 0.2 s apart (one-sided, 1 ms slack), as
-     * the server saw them arrive; so never two at once. */
+    /* Six pages, starts at least 0.2 s apart (one-sided, 1 ms slack); as
+     * the server saw them arrive, with slack for the time between a request
+     * being handed out and reaching the server (sanitizers stretch it):
+     * ignoring the delay altogether gives gaps of a millisecond. */
     CHECK(took >= 5 * 0.2 - 0.001);
-    CHECK(site_min_gap(s, "127.0.0.1") >= 0.2 - 0.002);
+    CHECK(site_min_gap(s, "127.0.0.1") >= 0.2 / 2);
     CHECK_EQ(site_peak_concurrency(s, "127.0.0.1"), 1);
     free(c.pages);
     crawl_result_free(&r);
@@ -338,7 +340,7 @@ TEST_T(crawl_delay_holds, 60)
     took = weft_monotonic() - t0;
     CHECK_EQ(r.pages, 6);
     CHECK(took >= 5 * 0.1 - 0.001);
-    CHECK(site_min_gap(s, "127.0.0.1") >= 0.1 - 0.002);
+    CHECK(site_min_gap(s, "127.0.0.1") >= 0.1 / 2);
     free(c.pages);
     crawl_result_free(&r);
     site_stop(s);
