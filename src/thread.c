@@ -1,22 +1,36 @@
-/* thread.c: weft_thread, Python's threading.Thread on pthreads.
+/* thread.c: weft_thread, Python's threading.Thread on pthreads, and the
+ * threading module's functions about threads (current_thread, main_thread,
+ * enumerate, active_count, get_ident, get_native_id, stack_size).
  *
- * DESIGN: the OS thread is created detached; the handle is reference counted
- * between the creator and the running thread (two references at start), so
- * whichever of weft_thread_free and the thread's end comes last frees it and
- * neither order can leak or touch freed memory. Joining waits on a `done`
- * flag under the handle's mutex with a monotonic condvar, so a join can time
- * out, be cancelled, and have any number of joiners. The error of a failed
- * thread is reported to the unhandled-error hook by exactly one party: the
- * thread itself if the handle was already freed when it ended, else
- * weft_thread_free if nobody read the error; the `freed`/`done` flags under
- * the handle's mutex decide which.
+ * DESIGN: the OS thread is created detached; the struct is reference counted
+ * between the user's handles and the running thread (`refs`: two at start),
+ * so whichever of the last weft_thread_free and the thread's end comes last
+ * frees it and neither order can leak or touch freed memory. `handles`
+ * counts the user's handles alone (start gives one, weft_thread_ref and
+ * weft_thread_enumerate more): the thread is detached when it reaches 0.
+ * Joining waits on a `done` flag under the handle's mutex with a monotonic
+ * condvar, so a join can time out, be cancelled, and have any number of
+ * joiners.
  *
- * Process exit: as in Python, non-daemon threads are joined at normal exit.
- * A process-wide count of running non-daemon threads (reg_mu, reg_cv) is
- * waited on by an atexit handler registered once, at the first non-daemon
- * start. A weft thread that calls exit() itself is not waited for.
+ * Errors, as Python's threading.excepthook: a failed thread reports itself
+ * to the unhandled-error hook on its own thread, before it counts as ended,
+ * so a join returns only after the hook ran. A collect_error thread instead
+ * keeps its error for weft_thread_error, and exactly one party reports it if
+ * nobody read it: the thread itself if its last handle was freed before it
+ * ended, else the weft_thread_free that drops the last handle; the
+ * `handles`/`done`/`error_read` state under the handle's mutex decides.
  *
- * Lock order: a handle's mu and reg_mu are never held together. */
+ * Registry: every weft thread from start until it ends is on a list under
+ * reg_mu (enumerate, active_count), and the non-daemon ones are counted
+ * there too. Python's threading._shutdown: an atexit handler, registered
+ * once at the first non-daemon start, waits for that count to reach 0. A
+ * weft thread that calls exit() itself is not waited for.
+ *
+ * The main thread has a static handle that never ends; threads weft did not
+ * start have none (weft_thread_current gives NULL there).
+ *
+ * Lock order: reg_mu, then a handle's mu (enumerate takes a reference with
+ * both held); nothing else is taken with either held. */
 #include "internal.h"
 #include "local-internal.h"
 
@@ -29,14 +43,17 @@
 #define OS_NAME_MAX 15
 
 struct weft_thread {
-    atomic_int refs; /* creator's handle + the running thread */
+    atomic_int refs; /* the user's handles + the running thread */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* broadcast when done */
     atomic_bool done;  /* fn returned; result/code/message are final */
-    bool freed;        /* the creator released its handle */
+    int handles;       /* the user's handles; under mu; 0: detached */
     bool error_read;   /* weft_thread_error was called, or it was reported */
     bool daemon;
-    atomic_ulong ident; /* gettid() of the thread, 0 until it runs */
+    bool collect_error;                      /* see weft_thread_opts */
+    bool is_main;                            /* the static handle of the main thread */
+    struct weft_thread *reg_prev, *reg_next; /* the registry; under reg_mu */
+    atomic_ulong ident;                      /* gettid() of the thread, 0 until it runs */
     weft_fn *fn;
     void *arg;
     void *result;
@@ -63,8 +80,18 @@ static atomic_ulong name_counter;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reg_cv = PTHREAD_COND_INITIALIZER;
 static long reg_nondaemon; /* non-daemon weft threads not yet finished */
+/* Weft threads from start until they end, oldest first. */
+static weft_thread *reg_head, *reg_tail;
+static size_t reg_count;
 static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
 static int atexit_rc;
+
+/* The default stack size of new threads (weft_thread_set_stack_size). */
+static atomic_size_t default_stack;
+
+/* The main thread's handle, made on first use. */
+static weft_thread main_thread;
+static pthread_once_t main_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------ process exit */
 
@@ -98,8 +125,14 @@ static void fork_child(void)
     weft__mutex_init(&reg_mu);
     WEFT__CHECK(pthread_cond_init(&reg_cv, NULL));
     /* The forking thread lives on in the child and uncounts itself when it
-     * ends. */
-    reg_nondaemon = (self && !self->daemon && !atomic_load(&self->done)) ? 1 : 0;
+     * ends; it is the only registered thread left. The others' structs stay
+     * allocated (their handles may still be held) but leave the list. */
+    bool alive = self && !atomic_load(&self->done);
+    reg_nondaemon = (alive && !self->daemon) ? 1 : 0;
+    reg_head = reg_tail = alive ? self : NULL;
+    reg_count = alive ? 1 : 0;
+    if (alive)
+        self->reg_prev = self->reg_next = NULL;
 }
 
 static void register_atexit(void)
@@ -115,6 +148,66 @@ static void unregister_nondaemon(void)
     if (--reg_nondaemon == 0)
         WEFT__CHECK(pthread_cond_broadcast(&reg_cv));
     weft__unlock(&reg_mu);
+}
+
+/* Puts t on the registry (it counts as alive from here). */
+static void reg_add(weft_thread *t)
+{
+    weft__lock(&reg_mu);
+    t->reg_next = NULL;
+    t->reg_prev = reg_tail;
+    if (reg_tail)
+        reg_tail->reg_next = t;
+    else
+        reg_head = t;
+    reg_tail = t;
+    reg_count++;
+    if (!t->daemon)
+        reg_nondaemon++;
+    weft__unlock(&reg_mu);
+}
+
+/* Takes t off the registry (enumerate no longer lists it). */
+static void reg_remove(weft_thread *t)
+{
+    weft__lock(&reg_mu);
+    if (t->reg_prev)
+        t->reg_prev->reg_next = t->reg_next;
+    else if (reg_head == t)
+        reg_head = t->reg_next;
+    if (t->reg_next)
+        t->reg_next->reg_prev = t->reg_prev;
+    else if (reg_tail == t)
+        reg_tail = t->reg_prev;
+    t->reg_prev = t->reg_next = NULL;
+    reg_count--;
+    weft__unlock(&reg_mu);
+}
+
+/* The process's first thread: its TID is the process id (in a child made by
+ * fork(), the forking thread's TID is the child's pid). */
+static bool on_main_thread(void)
+{
+    return gettid() == getpid();
+}
+
+static void make_main_thread(void)
+{
+    weft_thread *t = &main_thread;
+    atomic_init(&t->refs, 1);
+    atomic_init(&t->done, false);
+    atomic_init(&t->ident, 0);
+    weft__mutex_init(&t->mu);
+    weft__cond_init(&t->cv);
+    t->handles = 1;
+    t->is_main = true;
+    t->name = (char *)"MainThread";
+}
+
+static weft_thread *main_handle(void)
+{
+    WEFT__CHECK(pthread_once(&main_once, make_main_thread));
+    return &main_thread;
 }
 
 /* ------------------------------------------------------------ names */
@@ -160,6 +253,8 @@ static void make_name_key(void)
 
 static void release(weft_thread *t)
 {
+    if (t->is_main)
+        return;
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
         return;
     WEFT__CHECK(pthread_cond_destroy(&t->cv));
@@ -183,24 +278,29 @@ static void *trampoline(void *p)
     char *msg = NULL;
     if (rc != 0)
         msg = weft__error_take(rc);
+    /* Python's excepthook: on this thread, while it is still alive, so a
+     * join returns only after the report. No weft lock is held. */
+    if (rc != 0 && !t->collect_error)
+        weft_report_unhandled(t->name, rc, msg ? msg : weft_strerror(rc));
     /* The thread's weft_local values go before it counts as ended, so
      * join() and the exit-time join wait for their destructors (as Python's
      * join waits for threading.local values); the pthread key destructor
      * would run only after this function returns. */
     weft__local_thread_exit();
+    reg_remove(t);
 
     weft__lock(&t->mu);
     t->result = rc == 0 ? result : NULL;
     t->code = rc;
     t->message = msg;
-    bool report = rc != 0 && t->freed;
-    if (report)
+    /* A collect_error thread with no handle left: nobody can read it. */
+    bool report = rc != 0 && t->collect_error && t->handles == 0 && !t->error_read;
+    if (report || !t->collect_error)
         t->error_read = true;
     atomic_store_explicit(&t->done, true, memory_order_release);
     WEFT__CHECK(pthread_cond_broadcast(&t->cv));
     weft__unlock(&t->mu);
 
-    /* Nobody holds the handle any more: this thread is the last to know. */
     if (report)
         weft_report_unhandled(t->name, rc, msg ? msg : weft_strerror(rc));
 
@@ -213,6 +313,20 @@ static void *trampoline(void *p)
     return NULL;
 }
 
+/* Rounds *size up to a whole number of pages. Returns 0 or EINVAL (it
+ * would overflow). */
+static int round_to_page(size_t *size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return 0;
+    size_t pg = (size_t)page;
+    if (*size > SIZE_MAX - pg)
+        return EINVAL;
+    *size = (*size + pg - 1) / pg * pg;
+    return 0;
+}
+
 /* ------------------------------------------------------------ public */
 
 int weft_thread_start(weft_thread **out, weft_fn *fn, void *arg, const weft_thread_opts *opts)
@@ -222,21 +336,34 @@ int weft_thread_start(weft_thread **out, weft_fn *fn, void *arg, const weft_thre
     weft_thread_opts o = {0};
     if (opts)
         o = *opts;
+    bool daemon;
+    switch (o.daemon) {
+    case WEFT_DAEMON_INHERIT:
+        /* Python: daemon=None takes the starting thread's flag; the main
+         * thread and threads weft did not start are not daemons. */
+        daemon = self ? self->daemon : false;
+        break;
+    case WEFT_DAEMON_YES:
+        daemon = true;
+        break;
+    case WEFT_DAEMON_NO:
+        daemon = false;
+        break;
+    default:
+        return EINVAL;
+    }
 
     size_t stack = 0;
     if (o.stack_size > 0) {
-        long page = sysconf(_SC_PAGESIZE);
         size_t min = PTHREAD_STACK_MIN;
         stack = o.stack_size < min ? min : o.stack_size;
-        if (page > 0) {
-            size_t pg = (size_t)page;
-            if (stack > SIZE_MAX - pg)
-                return EINVAL;
-            stack = (stack + pg - 1) / pg * pg;
-        }
+        if (round_to_page(&stack) != 0)
+            return EINVAL;
+    } else {
+        stack = atomic_load_explicit(&default_stack, memory_order_relaxed);
     }
 
-    if (!o.daemon) {
+    if (!daemon) {
         WEFT__CHECK(pthread_once(&atexit_once, register_atexit));
         if (atexit_rc)
             return atexit_rc;
@@ -259,7 +386,9 @@ int weft_thread_start(weft_thread **out, weft_fn *fn, void *arg, const weft_thre
     atomic_init(&t->refs, 2);
     atomic_init(&t->done, false);
     atomic_init(&t->ident, 0);
-    t->daemon = o.daemon;
+    t->handles = 1;
+    t->daemon = daemon;
+    t->collect_error = o.collect_error;
     t->fn = fn;
     t->arg = arg;
     weft__mutex_init(&t->mu);
@@ -273,16 +402,16 @@ int weft_thread_start(weft_thread **out, weft_fn *fn, void *arg, const weft_thre
             rc = pthread_attr_setstacksize(&attr, stack);
     }
     if (rc == 0) {
-        /* Counted before the thread exists, so it can never uncount first. */
-        if (!o.daemon) {
-            weft__lock(&reg_mu);
-            reg_nondaemon++;
-            weft__unlock(&reg_mu);
-        }
+        /* Registered (and counted) before the thread exists, so it can
+         * never leave the registry first. */
+        reg_add(t);
         pthread_t th;
         rc = pthread_create(&th, &attr, trampoline, t);
-        if (rc != 0 && !o.daemon)
-            unregister_nondaemon();
+        if (rc != 0) {
+            reg_remove(t);
+            if (!daemon)
+                unregister_nondaemon();
+        }
     }
     pthread_attr_destroy(&attr);
     if (rc != 0) {
@@ -302,7 +431,7 @@ int weft_thread_join(weft_thread *t, double timeout)
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
         return rc;
-    if (t == self)
+    if (t == self || (t->is_main && !self && on_main_thread()))
         return EDEADLK;
     if (atomic_load_explicit(&t->done, memory_order_acquire))
         return 0;
@@ -336,6 +465,8 @@ const char *weft_thread_name(const weft_thread *t)
 
 unsigned long weft_thread_ident(const weft_thread *t)
 {
+    if (t && t->is_main)
+        return (unsigned long)getpid();
     return t ? atomic_load_explicit(&t->ident, memory_order_acquire) : 0;
 }
 
@@ -350,7 +481,9 @@ int weft_thread_error(weft_thread *t, const char **message)
 {
     int code = 0;
     const char *msg = NULL;
-    if (t) {
+    if (!t) {
+        code = EINVAL;
+    } else {
         weft__lock(&t->mu);
         if (atomic_load_explicit(&t->done, memory_order_relaxed)) {
             code = t->code;
@@ -368,18 +501,75 @@ int weft_thread_error(weft_thread *t, const char **message)
 
 void weft_thread_free(weft_thread *t)
 {
-    if (!t)
+    if (!t || t->is_main)
         return;
     weft__lock(&t->mu);
-    t->freed = true;
-    bool report =
-        atomic_load_explicit(&t->done, memory_order_relaxed) && t->code != 0 && !t->error_read;
+    bool last = --t->handles == 0;
+    bool report = last && t->collect_error &&
+                  atomic_load_explicit(&t->done, memory_order_relaxed) && t->code != 0 &&
+                  !t->error_read;
     if (report)
         t->error_read = true;
     weft__unlock(&t->mu);
     if (report)
         weft_report_unhandled(t->name, t->code, t->message ? t->message : weft_strerror(t->code));
     release(t);
+}
+
+weft_thread *weft_thread_ref(weft_thread *t)
+{
+    if (!t || t->is_main)
+        return t;
+    weft__lock(&t->mu);
+    t->handles++;
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    weft__unlock(&t->mu);
+    return t;
+}
+
+bool weft_thread_is_daemon(const weft_thread *t)
+{
+    return t && t->daemon;
+}
+
+weft_thread *weft_thread_current(void)
+{
+    if (self)
+        return self;
+    return on_main_thread() ? main_handle() : NULL;
+}
+
+weft_thread *weft_thread_main(void)
+{
+    return main_handle();
+}
+
+size_t weft_thread_enumerate(weft_thread **out, size_t cap)
+{
+    if (!out)
+        cap = 0;
+    size_t n = 0;
+    if (n < cap)
+        out[n] = main_handle();
+    n++;
+    weft__lock(&reg_mu);
+    for (weft_thread *t = reg_head; t; t = t->reg_next) {
+        /* On the list means the running thread still holds its reference,
+         * so t cannot be freed under us. */
+        if (n < cap)
+            out[n] = weft_thread_ref(t);
+        n++;
+    }
+    weft__unlock(&reg_mu);
+    return n;
+}
+
+size_t weft_thread_active_count(void)
+{
+    weft__lock(&reg_mu);
+    size_t n = 1 + reg_count;
+    weft__unlock(&reg_mu);
+    return n;
 }
 
 const char *weft_thread_current_name(void)
@@ -420,4 +610,31 @@ int weft_thread_set_current_name(const char *name)
 unsigned long weft_thread_current_ident(void)
 {
     return (unsigned long)gettid();
+}
+
+unsigned long weft_thread_get_native_id(void)
+{
+    return (unsigned long)gettid();
+}
+
+unsigned long long weft_thread_get_ident(void)
+{
+    return weft__self_id();
+}
+
+size_t weft_thread_stack_size(void)
+{
+    return atomic_load_explicit(&default_stack, memory_order_relaxed);
+}
+
+int weft_thread_set_stack_size(size_t size)
+{
+    if (size != 0) {
+        if (size < (size_t)PTHREAD_STACK_MIN)
+            return EINVAL;
+        if (round_to_page(&size) != 0)
+            return EINVAL;
+    }
+    atomic_store_explicit(&default_stack, size, memory_order_relaxed);
+    return 0;
 }

@@ -85,11 +85,14 @@ static int fail_boom(void *arg, void **result)
     return weft_fail(EIO, "boom %d", 7);
 }
 
+/* Options for a thread whose error the test reads itself. */
+static const weft_thread_opts collect = {.collect_error = true};
+
 TEST(error_and_message_after_join)
 {
     weft_thread *t;
     int x;
-    CHECK_OK(weft_thread_start(&t, fail_boom, &x, NULL));
+    CHECK_OK(weft_thread_start(&t, fail_boom, &x, &collect));
     CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
     const char *msg = NULL;
     CHECK_EQ(weft_thread_error(t, &msg), EIO);
@@ -97,6 +100,11 @@ TEST(error_and_message_after_join)
     CHECK(weft_thread_result(t) == NULL);
     CHECK_EQ(weft_thread_error(t, NULL), EIO);
     weft_thread_free(t);
+}
+
+static int fail_plain_ok(void *arg, void **result)
+{
+    return 0;
 }
 
 static int fail_plain(void *arg, void **result)
@@ -108,7 +116,7 @@ static int fail_plain(void *arg, void **result)
 TEST(error_without_message_gets_code_text)
 {
     weft_thread *t;
-    CHECK_OK(weft_thread_start(&t, fail_plain, NULL, NULL));
+    CHECK_OK(weft_thread_start(&t, fail_plain, NULL, &collect));
     CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
     const char *msg = NULL;
     CHECK_EQ(weft_thread_error(t, &msg), ENOENT);
@@ -384,17 +392,52 @@ static int hook_calls(void)
     return n;
 }
 
-TEST(unread_error_reported_when_freed)
+/* Python's excepthook: the failure is reported on the failing thread as it
+ * ends, before join returns, naming the thread, whatever becomes of the
+ * handle (here it is kept). The error stays readable; nothing more is
+ * reported when the handle goes. */
+TEST(failure_reported_as_the_thread_ends)
 {
     weft_set_error_hook(hook, NULL);
     weft_thread_opts o = {.name = "fetcher"};
     weft_thread *t;
     CHECK_OK(weft_thread_start(&t, fail_boom, NULL, &o));
     CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
-    CHECK_EQ(hook_calls(), 0);
-    weft_thread_free(t);
     CHECK_EQ(hook_calls(), 1);
     CHECK_STR(hooked.who, "fetcher");
+    CHECK_EQ(hooked.code, EIO);
+    CHECK_STR(hooked.message, "boom 7");
+    const char *msg = NULL;
+    CHECK_EQ(weft_thread_error(t, &msg), EIO);
+    CHECK_STR(msg, "boom 7");
+    weft_thread_free(t);
+    CHECK_EQ(hook_calls(), 1);
+
+    /* A success is not reported. */
+    CHECK_OK(weft_thread_start(&t, fail_plain_ok, NULL, &o));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    weft_thread_free(t);
+    CHECK_EQ(hook_calls(), 1);
+    weft_set_error_hook(NULL, NULL);
+}
+
+/* collect_error: the creator reads the error after join; it is reported only
+ * when the last handle is freed with it unread. */
+TEST(collected_error_reported_when_last_handle_freed_unread)
+{
+    weft_set_error_hook(hook, NULL);
+    weft_thread_opts o = {.name = "collector", .collect_error = true};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, fail_boom, NULL, &o));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK_EQ(hook_calls(), 0);
+    weft_thread *again = weft_thread_ref(t);
+    CHECK(again == t);
+    weft_thread_free(t);
+    CHECK_EQ(hook_calls(), 0); /* one handle left */
+    weft_thread_free(again);
+    CHECK_EQ(hook_calls(), 1);
+    CHECK_STR(hooked.who, "collector");
     CHECK_EQ(hooked.code, EIO);
     CHECK_STR(hooked.message, "boom 7");
 
@@ -437,6 +480,26 @@ TEST(detached_thread_failure_reported)
     CHECK_STR(hooked.who, "detached");
     CHECK_EQ(hooked.code, ECONNRESET);
     CHECK_STR(hooked.message, "peer went away");
+    weft_set_error_hook(NULL, NULL);
+}
+
+TEST(detached_collected_failure_reported_at_end)
+{
+    weft_set_error_hook(hook, NULL);
+    late_fail lf = {GATE_INIT, true};
+    weft_thread_opts o = {.name = "detached", .collect_error = true};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, fail_after_gate, &lf, &o));
+    weft_thread_free(t); /* still running: detached, nobody can read it */
+    CHECK_EQ(hook_calls(), 0);
+    gate_open(&lf.go);
+    pthread_mutex_lock(&hooked.m);
+    while (hooked.calls == 0)
+        pthread_cond_wait(&hooked.c, &hooked.m);
+    pthread_mutex_unlock(&hooked.m);
+    CHECK_EQ(hooked.calls, 1);
+    CHECK_STR(hooked.who, "detached");
+    CHECK_EQ(hooked.code, ECONNRESET);
     weft_set_error_hook(NULL, NULL);
 }
 
@@ -633,7 +696,9 @@ static void *start_many(void *arg)
         weft_thread *t[4];
         int k = 0;
         for (; k < 4 && i + k < s->n; k++) {
-            weft_thread_opts o = {.daemon = (k & 1) != 0, .stack_size = 64 * 1024};
+            weft_thread_opts o = {.daemon = (k & 1) ? WEFT_DAEMON_YES : WEFT_DAEMON_NO,
+                                  .stack_size = 64 * 1024,
+                                  .collect_error = true};
             if (weft_thread_start(&t[k], add_arg, (void *)(intptr_t)(s->base + i + k), &o)) {
                 s->bad++;
                 return NULL;
@@ -976,7 +1041,7 @@ static int fail_under_injection(void *arg, void **result)
 TEST(first_failure_message_survives_fault_injection)
 {
     weft_thread *t;
-    CHECK_OK(weft_thread_start(&t, fail_under_injection, NULL, NULL));
+    CHECK_OK(weft_thread_start(&t, fail_under_injection, NULL, &collect));
     CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
     weft__alloc_fail_reset();
     const char *msg = NULL;
@@ -1057,4 +1122,311 @@ TEST(static_tls_stays_small)
     CHECK(tls > 0);
     CHECK(tls <= 512);
 #endif
+}
+
+/* ------------------------------------------------------------ daemon inheritance */
+
+typedef struct spawn_child {
+    weft_thread_opts opts;
+    bool child_daemon;
+    int rc;
+} spawn_child;
+
+/* Starts a child with the given options from the calling thread and
+ * records whether it came out a daemon. */
+static int start_child(void *arg, void **result)
+{
+    spawn_child *sc = arg;
+    weft_thread *c;
+    sc->rc = weft_thread_start(&c, nothing, NULL, &sc->opts);
+    if (sc->rc != 0)
+        return 0;
+    sc->child_daemon = weft_thread_is_daemon(c);
+    weft_thread_join(c, WEFT_FOREVER);
+    weft_thread_free(c);
+    return 0;
+}
+
+static bool child_of(weft_daemon parent, weft_daemon child)
+{
+    spawn_child sc = {.opts = {.daemon = child}, .rc = -1};
+    weft_thread_opts po = {.daemon = parent};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, start_child, &sc, &po));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK_EQ(weft_thread_is_daemon(t), parent == WEFT_DAEMON_YES);
+    weft_thread_free(t);
+    CHECK_OK(sc.rc);
+    return sc.child_daemon;
+}
+
+static void *raw_start_child(void *arg)
+{
+    start_child(arg, &(void *){NULL});
+    return NULL;
+}
+
+TEST(daemon_defaults_to_the_starting_threads_flag)
+{
+    /* From the main thread (each case runs on a forked child's main thread):
+     * not a daemon, as in Python. */
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, nothing, NULL, NULL));
+    CHECK(!weft_thread_is_daemon(t));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    weft_thread_free(t);
+    CHECK(!weft_thread_is_daemon(weft_thread_main()));
+
+    CHECK(child_of(WEFT_DAEMON_YES, WEFT_DAEMON_INHERIT));
+    CHECK(!child_of(WEFT_DAEMON_NO, WEFT_DAEMON_INHERIT));
+    CHECK(!child_of(WEFT_DAEMON_YES, WEFT_DAEMON_NO));
+    CHECK(child_of(WEFT_DAEMON_NO, WEFT_DAEMON_YES));
+    /* `true` still means a daemon. */
+    weft_thread_opts o = {.daemon = true};
+    CHECK_OK(weft_thread_start(&t, nothing, NULL, &o));
+    CHECK(weft_thread_is_daemon(t));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    weft_thread_free(t);
+
+    /* A thread weft did not start counts as non-daemon. */
+    spawn_child sc = {.rc = -1};
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, raw_start_child, &sc));
+    pthread_join(th, NULL);
+    CHECK_OK(sc.rc);
+    CHECK(!sc.child_daemon);
+
+    o.daemon = (weft_daemon)3;
+    t = (weft_thread *)&t;
+    CHECK_RC(weft_thread_start(&t, nothing, NULL, &o), EINVAL);
+    CHECK(t == (weft_thread *)&t);
+    CHECK(!weft_thread_is_daemon(NULL));
+}
+
+/* A daemon thread's child, started with {0}, is a daemon too: exit does not
+ * wait for it, though it never ends. */
+static int start_blocked_child(void *arg, void **result)
+{
+    weft_thread *c;
+    if (weft_thread_start(&c, block_forever, NULL, NULL) != 0)
+        return EIO;
+    weft_thread_free(c);
+    const char *line = "child started\n";
+    if (write(exit_pipe, line, strlen(line)) < 0)
+        return errno;
+    return 0;
+}
+
+static void inherited_daemon_body(void)
+{
+    atexit(say_main_exited);
+    weft_thread *t;
+    weft_thread_opts d = {.daemon = WEFT_DAEMON_YES};
+    if (weft_thread_start(&t, start_blocked_child, NULL, &d))
+        _exit(3);
+    if (weft_thread_join(t, WEFT_FOREVER) || weft_thread_error(t, NULL))
+        _exit(4);
+    weft_thread_free(t);
+    /* A non-daemon start registers weft's exit handler, which must then not
+     * wait for the blocked (inherited daemon) child. */
+    if (weft_thread_start(&t, nothing, NULL, NULL))
+        _exit(3);
+    weft_thread_free(t);
+}
+
+TEST(exit_does_not_wait_for_an_inherited_daemon)
+{
+    char out[256];
+    int status = run_child(inherited_daemon_body, out, sizeof out);
+    CHECK(WIFEXITED(status)); /* not killed by the child's watchdog */
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK_STR(out, "child started\nmain exited\n");
+}
+
+/* ------------------------------------------------------------ current, main, enumerate */
+
+typedef struct whoami {
+    gate go;
+    weft_thread *current;
+    int join_main_rc;
+    unsigned long long ident;
+} whoami;
+
+static int look_self(void *arg, void **result)
+{
+    whoami *w = arg;
+    gate_wait(&w->go);
+    w->current = weft_thread_current();
+    w->ident = weft_thread_get_ident();
+    /* The main thread never ends: a bounded join times out. */
+    w->join_main_rc = weft_thread_join(weft_thread_main(), 0.02);
+    return 0;
+}
+
+static void *raw_current(void *arg)
+{
+    *(weft_thread **)arg = weft_thread_current();
+    return NULL;
+}
+
+TEST(current_and_main_thread)
+{
+    weft_thread *m = weft_thread_main();
+    CHECK(m != NULL);
+    CHECK(weft_thread_current() == m);
+    CHECK_STR(weft_thread_name(m), "MainThread");
+    CHECK_EQ(weft_thread_ident(m), (unsigned long)getpid());
+    CHECK(weft_thread_is_alive(m));
+    CHECK_RC(weft_thread_join(m, 0), EDEADLK);
+    CHECK_EQ(weft_thread_error(m, NULL), 0);
+    CHECK(weft_thread_ref(m) == m);
+    weft_thread_free(m); /* static: nothing happens */
+    CHECK(weft_thread_main() == m);
+    CHECK_STR(weft_thread_name(weft_thread_main()), "MainThread");
+
+    whoami w = {GATE_INIT, NULL, -1, 0};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, look_self, &w, NULL));
+    gate_open(&w.go);
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK(w.current == t);
+    CHECK_EQ(w.join_main_rc, ETIMEDOUT);
+    weft_thread_free(t);
+
+    weft_thread *raw = m;
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, raw_current, &raw));
+    pthread_join(th, NULL);
+    CHECK(raw == NULL);
+}
+
+TEST(enumerate_lists_main_then_live_threads_in_start_order)
+{
+    enum { N = 3 };
+    gate g = GATE_INIT;
+    weft_thread *t[N];
+    for (int i = 0; i < N; i++)
+        CHECK_OK(weft_thread_start(&t[i], wait_gate, &g, NULL));
+    CHECK_EQ(weft_thread_active_count(), N + 1);
+    CHECK_EQ(weft_thread_enumerate(NULL, 0), N + 1);
+
+    weft_thread *list[N + 2] = {0};
+    CHECK_EQ(weft_thread_enumerate(list, N + 2), N + 1);
+    CHECK(list[0] == weft_thread_main());
+    for (int i = 0; i < N; i++)
+        CHECK(list[i + 1] == t[i]);
+    CHECK(list[N + 1] == NULL);
+
+    /* Too small an array: the count is still the whole. */
+    weft_thread *two[2];
+    CHECK_EQ(weft_thread_enumerate(two, 2), N + 1);
+    CHECK(two[0] == weft_thread_main());
+    CHECK(two[1] == t[0]);
+    weft_thread_free(two[0]);
+    weft_thread_free(two[1]);
+
+    /* The listed handles outlive the creator's. */
+    for (int i = 0; i < N; i++)
+        weft_thread_free(t[i]);
+    gate_open(&g);
+    for (int i = 1; i <= N; i++) {
+        CHECK_OK(weft_thread_join(list[i], WEFT_FOREVER));
+        CHECK(!weft_thread_is_alive(list[i]));
+        CHECK(weft_thread_result(list[i]) == &g);
+        weft_thread_free(list[i]);
+    }
+    weft_thread_free(list[0]);
+    CHECK_EQ(weft_thread_active_count(), 1);
+    CHECK_EQ(weft_thread_enumerate(list, N + 2), 1);
+    CHECK(list[0] == weft_thread_main());
+}
+
+static void *raw_ident(void *arg)
+{
+    unsigned long long *id = arg;
+    id[0] = weft_thread_get_ident();
+    id[1] = weft_thread_get_ident();
+    id[2] = weft_thread_get_native_id();
+    id[3] = (unsigned long)gettid();
+    return NULL;
+}
+
+TEST(get_ident_and_native_id)
+{
+    unsigned long long me = weft_thread_get_ident();
+    CHECK(me != 0);
+    CHECK_EQ(weft_thread_get_ident(), me);
+    CHECK_EQ(weft_thread_get_native_id(), (unsigned long)gettid());
+    CHECK_EQ(weft_thread_get_native_id(), weft_thread_current_ident());
+
+    unsigned long long a[4], b[4];
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, raw_ident, a));
+    pthread_join(th, NULL);
+    CHECK_OK(pthread_create(&th, NULL, raw_ident, b));
+    pthread_join(th, NULL);
+    CHECK(a[0] != 0 && b[0] != 0);
+    CHECK_EQ(a[0], a[1]);
+    CHECK(a[0] != me && b[0] != me);
+    /* The second thread may get the first one's TID back, never its ident. */
+    CHECK(a[0] != b[0]);
+    CHECK_EQ(a[2], a[3]);
+    CHECK_EQ(b[2], b[3]);
+
+    whoami w = {GATE_INIT, NULL, -1, 0};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, look_self, &w, NULL));
+    gate_open(&w.go);
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK(w.ident != 0 && w.ident != me && w.ident != a[0] && w.ident != b[0]);
+    weft_thread_free(t);
+}
+
+TEST(stack_size_default_for_new_threads)
+{
+    CHECK_EQ(weft_thread_stack_size(), 0);
+    CHECK_RC(weft_thread_set_stack_size(1), EINVAL);
+    CHECK_RC(weft_thread_set_stack_size((size_t)PTHREAD_STACK_MIN - 1), EINVAL);
+    CHECK_RC(weft_thread_set_stack_size(SIZE_MAX), EINVAL);
+    CHECK_EQ(weft_thread_stack_size(), 0);
+
+    size_t want = 256 * 1024 + 1;
+    CHECK_OK(weft_thread_set_stack_size(want));
+    size_t set = weft_thread_stack_size();
+    CHECK(set >= want);
+    CHECK_EQ(set % (size_t)sysconf(_SC_PAGESIZE), 0);
+
+    size_t got = 0;
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, stack_probe, &got, NULL));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK_EQ(weft_thread_error(t, NULL), 0);
+    CHECK(got >= want);
+    CHECK(got < 8 * 1024 * 1024); /* not the 8 MiB default */
+    weft_thread_free(t);
+
+    /* An explicit size still wins. */
+    weft_thread_opts o = {.stack_size = 1024 * 1024};
+    CHECK_OK(weft_thread_start(&t, stack_probe, &got, &o));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER));
+    CHECK(got >= 1024 * 1024);
+    weft_thread_free(t);
+
+    CHECK_OK(weft_thread_set_stack_size(0));
+    CHECK_EQ(weft_thread_stack_size(), 0);
+}
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_thread_start(NULL, nothing, NULL, NULL), EINVAL);
+    CHECK_RC(weft_thread_join(NULL, 0), EINVAL);
+    const char *msg = "x";
+    CHECK_RC(weft_thread_error(NULL, &msg), EINVAL);
+    CHECK(msg == NULL);
+    CHECK(!weft_thread_is_alive(NULL));
+    CHECK_STR(weft_thread_name(NULL), "");
+    CHECK_EQ(weft_thread_ident(NULL), 0);
+    CHECK(weft_thread_result(NULL) == NULL);
+    CHECK(weft_thread_ref(NULL) == NULL);
+    weft_thread_free(NULL);
 }
