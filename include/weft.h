@@ -18,6 +18,8 @@
 #include "weft/deadlock.h"
 #include "weft/timer.h"
 #include "weft/queue.h"
+#include "weft/simplequeue.h"
+#include "weft/deque.h"
 #include "weft/future.h"
 #include "weft/executor.h"
 #include "weft/group.h"
