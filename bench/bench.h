@@ -39,6 +39,11 @@ typedef struct bench_impl {
      * `cap`, `pairs` consumers get them: from a barrier every thread waits at
      * until the last has joined. */
     double (*queue)(int pairs, long items, int cap);
+    /* `pairs` producers append `items` in total to an unbounded deque (a
+     * thread-safe collections.deque; nothing waits), `pairs` consumers
+     * popleft them, yielding the CPU when they find it empty: from a barrier
+     * every thread waits at until the last has joined. */
+    double (*deque)(int pairs, long items);
     /* n acquire+release pairs on one thread. */
     double (*lock)(long n);
     /* `threads` threads, n pairs in total, each incrementing a shared counter

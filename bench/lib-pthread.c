@@ -9,7 +9,9 @@
  * cancellation, lazy threads). */
 #include "bench.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -269,6 +271,91 @@ static double queue(int pairs, long items, int cap)
     return s;
 }
 
+/* ------------------------------------------------------------ the deque */
+
+/* The textbook thread-safe deque: a default mutex over a power-of-two ring
+ * that doubles when full (only the append and popleft it is measured on). */
+typedef struct deq {
+    pthread_mutex_t mu;
+    void **slot;
+    size_t cap, head, count;
+} deq;
+
+static deq dq;
+
+static void deq_append(deq *d, void *item)
+{
+    pthread_mutex_lock(&d->mu);
+    if (d->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        void **s = malloc(cap * sizeof *s);
+        if (!s)
+            ok(ENOMEM, "malloc");
+        for (size_t i = 0; i < d->count; i++)
+            s[i] = d->slot[(d->head + i) & (d->cap - 1)];
+        free(d->slot);
+        d->slot = s;
+        d->cap = cap;
+        d->head = 0;
+    }
+    d->slot[(d->head + d->count++) & (d->cap - 1)] = item;
+    pthread_mutex_unlock(&d->mu);
+}
+
+static bool deq_popleft(deq *d, void **item)
+{
+    bool got = false;
+    pthread_mutex_lock(&d->mu);
+    if (d->count > 0) {
+        *item = d->slot[d->head];
+        d->head = (d->head + 1) & (d->cap - 1);
+        d->count--;
+        got = true;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return got;
+}
+
+static void *deque_producer(void *arg)
+{
+    bench_gate_wait();
+    for (long i = 0; i < per_thread; i++)
+        deq_append(&dq, (void *)(intptr_t)(i + 1));
+    return NULL;
+}
+
+static void *deque_consumer(void *arg)
+{
+    void *item;
+    bench_gate_wait();
+    for (long i = 0; i < per_thread;) {
+        if (!deq_popleft(&dq, &item)) {
+            sched_yield();
+            continue;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static double deque(int pairs, long items)
+{
+    pthread_t *t;
+    double s;
+    pthread_mutex_init(&dq.mu, NULL);
+    dq.slot = NULL;
+    dq.cap = dq.head = dq.count = 0;
+    per_thread = items / pairs;
+    bench_gate_init(2 * pairs + 1);
+    t = spawn(pairs, deque_producer, deque_consumer, pairs);
+    bench_gate_wait();
+    s = join_all(t, 2 * pairs, bench_now());
+    bench_gate_destroy();
+    free(dq.slot);
+    pthread_mutex_destroy(&dq.mu);
+    return s;
+}
+
 /* ------------------------------------------------------------ the lock */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -402,6 +489,7 @@ const bench_impl bench_this = {
     .rtt = rtt,
     .io = io,
     .queue = queue,
+    .deque = deque,
     .lock = lock,
     .lockc = lockc,
     .thread = thread,

@@ -10,6 +10,8 @@
 
 #include <weft.h>
 
+#include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -170,6 +172,50 @@ static double queue(int pairs, long items, int cap)
     return s;
 }
 
+/* ------------------------------------------------------------ deque */
+
+static weft_deque *dq;
+
+static int deque_producer(void *arg, void **result)
+{
+    bench_gate_wait();
+    for (long i = 0; i < per_thread; i++)
+        ok(weft_deque_append(dq, (void *)(intptr_t)(i + 1)), "weft_deque_append");
+    return 0;
+}
+
+static int deque_consumer(void *arg, void **result)
+{
+    void *item;
+    bench_gate_wait();
+    for (long i = 0; i < per_thread;) {
+        int rc = weft_deque_popleft(dq, &item);
+        if (rc == EAGAIN) {
+            sched_yield(); /* empty: a deque never waits */
+            continue;
+        }
+        ok(rc, "weft_deque_popleft");
+        i++;
+    }
+    return 0;
+}
+
+static double deque(int pairs, long items)
+{
+    weft_thread **t;
+    double t0, s;
+    ok(weft_deque_new(&dq, NULL), "weft_deque_new");
+    per_thread = items / pairs;
+    bench_gate_init(2 * pairs + 1);
+    t = spawn(pairs, deque_producer, deque_consumer, pairs);
+    bench_gate_wait();
+    t0 = bench_now();
+    s = join_all(t, 2 * pairs, t0);
+    bench_gate_destroy();
+    weft_deque_free(dq, NULL, NULL);
+    return s;
+}
+
 /* ------------------------------------------------------------ lock */
 
 static weft_lock *lk;
@@ -303,6 +349,7 @@ const bench_impl bench_this = {
     .rtt = rtt,
     .io = io,
     .queue = queue,
+    .deque = deque,
     .lock = lock,
     .lockc = lockc,
     .thread = thread,

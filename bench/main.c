@@ -17,6 +17,8 @@
  *                                  together: the floor under the warm I/O
  *                                  figure (wakeups and timer slack alone)
  *   bench-lib-X queue P N CAP      items per second, P producers + P consumers
+ *   bench-lib-X deque P N          items per second through a thread-safe deque,
+ *                                  P appending + P popping left (polling)
  *   bench-lib-X lock N             nanoseconds per acquire+release, one thread
  *                                  (plus one parked thread: see park_start)
  *   bench-lib-X lockc T N          nanoseconds per acquire+release, T threads
@@ -366,6 +368,13 @@ int main(int argc, char **argv)
         if ((s = b->queue((int)p, n, (int)cap)) <= 0)
             return failed(fig);
         printf("%.0f\n", (double)n / s);
+    } else if (strcmp(fig, "deque") == 0) {
+        long p = arg(argc, argv, 2, 1), n = arg(argc, argv, 3, 1000000);
+        if (!b->deque)
+            return na();
+        if ((s = b->deque((int)p, n)) <= 0)
+            return failed(fig);
+        printf("%.0f\n", (double)n / s);
     } else if (strcmp(fig, "lock") == 0) {
         long n = arg(argc, argv, 2, 10000000);
         if (!b->lock)
@@ -430,7 +439,8 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr,
                 "usage: bench-lib-%s tasks W N | rtt W N | io W N SLEEP | iowarm W N SLEEP |\n"
-                "       spawn N | sleepfloor W N SLEEP | queue P N CAP | lock N | lockc T N | "
+                "       spawn N | sleepfloor W N SLEEP | queue P N CAP | deque P N | lock N | "
+                "lockc T N | "
                 "thread N | idle W |\n"
                 "       sleepers N STACK\n",
                 b->name);

@@ -11,6 +11,7 @@ threading.Thread(...).start()/join(). The task bodies are empty functions
 (a C task body here would be a counter increment; in Python the call itself
 dominates). Figures are computed exactly as bench/main.c computes them."""
 
+import collections
 import os
 import sys
 import threading
@@ -113,6 +114,42 @@ def queue(pairs, items, cap):
     print(f"{items / (now() - t0):.0f}")
 
 
+def deque(pairs, items):
+    # collections.deque is safe between threads for append and popleft (each
+    # is atomic); an empty popleft raises IndexError, and the consumer
+    # yields, as the C drivers do.
+    d = collections.deque()
+    per = items // pairs
+    gate = threading.Barrier(2 * pairs + 1)
+
+    def producer():
+        gate.wait()
+        append = d.append
+        for k in range(per):
+            append(k + 1)
+
+    def consumer():
+        gate.wait()
+        popleft = d.popleft
+        got = 0
+        while got < per:
+            try:
+                popleft()
+                got += 1
+            except IndexError:
+                time.sleep(0)
+
+    ts = [threading.Thread(target=producer) for _ in range(pairs)]
+    ts += [threading.Thread(target=consumer) for _ in range(pairs)]
+    for t in ts:
+        t.start()
+    gate.wait()
+    t0 = now()
+    for t in ts:
+        t.join()
+    print(f"{items / (now() - t0):.0f}")
+
+
 def lock(n):
     lk = threading.Lock()
     acquire, release = lk.acquire, lk.release
@@ -199,6 +236,7 @@ FIGURES = {
     "io": (io, [int, int, float]),
     "iowarm": (iowarm, [int, int, float]),
     "queue": (queue, [int, int, int]),
+    "deque": (deque, [int, int]),
     "lock": (lock, [int]),
     "lockc": (lockc, [int, int]),
     "thread": (thread, [int]),

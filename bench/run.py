@@ -87,6 +87,10 @@ def lib_figures(mode):
                      better="high", argv=["queue", 1, q, 1024]))
     figs.append(dict(key="queue_2to2", label="bounded queue 2->2, cap 1024", unit="items/s",
                      better="high", argv=["queue", 2, q, 1024]))
+    figs.append(dict(key="deque_1to1", label="deque append->popleft 1->1, unbounded",
+                     unit="items/s", better="high", argv=["deque", 1, q]))
+    figs.append(dict(key="deque_2to2", label="deque append->popleft 2->2, unbounded",
+                     unit="items/s", better="high", argv=["deque", 2, q]))
     figs.append(dict(key="lock", label="lock acquire+release, 1 thread", unit="ns",
                      better="low", argv=["lock", lk]))
     figs.append(dict(key="lockc", label="lock acquire+release, 4 threads", unit="ns",

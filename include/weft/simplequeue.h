@@ -21,8 +21,7 @@ WEFT_API int weft_simplequeue_new(weft_simplequeue **out);
 
 /* Frees the queue, handing each item still in it to dispose (may be NULL) in
  * queue order, with no lock held. NULL-safe. No thread may use q. */
-WEFT_API void weft_simplequeue_free(weft_simplequeue *q, weft_queue_dispose_fn *dispose,
-                                    void *ud);
+WEFT_API void weft_simplequeue_free(weft_simplequeue *q, weft_queue_dispose_fn *dispose, void *ud);
 
 /* Adds item at the end. Returns 0, ENOMEM (the queue is then unchanged) or
  * EINVAL (q NULL). Never blocks (beyond a mutex held for a few instructions),
