@@ -57,7 +57,7 @@ struct weft_barrier {
 int weft_barrier_new(weft_barrier **out, unsigned parties, weft_barrier_action_fn *action,
                      void *arg)
 {
-    if (parties == 0)
+    if (!out || parties == 0)
         return EINVAL;
     weft_barrier *b = weft__calloc(1, sizeof *b);
     if (!b)
@@ -138,6 +138,8 @@ static int wait_round(weft_barrier *b, uint64_t round, const weft__deadline *dl,
 
 int weft_barrier_wait(weft_barrier *b, double timeout, unsigned *index)
 {
+    if (!b)
+        return EINVAL;
     weft__deadline dl;
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
@@ -188,6 +190,8 @@ out:
 
 void weft_barrier_reset(weft_barrier *b)
 {
+    if (!b)
+        return;
     weft__lock(&b->mu);
     if (b->count > 0) {
         /* Waiters leave with WEFT_EBROKEN; the last one out reopens it. A
@@ -203,6 +207,8 @@ void weft_barrier_reset(weft_barrier *b)
 
 void weft_barrier_abort(weft_barrier *b)
 {
+    if (!b)
+        return;
     weft__lock(&b->mu);
     break_barrier(b);
     weft__unlock(&b->mu);
@@ -210,11 +216,13 @@ void weft_barrier_abort(weft_barrier *b)
 
 unsigned weft_barrier_parties(const weft_barrier *b)
 {
-    return b->parties; /* immutable after weft_barrier_new() */
+    return b ? b->parties : 0; /* immutable after weft_barrier_new() */
 }
 
 unsigned weft_barrier_n_waiting(const weft_barrier *b)
 {
+    if (!b)
+        return 0;
     /* Never really const: heap-allocated by weft_barrier_new(). */
     weft_barrier *m = (weft_barrier *)b;
     weft__lock(&m->mu);
@@ -225,6 +233,8 @@ unsigned weft_barrier_n_waiting(const weft_barrier *b)
 
 bool weft_barrier_broken(const weft_barrier *b)
 {
+    if (!b)
+        return false;
     weft_barrier *m = (weft_barrier *)b;
     weft__lock(&m->mu);
     bool broken = m->state == BROKEN;

@@ -40,6 +40,8 @@ struct weft_cond {
 
 static int cond_alloc(weft_cond **out)
 {
+    if (!out)
+        return EINVAL;
     weft_cond *c = weft__calloc(1, sizeof *c);
     if (!c)
         return ENOMEM;
@@ -50,6 +52,8 @@ static int cond_alloc(weft_cond **out)
 
 int weft_cond_new(weft_cond **out, weft_lock *lock)
 {
+    if (!out)
+        return EINVAL;
     weft_rlock *own = NULL;
     if (!lock) {
         int rc = weft__rlock_new_pc(&own, __builtin_return_address(0));
@@ -70,7 +74,7 @@ int weft_cond_new(weft_cond **out, weft_lock *lock)
 
 int weft_cond_new_rlock(weft_cond **out, weft_rlock *lock)
 {
-    if (!lock)
+    if (!out || !lock)
         return EINVAL;
     weft_cond *c;
     if (cond_alloc(&c))
@@ -92,6 +96,8 @@ void weft_cond_free(weft_cond *c)
 
 int weft_cond_acquire(weft_cond *c, double timeout)
 {
+    if (!c)
+        return EINVAL;
     const void *pc = __builtin_return_address(0);
     return c->lock ? weft__lock_acquire_(c->lock, timeout, true, pc)
                    : weft__rlock_acquire_pc(c->rlock, timeout, pc);
@@ -99,6 +105,8 @@ int weft_cond_acquire(weft_cond *c, double timeout)
 
 int weft_cond_release(weft_cond *c)
 {
+    if (!c)
+        return EINVAL;
     return c->lock ? weft_lock_release(c->lock) : weft_rlock_release(c->rlock);
 }
 
@@ -179,6 +187,8 @@ static int wait_dl(weft_cond *c, const weft__deadline *dl, const void *pc)
 
 int weft_cond_wait(weft_cond *c, double timeout)
 {
+    if (!c)
+        return EINVAL;
     if (!held(c))
         return EPERM;
     weft__deadline dl;
@@ -190,6 +200,8 @@ int weft_cond_wait(weft_cond *c, double timeout)
 
 int weft_cond_wait_for(weft_cond *c, weft_cond_pred_fn *pred, void *arg, double timeout)
 {
+    if (!c || !pred)
+        return EINVAL;
     if (!held(c))
         return EPERM;
     weft__deadline dl;
@@ -221,6 +233,8 @@ static void wake(weft_cond *c, unsigned n)
 
 int weft_cond_notify(weft_cond *c, unsigned n)
 {
+    if (!c)
+        return EINVAL;
     if (!held(c))
         return EPERM;
     wake(c, n);
@@ -229,6 +243,8 @@ int weft_cond_notify(weft_cond *c, unsigned n)
 
 int weft_cond_notify_all(weft_cond *c)
 {
+    if (!c)
+        return EINVAL;
     if (!held(c))
         return EPERM;
     wake(c, (unsigned)-1);

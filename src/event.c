@@ -26,6 +26,8 @@ struct weft_event {
 
 int weft_event_new(weft_event **out)
 {
+    if (!out)
+        return EINVAL;
     weft_event *e = weft__calloc(1, sizeof *e);
     if (!e)
         return ENOMEM;
@@ -47,6 +49,8 @@ void weft_event_free(weft_event *e)
 
 void weft_event_set(weft_event *e)
 {
+    if (!e)
+        return;
     weft__lock(&e->mu);
     if (!atomic_load_explicit(&e->flag, memory_order_relaxed)) {
         atomic_store_explicit(&e->flag, true, memory_order_release);
@@ -58,6 +62,8 @@ void weft_event_set(weft_event *e)
 
 void weft_event_clear(weft_event *e)
 {
+    if (!e)
+        return;
     weft__lock(&e->mu);
     atomic_store_explicit(&e->flag, false, memory_order_release);
     weft__unlock(&e->mu);
@@ -65,11 +71,13 @@ void weft_event_clear(weft_event *e)
 
 bool weft_event_is_set(const weft_event *e)
 {
-    return atomic_load_explicit(&e->flag, memory_order_acquire);
+    return e && atomic_load_explicit(&e->flag, memory_order_acquire);
 }
 
 int weft_event_wait(weft_event *e, double timeout)
 {
+    if (!e)
+        return EINVAL;
     weft__deadline dl;
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)

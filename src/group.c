@@ -329,6 +329,8 @@ void weft_group_cancel(weft_group *g)
 
 size_t weft_group_error_count(const weft_group *cg)
 {
+    if (!cg)
+        return 0;
     weft_group *g = (weft_group *)cg;
     weft__lock(&g->mu);
     size_t n = g->nerr;
@@ -338,6 +340,8 @@ size_t weft_group_error_count(const weft_group *cg)
 
 int weft_group_error(const weft_group *cg, size_t i, const char **message, void **arg)
 {
+    if (!cg)
+        return EINVAL;
     weft_group *g = (weft_group *)cg;
     int code = 0;
     weft__lock(&g->mu);

@@ -67,6 +67,10 @@ void weft__lock_destroy(weft_lock *l)
 
 static int lock_new(weft_lock **out, char *name, const char *file, unsigned line, const void *pc)
 {
+    if (!out) {
+        weft__free(name);
+        return EINVAL;
+    }
     weft_lock *l = weft__malloc(sizeof *l);
     if (!l) {
         weft__free(name);
@@ -209,6 +213,8 @@ int weft__lock_acquire_(weft_lock *l, double timeout, bool cancellable, const vo
 
 int weft_lock_acquire(weft_lock *l, double timeout)
 {
+    if (WEFT__UNLIKELY(!l))
+        return EINVAL;
     return weft__lock_acquire_(l, timeout, true, __builtin_return_address(0));
 }
 
@@ -234,6 +240,8 @@ void weft__lock_release_owned(weft_lock *l)
 
 int weft_lock_release(weft_lock *l)
 {
+    if (WEFT__UNLIKELY(!l))
+        return EINVAL;
     if (WEFT__UNLIKELY(atomic_load_explicit(&l->owner, memory_order_relaxed) != weft__self_id()))
         return EPERM;
     weft__lock_release_owned(l);
@@ -242,17 +250,18 @@ int weft_lock_release(weft_lock *l)
 
 bool weft_lock_locked(const weft_lock *l)
 {
-    return atomic_load_explicit(&((weft_lock *)l)->state, memory_order_relaxed) != 0;
+    return l && atomic_load_explicit(&((weft_lock *)l)->state, memory_order_relaxed) != 0;
 }
 
 bool weft_lock_held(const weft_lock *l)
 {
-    return atomic_load_explicit(&((weft_lock *)l)->owner, memory_order_relaxed) == weft__self_id();
+    return l &&
+           atomic_load_explicit(&((weft_lock *)l)->owner, memory_order_relaxed) == weft__self_id();
 }
 
 weft_lock *weft_lock_guard_acquire_(weft_lock *l)
 {
-    int rc = weft__lock_acquire_(l, WEFT_FOREVER, true, __builtin_return_address(0));
+    int rc = !l ? EINVAL : weft__lock_acquire_(l, WEFT_FOREVER, true, __builtin_return_address(0));
     if (rc != 0) {
         /* Running the guarded block unlocked would be worse than stopping. */
         fprintf(stderr, "weft: WEFT_WITH_LOCK could not acquire the lock: %s\n", weft_strerror(rc));

@@ -484,7 +484,7 @@ size_t weft_queue_qsize(const weft_queue *q)
 
 bool weft_queue_empty(const weft_queue *q)
 {
-    return weft_queue_qsize(q) == 0;
+    return q && count_of(q) == 0;
 }
 
 bool weft_queue_full(const weft_queue *q)

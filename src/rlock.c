@@ -16,6 +16,10 @@
 
 static int rlock_new(weft_rlock **out, char *name, const char *file, unsigned line, const void *pc)
 {
+    if (!out) {
+        weft__free(name);
+        return EINVAL;
+    }
     weft_rlock *l = weft__malloc(sizeof *l);
     if (!l) {
         weft__free(name);
@@ -63,17 +67,17 @@ void weft_rlock_free(weft_rlock *l)
 
 bool weft_rlock_is_owned(const weft_rlock *l)
 {
-    return weft_lock_held(&l->lock);
+    return l && weft_lock_held(&l->lock);
 }
 
 unsigned weft_rlock_count(const weft_rlock *l)
 {
-    return weft_lock_held(&l->lock) ? l->count : 0;
+    return l && weft_lock_held(&l->lock) ? l->count : 0;
 }
 
 int weft__rlock_acquire_pc(weft_rlock *l, double timeout, const void *pc)
 {
-    if (!(timeout >= 0 || timeout == WEFT_FOREVER))
+    if (!l || !(timeout >= 0 || timeout == WEFT_FOREVER))
         return EINVAL;
     if (weft_lock_held(&l->lock)) {
         if (l->count == UINT_MAX)
@@ -94,6 +98,8 @@ int weft_rlock_acquire(weft_rlock *l, double timeout)
 
 int weft_rlock_release(weft_rlock *l)
 {
+    if (!l)
+        return EINVAL;
     if (!weft_lock_held(&l->lock))
         return EPERM;
     if (--l->count == 0)

@@ -46,6 +46,8 @@ struct weft_sem {
 
 static int sem_new(weft_sem **out, unsigned value, bool bounded, const void *pc)
 {
+    if (!out)
+        return EINVAL;
     weft_sem *s = weft__calloc(1, sizeof *s);
     if (!s)
         return ENOMEM;
@@ -106,6 +108,8 @@ static void unlink_waiter(weft_sem *s, waiter *w)
 
 int weft_sem_acquire(weft_sem *s, double timeout)
 {
+    if (!s)
+        return EINVAL;
     weft__deadline dl;
     int rc = weft__deadline_init(&dl, timeout);
     if (rc)
@@ -169,7 +173,7 @@ static int acquire_dl(weft_sem *s, const weft__deadline *dl, double timeout)
 
 int weft_sem_release(weft_sem *s, unsigned n)
 {
-    if (n == 0)
+    if (!s || n == 0)
         return EINVAL;
     if (weft__dl_maybe_on() && weft__dl_on())
         weft__dl_sem_released(&s->dl, s, __builtin_return_address(0));
@@ -199,6 +203,8 @@ unsigned weft_sem_value(const weft_sem *s)
 {
     /* The object is never really const (it is heap-allocated by us); the
      * mutex makes the snapshot coherent with releases in flight. */
+    if (!s)
+        return 0;
     weft_sem *m = (weft_sem *)s;
     weft__lock(&m->mu);
     unsigned v = m->value;

@@ -50,5 +50,5 @@ size_t weft_simplequeue_qsize(const weft_simplequeue *q)
 
 bool weft_simplequeue_empty(const weft_simplequeue *q)
 {
-    return weft_queue_empty(as_queue(q));
+    return weft_queue_empty(as_queue(q)); /* false for NULL */
 }

@@ -724,3 +724,17 @@ TEST(barrier_timeout_starts_after_entry_phase)
     CHECK(late.returned_at - late.released_at >= LATE_TIMEOUT - 1e-3);
     weft_barrier_free(b);
 }
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_barrier_new(NULL, 2, NULL, NULL), EINVAL);
+    unsigned index = 7;
+    CHECK_RC(weft_barrier_wait(NULL, 0, &index), EINVAL);
+    CHECK_EQ(index, 7);
+    weft_barrier_reset(NULL);
+    weft_barrier_abort(NULL);
+    CHECK_EQ(weft_barrier_parties(NULL), 0);
+    CHECK_EQ(weft_barrier_n_waiting(NULL), 0);
+    CHECK(!weft_barrier_broken(NULL));
+    weft_barrier_free(NULL);
+}

@@ -600,3 +600,28 @@ TEST_T(stress_producers_consumers, 30)
     weft_cond_free(s.not_full);
     weft_lock_free(s.lock);
 }
+
+static bool always(void *arg)
+{
+    return true;
+}
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_cond_new(NULL, NULL), EINVAL);
+    CHECK_RC(weft_cond_new_rlock(NULL, NULL), EINVAL);
+    weft_cond *c = NULL;
+    CHECK_RC(weft_cond_new_rlock(&c, NULL), EINVAL);
+    CHECK_RC(weft_cond_acquire(NULL, 0), EINVAL);
+    CHECK_RC(weft_cond_release(NULL), EINVAL);
+    CHECK_RC(weft_cond_wait(NULL, 0), EINVAL);
+    CHECK_RC(weft_cond_wait_for(NULL, always, NULL, 0), EINVAL);
+    CHECK_RC(weft_cond_notify(NULL, 1), EINVAL);
+    CHECK_RC(weft_cond_notify_all(NULL), EINVAL);
+    CHECK_OK(weft_cond_new(&c, NULL));
+    CHECK_OK(weft_cond_acquire(c, 0));
+    CHECK_RC(weft_cond_wait_for(c, NULL, NULL, 0), EINVAL);
+    CHECK_OK(weft_cond_release(c));
+    weft_cond_free(c);
+    weft_cond_free(NULL);
+}

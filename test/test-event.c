@@ -337,3 +337,14 @@ TEST_T(event_waiter_may_free_once_wait_returns, 20)
     pthread_join(th, NULL);
     pthread_barrier_destroy(&fr.go);
 }
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_event_new(NULL), EINVAL);
+    CHECK_RC(weft_event_wait(NULL, 0), EINVAL);
+    CHECK_RC(weft_event_wait(NULL, WEFT_FOREVER), EINVAL);
+    weft_event_set(NULL);
+    weft_event_clear(NULL);
+    CHECK(!weft_event_is_set(NULL));
+    weft_event_free(NULL);
+}

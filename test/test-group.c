@@ -416,3 +416,22 @@ TEST(new_under_fault_injection)
     weft_group_free(g);
     weft_executor_free(ex);
 }
+
+static int null_test_task(void *arg, void **result)
+{
+    return 0;
+}
+
+TEST(null_handles)
+{
+    weft_group *g = NULL;
+    CHECK_RC(weft_group_new(NULL, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_new(&g, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_spawn(NULL, null_test_task, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_wait(NULL, 0), EINVAL);
+    weft_group_cancel(NULL);
+    CHECK_EQ(weft_group_error_count(NULL), 0);
+    const char *msg = "x";
+    CHECK_RC(weft_group_error(NULL, 0, &msg, NULL), EINVAL);
+    weft_group_free(NULL);
+}

@@ -502,3 +502,16 @@ TEST(free_waits_for_exit_destructor_in_flight)
     pthread_join(freer, NULL);
     CHECK(!atomic_load(&dtor_saw_free_returned));
 }
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_local_new(NULL, NULL, NULL, NULL), EINVAL);
+    void *v = &v;
+    CHECK_RC(weft_local_get(NULL, &v), EINVAL);
+    CHECK_RC(weft_local_set(NULL, v), EINVAL);
+    weft_local *l;
+    CHECK_OK(weft_local_new(&l, NULL, NULL, NULL));
+    CHECK_RC(weft_local_get(l, NULL), EINVAL);
+    weft_local_free(l);
+    weft_local_free(NULL);
+}

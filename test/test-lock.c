@@ -543,3 +543,46 @@ TEST_T(stress_cancelled_waiters_lose_no_wakeup, 20)
     pthread_barrier_destroy(&start);
     weft_lock_free(l);
 }
+
+/* The owner's non-blocking acquire is EDEADLK, as documented (Python's
+ * acquire(blocking=False) would return False): the same with the deadlock
+ * detector on, whose path is separate. Another thread's gets EBUSY. */
+static void *try_from_other(void *arg)
+{
+    *(int *)((void **)arg)[1] = weft_lock_acquire(((void **)arg)[0], 0);
+    return NULL;
+}
+
+TEST(owner_try_acquire_is_edeadlk_other_thread_ebusy)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        CHECK_OK(weft_deadlock_set_mode(mode ? WEFT_DEADLOCK_REPORT : WEFT_DEADLOCK_OFF));
+        weft_lock *l;
+        CHECK_OK(weft_lock_new(&l));
+        CHECK_OK(weft_lock_acquire(l, 0));
+        CHECK_RC(weft_lock_acquire(l, 0), EDEADLK);
+        int rc = -1;
+        void *args[2] = {l, &rc};
+        pthread_t th;
+        CHECK_OK(pthread_create(&th, NULL, try_from_other, args));
+        pthread_join(th, NULL);
+        CHECK_RC(rc, EBUSY);
+        CHECK(weft_lock_held(l));
+        CHECK_OK(weft_lock_release(l));
+        weft_lock_free(l);
+    }
+    CHECK_OK(weft_deadlock_set_mode(WEFT_DEADLOCK_OFF));
+}
+
+TEST(null_handles)
+{
+    CHECK_RC((weft_lock_new)(NULL), EINVAL);
+    CHECK_RC(weft_lock_new(NULL), EINVAL);
+    CHECK_RC(weft_lock_new_named(NULL, "x"), EINVAL);
+    CHECK_RC(weft_lock_acquire(NULL, 0), EINVAL);
+    CHECK_RC(weft_lock_acquire(NULL, WEFT_FOREVER), EINVAL);
+    CHECK_RC(weft_lock_release(NULL), EINVAL);
+    CHECK(!weft_lock_locked(NULL));
+    CHECK(!weft_lock_held(NULL));
+    weft_lock_free(NULL);
+}

@@ -787,3 +787,19 @@ TEST_T(stress_mixed_timeouts_lifo, 20)
 {
     run_stress(WEFT_QUEUE_LIFO, true);
 }
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_queue_new(NULL, NULL), EINVAL);
+    void *item;
+    CHECK_RC(weft_queue_put(NULL, NULL, 0), EINVAL);
+    CHECK_RC(weft_queue_put_priority(NULL, NULL, 1, 0), EINVAL);
+    CHECK_RC(weft_queue_get(NULL, &item, 0), EINVAL);
+    CHECK_RC(weft_queue_task_done(NULL), EINVAL);
+    CHECK_RC(weft_queue_join(NULL, 0), EINVAL);
+    CHECK_EQ(weft_queue_qsize(NULL), 0);
+    CHECK(!weft_queue_empty(NULL));
+    CHECK(!weft_queue_full(NULL));
+    weft_queue_shutdown(NULL, true, NULL, NULL);
+    weft_queue_free(NULL, NULL, NULL);
+}

@@ -369,3 +369,15 @@ TEST_T(stress_mixed_acquire, 20)
     pthread_barrier_destroy(&start);
     weft_rlock_free(l);
 }
+
+TEST(null_handles)
+{
+    CHECK_RC((weft_rlock_new)(NULL), EINVAL);
+    CHECK_RC(weft_rlock_new(NULL), EINVAL);
+    CHECK_RC(weft_rlock_new_named(NULL, "x"), EINVAL);
+    CHECK_RC(weft_rlock_acquire(NULL, 0), EINVAL);
+    CHECK_RC(weft_rlock_release(NULL), EINVAL);
+    CHECK(!weft_rlock_is_owned(NULL));
+    CHECK_EQ(weft_rlock_count(NULL), 0);
+    weft_rlock_free(NULL);
+}

@@ -461,3 +461,13 @@ TEST(sem_stress_never_more_than_permits)
     pthread_barrier_destroy(&st.start);
     weft_sem_free(st.sem);
 }
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_sem_new(NULL, 1), EINVAL);
+    CHECK_RC(weft_sem_new_bounded(NULL, 1), EINVAL);
+    CHECK_RC(weft_sem_acquire(NULL, 0), EINVAL);
+    CHECK_RC(weft_sem_release(NULL, 1), EINVAL);
+    CHECK_EQ(weft_sem_value(NULL), 0);
+    weft_sem_free(NULL);
+}

@@ -179,7 +179,7 @@ TEST(null_handles)
     void *item;
     CHECK_RC(weft_simplequeue_get(NULL, &item, 0), EINVAL);
     CHECK_EQ(weft_simplequeue_qsize(NULL), 0);
-    CHECK(weft_simplequeue_empty(NULL));
+    CHECK(!weft_simplequeue_empty(NULL));
     weft_simplequeue_free(NULL, NULL, NULL);
 }
 

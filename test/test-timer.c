@@ -256,3 +256,17 @@ TEST_T(stress_cancel_races_firing, 20)
         weft_timer_free(t[i]);
     }
 }
+
+static int nothing_null_test(void *arg, void **result)
+{
+    return 0;
+}
+
+TEST(null_handles)
+{
+    CHECK_RC(weft_timer_start(NULL, 0, nothing_null_test, NULL, NULL), EINVAL);
+    CHECK_RC(weft_timer_cancel(NULL), EINVAL);
+    CHECK_RC(weft_timer_join(NULL, 0), EINVAL);
+    CHECK(weft_timer_thread(NULL) == NULL);
+    weft_timer_free(NULL);
+}

@@ -25,6 +25,19 @@ extern "C" {
  * other than WEFT_FOREVER, are EINVAL. Huge values saturate (about 300 years). */
 #define WEFT_FOREVER (-1.0)
 
+/* Misuse: a NULL handle (the weft_X * a call works on, or the weft_X **
+ * a constructor fills) never crashes a thread, lock, rlock, sem, event,
+ * cond, barrier, queue, simplequeue, deque, local, timer or group call:
+ *   - a call that returns an int error code returns EINVAL (even those whose
+ *     int is otherwise a task's own code: weft_thread_error, weft_group_error);
+ *   - a call that returns a value returns the "nothing" of its type: 0,
+ *     false, NULL, or "" for a name;
+ *   - a void call (free, set, clear, reset, abort, shutdown, cancel) does
+ *     nothing.
+ * A scope guard (WEFT_WITH_LOCK) given NULL aborts, as on any failure to
+ * acquire. Handles that are not NULL but freed, or never made, are
+ * undefined behaviour, as in C generally. */
+
 /* The function a thread, a task or a timer runs: Python's `target`.
  *
  * Return 0 for success, optionally storing a result through `result` (it is

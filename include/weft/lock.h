@@ -56,14 +56,17 @@ WEFT_API void weft_lock_free(weft_lock *l);
 /* Acquires the lock, waiting up to `timeout` seconds (WEFT_FOREVER: no limit;
  * 0: do not block). Returns 0 once held; EBUSY when timeout is 0 and another
  * thread holds it; ETIMEDOUT when the time passed; EDEADLK when the caller
- * already holds it, or (deadlock detector on, weft/deadlock.h) when waiting
- * would close a wait-for cycle, such as the holder waiting for the result of
- * the task that calls this (reported); ECANCELED when the calling task was cancelled; EINVAL
- * for a bad timeout. Blocks. */
+ * already holds it, whatever the timeout, 0 included (Python's
+ * acquire(blocking=False) would return False: weft says the caller has a
+ * bug), or (deadlock detector on, weft/deadlock.h) when waiting would close
+ * a wait-for cycle, such as the holder waiting for the result of the task
+ * that calls this (reported); ECANCELED when the calling task was
+ * cancelled; EINVAL for a NULL lock or a bad timeout. Blocks. */
 WEFT_API int weft_lock_acquire(weft_lock *l, double timeout);
 
-/* Releases the lock. Returns 0, or EPERM when the caller does not hold it
- * (nothing changes then). Never blocks. */
+/* Releases the lock. Returns 0, EPERM when the caller does not hold it
+ * (nothing changes then; Python lets any thread release a Lock, weft does
+ * not), or EINVAL for NULL. Never blocks. */
 WEFT_API int weft_lock_release(weft_lock *l);
 
 /* True when some thread holds the lock (a snapshot). Never blocks. */

@@ -37,7 +37,8 @@ WEFT_API int weft_simplequeue_get(weft_simplequeue *q, void **item, double timeo
 /* Items in the queue now (a snapshot); 0 for NULL. Never blocks. */
 WEFT_API size_t weft_simplequeue_qsize(const weft_simplequeue *q);
 
-/* True when the queue is empty now (a snapshot), and for NULL. Never blocks. */
+/* True when the queue is empty now (a snapshot); false for NULL. Never
+ * blocks. */
 WEFT_API bool weft_simplequeue_empty(const weft_simplequeue *q);
 
 #ifdef __cplusplus
