@@ -45,7 +45,12 @@ WEFT_API bool weft_rlock_is_owned(const weft_rlock *l);
 /* The caller's recursion level: 0 when it does not own the lock. */
 WEFT_API unsigned weft_rlock_count(const weft_rlock *l);
 
-/* Scope guard, as WEFT_WITH_LOCK. */
+/* Scope guard: Python's `with rlock:`. Acquires one level of l (no
+ * timeout) until the end of the enclosing scope, by any path; nested guards
+ * on the same lock add levels. Aborts with a message if the acquisition
+ * fails (cancelled, overflow, NULL) rather than run the block unlocked, and
+ * if the scope ends without owning the lock. Reference:
+ * docs/ref/WEFT_WITH_RLOCK.md. */
 WEFT_API weft_rlock *weft_rlock_guard_acquire_(weft_rlock *l);
 WEFT_API void weft_rlock_guard_release_(weft_rlock **l);
 #define WEFT_WITH_RLOCK(l)                                                                         \
