@@ -1,26 +1,18 @@
-/* executor.c: the thread-pool executor (Python's ThreadPoolExecutor) and
- * map over it, eager (weft_executor_map) and lazy (weft_map_*).
+/* executor.c: the thread-pool executor (Python's ThreadPoolExecutor): the
+ * pool core (workers, wakeups, lazy starts, admission, shutdown). The run
+ * queue is in runq-internal.h and runq.c, map in executor-map.c.
  *
  * DESIGN
- * - One run queue per executor: Vyukov's intrusive MPSC queue. The link
- *   (with the task's function and argument) is the first member of the
- *   future (future-internal.h), so submit allocates nothing but the future.
- *   A push is wait-free (an exchange on the tail, then a store into the
- *   previous node); workers pop under a small consumer lock `qmu`. Between a
- *   pusher's exchange and its store the queue is cut: a popper sees fewer
- *   nodes than were pushed, so it waits (yielding) for the link.
- * - `pushed` counts reservations, taken by each push (one fetch_add) before
- *   it links; shutdown and breakage set flag bits in that same word, so a
- *   submit either reserved before shutdown (and its task is run, or
- *   cancelled by cancel_futures) or is refused. q_len = pushed - popped
- *   counts pushes in progress too: 0 means nothing can turn up without a
- *   new reservation.
+ * - One run queue per executor (runq-internal.h): an intrusive MPSC queue
+ *   whose link is the first member of the future, so submit allocates
+ *   nothing but the future. The queue's `pushed` word also holds the pool's
+ *   closed state (shut down, broken), the only place it is stored: a submit
+ *   either reserved before the pool closed (and its task is run, cancelled
+ *   or failed by the drain) or is refused.
  * - Fast path (the steady state: unbounded queue, every worker started):
  *   submit is the reservation, the link and three loads; no lock unless a
  *   sleeper must be woken. Everything else (lazy starts, max_queued
  *   admission, the first thread) goes through ex->mu (enqueue_slow).
- *   Measured on the 2-core VM, bench-lib-weft tasks 2 1000000: 1.8M -> 2.5M
- *   tasks/s (medians, loaded machine); see the commit log for figures.
  * - Workers start lazily: a submit starts one when the queue holds more
  *   tasks than there are idle and just-started workers to take them, and
  *   fewer than max_workers exist. A new worker, once up, starts the next
@@ -55,17 +47,14 @@
  *   ex->mu held, and ex->mu is never held while calling into future.c, so
  *   future.c may call the self-deadlock check (which takes ex->mu) with a
  *   future's lock held. Lock order: a future's lock, then ex->mu, then
- *   qmu.
+ *   the run queue's mu.
  * - Counters that every task touches (running, completed, failed,
  *   cancelled) are per worker, written by that worker alone (a load and a
  *   store, no lock prefix) and summed by weft_executor_stats_get.
- * - The lazy map keeps its in-flight chunks in its own lists under m->mu;
- *   each chunk's future has a done callback that marks it done and wakes
- *   the consumer. Lock order there: m->mu is only taken by the consumer and
- *   by that callback, never together with ex->mu.
  */
 #include "deadlock-internal.h"
 #include "executor-internal.h"
+#include "runq-internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -76,19 +65,6 @@
 #define SPIN_YIELD_EVERY 16   /* pauses (~90 ns each on Skylake+) between yields */
 #define MAX_SPINNERS     1
 #define MAX_STARTING     2 /* thread creations in flight at once */
-
-/* `pushed` counts reservations (below) in its low bits; shutdown and
- * breakage set these bits in the same word, so that a reservation and the
- * check that the pool still takes work are one atomic step. */
-#define Q_SHUTDOWN (UINT64_C(1) << 62)
-#define Q_BROKEN   (UINT64_C(1) << 63)
-#define Q_COUNT    (Q_SHUTDOWN - 1)
-
-typedef struct item {
-    weft_future *f;
-    weft_fn *fn;
-    void *arg;
-} item;
 
 typedef struct worker {
     weft_executor *ex;
@@ -110,17 +86,7 @@ typedef struct worker {
 } worker;
 
 struct weft_executor {
-    /* Producer side of the run queue (submitters only), on its own lines. */
-    char pad0[64];
-    _Atomic(weft__qnode *) q_tail; /* last node pushed (exchange) */
-    atomic_uint_fast64_t pushed;   /* reservations | Q_SHUTDOWN | Q_BROKEN */
-    char pad1[64];
-    /* Consumer side (workers), under qmu. */
-    pthread_mutex_t qmu;
-    weft__qnode *q_head;         /* next node to pop (or the stub) */
-    atomic_uint_fast64_t popped; /* tasks popped; written under qmu */
-    weft__qnode stub;            /* Vyukov's stub node: the queue is never empty of nodes */
-    char pad2[64];
+    weft__runq rq; /* first: its padding keeps both ends on their own lines */
 
     pthread_mutex_t mu;
     pthread_cond_t work;    /* idle workers sleep here */
@@ -171,156 +137,10 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* ------------------------------------------------------------ the queue */
-
-/* Queued tasks: reservations not yet popped. Includes pushes in progress
- * (reserved, not yet linked), so 0 means that nothing can be popped now or
- * later without a new reservation. seq_cst: one side of the sleep and room
- * handshakes (see DESIGN). */
-static size_t q_len(weft_executor *ex)
+/* Tasks queued (see weft__runq_len). */
+static inline size_t q_len(weft_executor *ex)
 {
-    uint64_t pushed = atomic_load(&ex->pushed) & Q_COUNT;
-    uint64_t popped = atomic_load(&ex->popped);
-    return (size_t)(pushed - popped);
-}
-
-/* Vyukov's intrusive MPSC push: wait-free, no lock. Between the exchange and
- * the store into prev, the queue is cut: consumers see the nodes up to prev
- * only (q_pop returns NULL while q_len says more). */
-static void q_link(weft_executor *ex, weft__qnode *n)
-{
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    weft__qnode *prev = atomic_exchange_explicit(&ex->q_tail, n, memory_order_acq_rel);
-    atomic_store_explicit(&prev->next, n, memory_order_release);
-}
-
-/* Vyukov's pop, with qmu held: the oldest node, or NULL when the queue is
- * empty or cut by a push in progress. A returned node is no longer linked
- * from the queue and no producer will write to it. */
-static weft__qnode *q_pop(weft_executor *ex)
-{
-    weft__qnode *head = ex->q_head;
-    weft__qnode *next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (head == &ex->stub) {
-        if (!next)
-            return NULL;
-        ex->q_head = head = next;
-        next = atomic_load_explicit(&head->next, memory_order_acquire);
-    }
-    if (next) {
-        ex->q_head = next;
-        return head;
-    }
-    if (head != atomic_load_explicit(&ex->q_tail, memory_order_acquire))
-        return NULL; /* a push after head is in progress */
-    /* head is the last node: put the stub behind it so it can go. */
-    q_link(ex, &ex->stub);
-    next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (next) {
-        ex->q_head = next;
-        return head;
-    }
-    return NULL;
-}
-
-/* Takes the oldest task; false when nothing is queued. May be called with
- * mu held (it takes qmu: lock order mu, then qmu). Waits, yielding, for a
- * push in progress to be linked: that takes the pusher two instructions
- * and no lock, unless it was preempted in between. */
-static bool take(weft_executor *ex, item *it)
-{
-    for (;;) {
-        weft__lock(&ex->qmu);
-        weft__qnode *n = q_pop(ex);
-        if (n)
-            atomic_fetch_add(&ex->popped, 1);
-        weft__unlock(&ex->qmu);
-        if (n) {
-            it->f = weft__qnode_future(n);
-            it->fn = n->fn;
-            it->arg = n->arg;
-            return true;
-        }
-        if (q_len(ex) == 0)
-            return false;
-        sched_yield();
-    }
-}
-
-/* Reserves a place (fails with the reason when the pool takes no more work)
- * and links f. The reservation comes first, so q_len counts the task before
- * it is linked: a worker that sees the queue empty cannot miss it. */
-static int q_push(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
-{
-    uint64_t old = atomic_fetch_add(&ex->pushed, 1);
-    if (WEFT__UNLIKELY(old & (Q_SHUTDOWN | Q_BROKEN))) {
-        atomic_fetch_sub(&ex->pushed, 1);
-        return old & Q_BROKEN ? WEFT_EBROKEN : ESHUTDOWN;
-    }
-    weft__qnode *n = weft__future_qnode(f);
-    n->fn = fn;
-    n->arg = arg;
-    q_link(ex, n);
-    return 0;
-}
-
-/* With mu held and no worker alive (so nobody pops): unlinks n if it is
- * still queued (a failed thread start takes its task back). Producers may
- * still push behind it: the last node is only detached by moving the tail
- * back with a CAS, which fails if a push has begun after n. */
-static bool q_remove(weft_executor *ex, weft__qnode *n)
-{
-    weft__lock(&ex->qmu);
-    bool found = false;
-    for (;;) {
-        weft__qnode *pred = NULL, *p = ex->q_head;
-        while (p && p != n) {
-            pred = p;
-            p = atomic_load_explicit(&p->next, memory_order_acquire);
-        }
-        if (!p) {
-            /* The end, or a cut before n: n is linked, so only an earlier
-             * push in progress can hide it. */
-            if (q_len(ex) == 0 || atomic_load(&ex->q_tail) == pred)
-                break; /* not queued (a shutdown drained it) */
-            weft__unlock(&ex->qmu);
-            sched_yield();
-            weft__lock(&ex->qmu);
-            continue;
-        }
-        weft__qnode *next = atomic_load_explicit(&n->next, memory_order_acquire);
-        if (next) {
-            if (pred)
-                atomic_store_explicit(&pred->next, next, memory_order_relaxed);
-            else
-                ex->q_head = next;
-            found = true;
-            break;
-        }
-        /* n is last: make its predecessor (the stub when n is first, as
-         * the stub is then not queued) the last node instead. */
-        weft__qnode *before = pred ? pred : &ex->stub;
-        atomic_store_explicit(&before->next, NULL, memory_order_relaxed);
-        if (!pred)
-            ex->q_head = &ex->stub;
-        weft__qnode *expect = n;
-        if (atomic_compare_exchange_strong(&ex->q_tail, &expect, before)) {
-            found = true;
-            break;
-        }
-        /* A push behind n has begun: undo, let it link, and unlink n then. */
-        if (pred)
-            atomic_store_explicit(&pred->next, n, memory_order_relaxed);
-        else
-            ex->q_head = n;
-        weft__unlock(&ex->qmu);
-        sched_yield();
-        weft__lock(&ex->qmu);
-    }
-    if (found)
-        atomic_fetch_add(&ex->popped, 1);
-    weft__unlock(&ex->qmu);
-    return found;
+    return weft__runq_len(&ex->rq);
 }
 
 /* After a pop: a submitter blocked on max_queued may go on (seq_cst: the
@@ -342,7 +162,7 @@ static void destroy(weft_executor *ex)
     WEFT__CHECK(pthread_cond_destroy(&ex->room));
     WEFT__CHECK(pthread_cond_destroy(&ex->exit_cv));
     WEFT__CHECK(pthread_mutex_destroy(&ex->mu));
-    WEFT__CHECK(pthread_mutex_destroy(&ex->qmu));
+    weft__runq_destroy(&ex->rq);
     weft__free(ex->workers);
     weft__free(ex->prefix);
     weft__free(ex);
@@ -355,7 +175,7 @@ static inline void bump(atomic_size_t *c)
                           memory_order_relaxed);
 }
 
-static void run_item(worker *w, const item *it)
+static void run_item(worker *w, const weft__task *it)
 {
     weft_future *f = it->f;
     if (!weft__future_begin(f)) {
@@ -436,7 +256,7 @@ static void pass_wakeup_on(weft_executor *ex)
  * with mu held. Idle (counted in `idle`) from entry until the task is
  * taken, both under mu while the lazy-start rule can still start workers:
  * it never sees a worker as idle that is about to run a task. */
-static bool wait_for_work(weft_executor *ex, item *it)
+static bool wait_for_work(weft_executor *ex, weft__task *it)
 {
     bool have = false;
     atomic_fetch_add(&ex->idle, 1);
@@ -454,7 +274,7 @@ static bool wait_for_work(weft_executor *ex, item *it)
         }
         if (q_len(ex) &&
             atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >= ex->max_workers &&
-            take(ex, it)) {
+            weft__runq_take(&ex->rq, it)) {
             /* Every worker started: no lazy start depends on our being
              * idle, so we took the task without mu, which a submitter
              * timing its round trip would wait for (rtt p50 2 -> 4 us on
@@ -469,7 +289,7 @@ static bool wait_for_work(weft_executor *ex, item *it)
         /* Before we look again: a submitter that saw us spinning did not
          * wake anyone, so we must see its task now. */
         atomic_fetch_sub(&ex->spinning, 1);
-        have = take(ex, it);
+        have = weft__runq_take(&ex->rq, it);
         if (have || ex->shutdown || ex->broken)
             goto out;
     }
@@ -482,7 +302,7 @@ static bool wait_for_work(weft_executor *ex, item *it)
      * sleeper after its reservation will have its task seen here. */
     atomic_fetch_add(&ex->sleeping, 1);
     for (;;) {
-        if ((have = take(ex, it)) || ex->shutdown || ex->broken)
+        if ((have = weft__runq_take(&ex->rq, it)) || ex->shutdown || ex->broken)
             break;
         weft__cond_wait(&ex->work, &ex->mu, NULL);
         if (atomic_load(&ex->waking))
@@ -535,7 +355,7 @@ static int reserve_start(weft_executor *ex, size_t extra)
 static void run_loop(weft_executor *ex)
 {
     worker *me = &ex->workers[tls_index];
-    item it;
+    weft__task it;
     weft__lock(&ex->mu);
     /* Still counted in `fresh` while unlocked here, so nobody starts a
      * thread for the task we are about to take. */
@@ -546,7 +366,7 @@ static void run_loop(weft_executor *ex)
         weft__lock(&ex->mu);
     }
     /* Our first take and fresh-- in one critical section (see wait_for_work). */
-    bool have = take(ex, &it);
+    bool have = weft__runq_take(&ex->rq, &it);
     ex->fresh--;
     for (;;) {
         if (!have) {
@@ -557,13 +377,13 @@ static void run_loop(weft_executor *ex)
         } else {
             weft__unlock(&ex->mu);
         }
-        /* Busy: pops take qmu only, never mu. */
+        /* Busy: pops take the run queue's lock only, never mu. */
         do {
             signal_room(ex);
             run_item(me, &it);
-        } while (take(ex, &it));
+        } while (weft__runq_take(&ex->rq, &it));
         weft__lock(&ex->mu);
-        have = take(ex, &it); /* idle only if still empty under mu */
+        have = weft__runq_take(&ex->rq, &it); /* idle only if still empty under mu */
     }
     weft__unlock(&ex->mu);
 }
@@ -578,11 +398,11 @@ static void break_pool(weft_executor *ex, unsigned index, const char *why)
     weft__lock(&ex->mu);
     ex->fresh--;
     ex->broken = true;
-    atomic_fetch_or(&ex->pushed, Q_BROKEN);
+    weft__runq_close(&ex->rq, WEFT__RUNQ_BROKEN);
     WEFT__CHECK(pthread_cond_broadcast(&ex->work));
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
-    item it;
-    while (take(ex, &it)) {
+    weft__task it;
+    while (weft__runq_take(&ex->rq, &it)) {
         weft__unlock(&ex->mu);
         if (weft__future_fail_pending(it.f, WEFT_EBROKEN, text) == 0)
             atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
@@ -806,16 +626,13 @@ int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
         weft__free(ex);
         return ENOMEM;
     }
-    atomic_init(&ex->stub.next, NULL);
-    atomic_init(&ex->q_tail, &ex->stub);
-    ex->q_head = &ex->stub;
+    weft__runq_init(&ex->rq);
     /* Adaptive: submitter and workers hold mu for a few instructions, so a
      * short spin beats a futex sleep (measured: see bench-executor.c). */
     pthread_mutexattr_t ma;
     WEFT__CHECK(pthread_mutexattr_init(&ma));
     WEFT__CHECK(pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP));
     WEFT__CHECK(pthread_mutex_init(&ex->mu, &ma));
-    WEFT__CHECK(pthread_mutex_init(&ex->qmu, &ma));
     WEFT__CHECK(pthread_mutexattr_destroy(&ma));
     weft__cond_init(&ex->work);
     weft__cond_init(&ex->room);
@@ -854,8 +671,8 @@ static int refusal(const weft_executor *ex)
  * submitter gets a thread going. Returns with mu held. */
 static void fail_stranded(weft_executor *ex)
 {
-    item it;
-    while (ex->alive == 0 && !ex->starting && take(ex, &it)) {
+    weft__task it;
+    while (ex->alive == 0 && !ex->starting && weft__runq_take(&ex->rq, &it)) {
         weft__unlock(&ex->mu);
         if (weft__future_fail_pending(it.f, EAGAIN,
                                       "executor: no worker thread could be started") == 0)
@@ -880,7 +697,7 @@ static int take_back_if_stranded(weft_executor *ex, weft_future *f)
     int rc = 0;
     weft__lock(&ex->mu);
     if (ex->alive == 0 && !ex->starting) {
-        if (q_remove(ex, weft__future_qnode(f)))
+        if (weft__runq_remove(&ex->rq, weft__future_qnode(f)))
             rc = EAGAIN;
         fail_stranded(ex);
     }
@@ -937,7 +754,7 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
         WEFT__CHECK(pthread_cond_signal(&ex->room));
     int start = -1;
     if (rc == 0) {
-        rc = q_push(ex, f, fn, arg); /* cannot be refused: checked under mu */
+        rc = weft__runq_push(&ex->rq, f, fn, arg); /* cannot be refused: checked under mu */
         wake_one(ex);
         start = reserve_start(ex, 0);
     }
@@ -959,7 +776,7 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     if (WEFT__LIKELY(!ex->max_queued &&
                      atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >=
                          ex->max_workers)) {
-        int rc = q_push(ex, f, fn, arg);
+        int rc = weft__runq_push(&ex->rq, f, fn, arg);
         if (rc == 0) {
             pass_wakeup_on(ex);
             /* The hint fell while we pushed: a thread start failed (the
@@ -1011,9 +828,9 @@ int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
     /* One task at a time, so cancelling (which runs done callbacks) happens
      * without mu. */
-    atomic_fetch_or(&ex->pushed, Q_SHUTDOWN);
-    item it;
-    while (cancel_futures && take(ex, &it)) {
+    weft__runq_close(&ex->rq, WEFT__RUNQ_SHUTDOWN);
+    weft__task it;
+    while (cancel_futures && weft__runq_take(&ex->rq, &it)) {
         weft__unlock(&ex->mu);
         weft_future_cancel(it.f);
         atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
@@ -1104,409 +921,4 @@ weft_executor *weft_executor_current(void)
 int weft_executor_current_worker(void)
 {
     return tls_index;
-}
-
-/* ------------------------------------------------------------ eager map */
-
-/* Cancels what has not started and waits for the rest: for a map that gives
- * up, so that nothing it submitted is left running. */
-static void abandon(weft_future **fs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        weft_future_cancel(fs[i]);
-    for (size_t i = 0; i < n; i++) {
-        while (!weft_future_done(fs[i])) {
-            /* ECANCELED here means the caller is being cancelled: ask the
-             * task to stop too, and keep waiting for it. */
-            if (weft_future_result(fs[i], WEFT_FOREVER, NULL) == ECANCELED)
-                weft_future_interrupt(fs[i]);
-        }
-    }
-}
-
-int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n, void **results,
-                      int *errors)
-{
-    if (!ex || !fn || (n && (!args || !results)))
-        return EINVAL;
-    weft_future **fs = weft__calloc(n ? n : 1, sizeof *fs);
-    if (!fs)
-        return ENOMEM;
-    int rc = 0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        rc = weft_executor_submit(ex, fn, args[i], &fs[i]);
-        if (rc) {
-            abandon(fs, i);
-            break;
-        }
-    }
-    bool any_failed = false;
-    for (size_t j = 0; rc == 0 && j < n; j++) {
-        results[j] = NULL;
-        int r = weft_future_result(fs[j], WEFT_FOREVER, &results[j]);
-        int code = 0;
-        if (r == WEFT_EFAILED)
-            code = weft_future_error(fs[j], NULL);
-        else if (r == ECANCELED && weft_future_cancelled(fs[j]))
-            code = ECANCELED; /* e.g. shutdown(cancel_futures) */
-        else if (r != 0) {
-            rc = r; /* the caller was cancelled, or EDEADLK */
-            abandon(fs + j, n - j);
-            break;
-        }
-        if (errors)
-            errors[j] = code;
-        any_failed |= code != 0;
-    }
-    for (size_t j = 0; j < i; j++)
-        weft_future_unref(fs[j]);
-    weft__free(fs);
-    if (rc)
-        return rc;
-    return any_failed ? WEFT_EFAILED : 0;
-}
-
-/* ------------------------------------------------------------ lazy map */
-
-typedef struct chunk {
-    struct weft_map *m;
-    weft_future *f;
-    struct chunk *next;      /* submission order */
-    struct chunk *next_done; /* completion order (unordered mode) */
-    bool done;               /* set by the done callback, under m->mu */
-    size_t n, yielded;
-    void **in, **out;
-    char **msg;
-    int *rc;
-} chunk;
-
-struct weft_map {
-    weft_executor *ex;
-    weft_fn *fn;
-    weft_source_fn *source;
-    void *ud;
-    size_t chunksize, buffersize;
-    bool unordered;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    chunk *head, *tail;           /* submitted, not fully yielded */
-    chunk *done_head, *done_tail; /* unordered: done, not yet picked */
-    chunk *cur;                   /* unordered: being yielded */
-    chunk *unsent;                /* pulled but not submitted (submit failed) */
-    chunk *retired;               /* last yielded, kept for weft_map_error */
-    size_t inflight;              /* inputs pulled and not yet yielded */
-    bool source_done;
-    int source_err;
-    bool ended;
-    int err_code;
-    const char *err_msg;
-};
-
-static chunk *chunk_new(weft_map *m, size_t n)
-{
-    /* One block: the chunk, then in, out, msg (pointers), then rc (ints). */
-    size_t sz = sizeof(chunk) + n * (3 * sizeof(void *) + sizeof(int));
-    chunk *c = weft__calloc(1, sz);
-    if (!c)
-        return NULL;
-    c->m = m;
-    c->in = (void **)(c + 1);
-    c->out = c->in + n;
-    c->msg = (char **)(c->out + n);
-    c->rc = (int *)(c->msg + n);
-    return c;
-}
-
-static void chunk_free(chunk *c)
-{
-    if (!c)
-        return;
-    for (size_t j = 0; j < c->n; j++)
-        weft__free(c->msg[j]);
-    if (c->f) {
-        weft_future_error(c->f, NULL); /* abandoned with the map: read */
-        weft_future_unref(c->f);
-    }
-    weft__free(c);
-}
-
-static int chunk_task(void *arg, void **result)
-{
-    chunk *c = arg;
-    for (size_t j = 0; j < c->n; j++) {
-        if (weft_cancelled()) {
-            c->rc[j] = ECANCELED;
-            continue;
-        }
-        weft__error_clear();
-        c->rc[j] = c->m->fn(c->in[j], &c->out[j]);
-        if (c->rc[j]) {
-            c->out[j] = NULL;
-            c->msg[j] = weft__error_take(c->rc[j]);
-        }
-    }
-    return 0;
-}
-
-static int chunk_done(weft_future *f, void *ud)
-{
-    chunk *c = ud;
-    weft_map *m = c->m;
-    weft__lock(&m->mu);
-    c->done = true;
-    if (!m->unordered) { /* the consumer follows submission order */
-        WEFT__CHECK(pthread_cond_broadcast(&m->cv));
-        weft__unlock(&m->mu);
-        return 0;
-    }
-    if (m->done_tail)
-        m->done_tail->next_done = c;
-    else
-        m->done_head = c;
-    m->done_tail = c;
-    WEFT__CHECK(pthread_cond_broadcast(&m->cv));
-    weft__unlock(&m->mu);
-    return 0;
-}
-
-int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn *source,
-                 void *source_ud, const weft_map_opts *opts)
-{
-    static const weft_map_opts defaults;
-    if (!out || !ex || !fn || !source)
-        return EINVAL;
-    if (!opts)
-        opts = &defaults;
-    weft_map *m = weft__calloc(1, sizeof *m);
-    if (!m)
-        return ENOMEM;
-    m->ex = ex;
-    m->fn = fn;
-    m->source = source;
-    m->ud = source_ud;
-    m->chunksize = opts->chunksize ? opts->chunksize : 1;
-    m->buffersize = opts->buffersize ? opts->buffersize
-                                     : 2 * (size_t)weft_executor_max_workers(ex) * m->chunksize;
-    m->unordered = opts->unordered;
-    weft__mutex_init(&m->mu);
-    weft__cond_init(&m->cv);
-    *out = m;
-    return 0;
-}
-
-/* Pulls inputs and submits chunks until buffersize inputs are in flight or
- * the source ends. Returns 0 or a submit error (the pulled chunk is kept and
- * submitted on the next call). Caller's thread only. */
-static int refill(weft_map *m)
-{
-    while (!m->source_done || m->unsent) {
-        chunk *c = m->unsent;
-        if (!c) {
-            if (m->inflight >= m->buffersize)
-                return 0;
-            size_t want = m->buffersize - m->inflight;
-            if (want > m->chunksize)
-                want = m->chunksize;
-            c = chunk_new(m, want);
-            if (!c)
-                return ENOMEM;
-            while (c->n < want) {
-                void *in = NULL;
-                int r = m->source(m->ud, &in);
-                if (r) {
-                    m->source_done = true;
-                    if (r != ENOENT)
-                        m->source_err = r;
-                    break;
-                }
-                c->in[c->n++] = in;
-            }
-            if (c->n == 0) {
-                weft__free(c);
-                return 0;
-            }
-            m->inflight += c->n;
-        }
-        m->unsent = NULL;
-        weft_future *f;
-        int rc = weft__executor_task_new(m->ex, &f);
-        if (!rc) {
-            /* Attached while the task cannot yet finish. */
-            rc = weft_future_add_done_callback(f, chunk_done, c);
-            if (!rc) {
-                c->f = weft_future_ref(f);
-                rc = weft__executor_enqueue(m->ex, f, chunk_task, c);
-                if (rc) {
-                    c->f = NULL;
-                    weft_future_unref(f);
-                    /* Fire the callback so nothing refers to c any more. */
-                    weft_future_cancel(f);
-                    weft__lock(&m->mu);
-                    chunk *prev = NULL;
-                    for (chunk *d = m->done_head; d; prev = d, d = d->next_done) {
-                        if (d != c)
-                            continue;
-                        if (prev)
-                            prev->next_done = c->next_done;
-                        else
-                            m->done_head = c->next_done;
-                        if (m->done_tail == c)
-                            m->done_tail = prev;
-                        break;
-                    }
-                    weft__unlock(&m->mu);
-                }
-            }
-            if (rc)
-                weft_future_unref(f);
-        }
-        if (rc) {
-            c->done = false;
-            c->next_done = NULL;
-            m->unsent = c;
-            return rc;
-        }
-        weft__lock(&m->mu);
-        if (m->tail)
-            m->tail->next = c;
-        else
-            m->head = c;
-        m->tail = c;
-        weft__unlock(&m->mu);
-    }
-    return 0;
-}
-
-int weft_map_next(weft_map *m, double timeout, void **result, void **input)
-{
-    weft__deadline dl;
-    if (!m || weft__deadline_init(&dl, timeout))
-        return EINVAL;
-    chunk_free(m->retired);
-    m->retired = NULL;
-    m->err_code = 0;
-    m->err_msg = NULL;
-    if (m->ended)
-        return ENOENT;
-    int rc = refill(m);
-    if (rc)
-        return rc;
-
-    chunk *c = NULL;
-    weft__cancel *tok = weft__wait_enter(&m->mu, &m->cv);
-    weft__lock(&m->mu);
-    for (;;) {
-        if (m->unordered) {
-            if (!m->cur && m->done_head) {
-                m->cur = m->done_head;
-                m->done_head = m->cur->next_done;
-                if (!m->done_head)
-                    m->done_tail = NULL;
-            }
-            c = m->cur;
-        } else {
-            c = m->head && m->head->done ? m->head : NULL;
-        }
-        if (c)
-            break;
-        if (!m->head) { /* nothing in flight and the source is done */
-            rc = ENOENT;
-            break;
-        }
-        if (weft__wait_cancelled(tok)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (weft__cond_wait(&m->cv, &m->mu, &dl) == ETIMEDOUT) {
-            rc = ETIMEDOUT;
-            break;
-        }
-    }
-    weft__unlock(&m->mu);
-    weft__wait_leave(tok);
-    if (rc == ENOENT) {
-        m->ended = true;
-        if (m->source_err)
-            return m->source_err; /* after every input it gave was yielded */
-        return ENOENT;
-    }
-    if (rc)
-        return rc;
-
-    size_t j = c->yielded++;
-    const char *msg = NULL;
-    int code;
-    if (weft_future_cancelled(c->f)) {
-        code = ECANCELED;
-        msg = "cancelled before it ran";
-    } else if ((code = weft_future_error(c->f, &msg)) == 0) {
-        code = c->rc[j];
-        msg = c->msg[j];
-    }
-    if (input)
-        *input = c->in[j];
-    if (result)
-        *result = code ? NULL : c->out[j];
-    if (c->yielded == c->n) {
-        /* Unlinked by the consumer alone; the callback has run already. */
-        weft__lock(&m->mu);
-        if (m->unordered) {
-            m->cur = NULL;
-            chunk **pp = &m->head;
-            chunk *prev = NULL;
-            while (*pp != c) {
-                prev = *pp;
-                pp = &(*pp)->next;
-            }
-            *pp = c->next;
-            if (m->tail == c)
-                m->tail = prev;
-        } else {
-            m->head = c->next;
-            if (!m->head)
-                m->tail = NULL;
-        }
-        weft__unlock(&m->mu);
-        m->inflight -= c->n;
-        m->retired = c;
-    }
-    if (code) {
-        m->err_code = code;
-        m->err_msg = msg ? msg : weft_strerror(code);
-        return WEFT_EFAILED;
-    }
-    return 0;
-}
-
-int weft_map_error(weft_map *m, const char **message)
-{
-    if (message)
-        *message = m->err_msg;
-    return m->err_code;
-}
-
-void weft_map_free(weft_map *m)
-{
-    if (!m)
-        return;
-    for (chunk *c = m->head; c; c = c->next)
-        weft_future_cancel(c->f);
-    /* Running chunks use m and their chunk until their callback has run:
-     * wait for every one, not cancellably (we are about to free them). */
-    weft__lock(&m->mu);
-    for (chunk *c = m->head; c; c = c->next)
-        while (!c->done)
-            weft__cond_wait(&m->cv, &m->mu, NULL);
-    weft__unlock(&m->mu);
-    for (chunk *c = m->head, *n; c; c = n) {
-        n = c->next;
-        chunk_free(c);
-    }
-    chunk_free(m->unsent);
-    chunk_free(m->retired);
-    WEFT__CHECK(pthread_cond_destroy(&m->cv));
-    WEFT__CHECK(pthread_mutex_destroy(&m->mu));
-    weft__free(m);
 }
