@@ -107,7 +107,7 @@ struct weft_executor {
     atomic_uint waking;   /* sleepers signalled and not yet awake */
     atomic_uint blocked;  /* submitters waiting for room */
     unsigned exited;
-    bool shutdown, broken, joining, joined, free_on_exit;
+    bool joining, joined, free_on_exit; /* closed state: in rq (runq-internal.h) */
 
     worker *workers; /* max_workers slots */
     char *prefix;
@@ -141,6 +141,37 @@ static inline void cpu_relax(void)
 static inline size_t q_len(weft_executor *ex)
 {
     return weft__runq_len(&ex->rq);
+}
+
+/* Shut down or broken: the pool takes no more work. Stored only in the run
+ * queue's word, so that a submit's reservation sees it atomically. */
+static inline bool closed(weft_executor *ex)
+{
+    return weft__runq_closed(&ex->rq) != 0;
+}
+
+/* With mu held: takes queued tasks one at a time, while more(ex) says so
+ * (NULL: until the queue is empty), and ends each without running it: code
+ * 0 cancels it (shutdown's cancel_futures), another code fails it with that
+ * code and `text` (a broken pool, a pool with no thread). mu is released
+ * while a task is ended, as that runs its done callbacks. Returns with mu
+ * held. The one drain loop of the pool. */
+static void drain(weft_executor *ex, bool (*more)(const weft_executor *), int code,
+                  const char *text)
+{
+    weft__task it;
+    while ((!more || more(ex)) && weft__runq_take(&ex->rq, &it)) {
+        weft__unlock(&ex->mu);
+        if (code != 0 && weft__future_fail_pending(it.f, code, text) == 0) {
+            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
+        } else {
+            /* Cancelled now, or by its owner while it was queued. */
+            weft_future_cancel(it.f);
+            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
+        }
+        weft_future_unref(it.f);
+        weft__lock(&ex->mu);
+    }
 }
 
 /* After a pop: a submitter blocked on max_queued may go on (seq_cst: the
@@ -290,7 +321,7 @@ static bool wait_for_work(weft_executor *ex, weft__task *it)
          * wake anyone, so we must see its task now. */
         atomic_fetch_sub(&ex->spinning, 1);
         have = weft__runq_take(&ex->rq, it);
-        if (have || ex->shutdown || ex->broken)
+        if (have || closed(ex))
             goto out;
     }
     /* Going to sleep: the pool is idle, so return what a burst left in
@@ -302,7 +333,7 @@ static bool wait_for_work(weft_executor *ex, weft__task *it)
      * sleeper after its reservation will have its task seen here. */
     atomic_fetch_add(&ex->sleeping, 1);
     for (;;) {
-        if ((have = weft__runq_take(&ex->rq, it)) || ex->shutdown || ex->broken)
+        if ((have = weft__runq_take(&ex->rq, it)) || closed(ex))
             break;
         weft__cond_wait(&ex->work, &ex->mu, NULL);
         if (atomic_load(&ex->waking))
@@ -331,8 +362,8 @@ static int start_worker(weft_executor *ex, unsigned index);
  * submitter goes on queueing. */
 static int reserve_start(weft_executor *ex, size_t extra)
 {
-    if (ex->shutdown || ex->broken || ex->started - ex->holes >= ex->max_workers ||
-        ex->starting >= MAX_STARTING || q_len(ex) + extra <= atomic_load(&ex->idle) + ex->fresh)
+    if (closed(ex) || ex->started - ex->holes >= ex->max_workers || ex->starting >= MAX_STARTING ||
+        q_len(ex) + extra <= atomic_load(&ex->idle) + ex->fresh)
         return -1;
     ex->alive++;
     ex->fresh++;
@@ -370,7 +401,7 @@ static void run_loop(weft_executor *ex)
     ex->fresh--;
     for (;;) {
         if (!have) {
-            if (ex->shutdown || ex->broken)
+            if (closed(ex))
                 break; /* and the queue is empty */
             if (!wait_for_work(ex, &it))
                 continue; /* mu still held */
@@ -397,20 +428,10 @@ static void break_pool(weft_executor *ex, unsigned index, const char *why)
              why ? why : "?");
     weft__lock(&ex->mu);
     ex->fresh--;
-    ex->broken = true;
     weft__runq_close(&ex->rq, WEFT__RUNQ_BROKEN);
     WEFT__CHECK(pthread_cond_broadcast(&ex->work));
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
-    weft__task it;
-    while (weft__runq_take(&ex->rq, &it)) {
-        weft__unlock(&ex->mu);
-        if (weft__future_fail_pending(it.f, WEFT_EBROKEN, text) == 0)
-            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
-        else
-            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
-        weft_future_unref(it.f);
-        weft__lock(&ex->mu);
-    }
+    drain(ex, NULL, WEFT_EBROKEN, text);
     weft__unlock(&ex->mu);
 }
 
@@ -576,7 +597,8 @@ static bool owner_check(void *owner, const weft__blocked *b, bool leave)
         if (me->blocked == b)
             me->blocked = NULL;
     } else {
-        stuck = !ex->broken && ex->idle == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
+        stuck = !(weft__runq_closed(&ex->rq) & WEFT__RUNQ_BROKEN) && ex->idle == 0 &&
+                ex->fresh == 0 && ex->alive >= ex->max_workers;
         for (unsigned i = 0; stuck && i < ex->started; i++) {
             const worker *w = &ex->workers[i];
             if (w != me)
@@ -653,35 +675,17 @@ int weft__executor_task_new(weft_executor *ex, weft_future **out)
     return weft__future_new_task(out, NULL, ex, owner_check);
 }
 
-/* With mu held: 0 when a task may be queued now, else why not. */
-static int refusal(const weft_executor *ex)
+/* 0 when a task may be queued now, else why not. */
+static int refusal(weft_executor *ex)
 {
-    if (ex->broken)
-        return WEFT_EBROKEN;
-    if (ex->shutdown)
-        return ESHUTDOWN;
-    return 0;
+    uint64_t bits = weft__runq_closed(&ex->rq);
+    return bits & WEFT__RUNQ_BROKEN ? WEFT_EBROKEN : bits ? ESHUTDOWN : 0;
 }
 
-/* With mu held, after a failed thread start left no thread alive: fails
- * every task still queued. Their submitters returned 0, counting on a start
- * that was in flight (reserve_start does not start another while one is),
- * so nobody would ever run them. Like break_pool, one task at a time with
- * mu released (failing runs done callbacks); stops as soon as another
- * submitter gets a thread going. Returns with mu held. */
-static void fail_stranded(weft_executor *ex)
+/* No thread alive or starting: nobody will run what is queued. */
+static bool no_thread(const weft_executor *ex)
 {
-    weft__task it;
-    while (ex->alive == 0 && !ex->starting && weft__runq_take(&ex->rq, &it)) {
-        weft__unlock(&ex->mu);
-        if (weft__future_fail_pending(it.f, EAGAIN,
-                                      "executor: no worker thread could be started") == 0)
-            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
-        else
-            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
-        weft_future_unref(it.f);
-        weft__lock(&ex->mu);
-    }
+    return ex->alive == 0 && !ex->starting;
 }
 
 /* Everything but the fast path: the first thread starts, lazy starts,
@@ -691,7 +695,7 @@ static void fail_stranded(weft_executor *ex)
  * thread is alive or starting, nobody will run f, queued a moment ago, so
  * it is taken back (EAGAIN: nothing scheduled), and any other task left
  * queued fails with EAGAIN. Returns 0 when f stays queued (a worker will
- * run it) or was already taken, by a worker or by fail_stranded. */
+ * run it) or was already taken, by a worker or by that drain. */
 static int take_back_if_stranded(weft_executor *ex, weft_future *f)
 {
     int rc = 0;
@@ -699,7 +703,11 @@ static int take_back_if_stranded(weft_executor *ex, weft_future *f)
     if (ex->alive == 0 && !ex->starting) {
         if (weft__runq_remove(&ex->rq, weft__future_qnode(f)))
             rc = EAGAIN;
-        fail_stranded(ex);
+        /* Every task still queued: their submitters returned 0, counting on
+         * a start that was in flight (reserve_start does not start another
+         * while one is), so nobody would ever run them. Stops as soon as
+         * another submitter gets a thread going. */
+        drain(ex, no_thread, EAGAIN, "executor: no worker thread could be started");
     }
     weft__unlock(&ex->mu);
     return rc;
@@ -781,7 +789,7 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
             pass_wakeup_on(ex);
             /* The hint fell while we pushed: a thread start failed (the
              * pool's only one, or one below the last). If that left no
-             * thread, its submitter's sweep (fail_stranded) may have run
+             * thread, its submitter's drain (take_back_if_stranded) may have run
              * before our task was in the queue: look again. The hint's
              * store there is seq_cst and comes before that sweep reads the
              * queue; our push comes before this load, so one of the two
@@ -823,20 +831,11 @@ int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
     if (!ex)
         return EINVAL;
     weft__lock(&ex->mu);
-    ex->shutdown = true;
+    weft__runq_close(&ex->rq, WEFT__RUNQ_SHUTDOWN);
     WEFT__CHECK(pthread_cond_broadcast(&ex->work));
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
-    /* One task at a time, so cancelling (which runs done callbacks) happens
-     * without mu. */
-    weft__runq_close(&ex->rq, WEFT__RUNQ_SHUTDOWN);
-    weft__task it;
-    while (cancel_futures && weft__runq_take(&ex->rq, &it)) {
-        weft__unlock(&ex->mu);
-        weft_future_cancel(it.f);
-        atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
-        weft_future_unref(it.f);
-        weft__lock(&ex->mu);
-    }
+    if (cancel_futures)
+        drain(ex, NULL, 0, NULL);
     if (!wait) {
         weft__unlock(&ex->mu);
         return 0;
