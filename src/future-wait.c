@@ -191,6 +191,71 @@ static void block_end(weft_future *reg, const weft__blocked *b)
         reg->owner_check(reg->owner, b, true);
 }
 
+/* One wait in progress: the protocol every wait on futures follows (result,
+ * exception, wait, as_completed), written once: the cancellation protocol
+ * of internal.h on (m, c), the self-deadlock check once before the first
+ * sleep, and the deadline. */
+typedef struct await {
+    pthread_mutex_t *m; /* guards what met() reads */
+    pthread_cond_t *c;  /* signalled when that changes */
+    const weft__deadline *dl;
+    bool (*met)(void *ctx); /* the wait's condition, m held */
+    void *ctx;
+    unsigned *nwaiting; /* counts this thread while it waits (or NULL) */
+    weft__blocked blk;  /* what it waits for, for the self-deadlock check */
+    weft__cancel *tok;  /* set by await_begin */
+    weft_future *reg;
+} await;
+
+/* Called without a->m. Waits until a->met(a->ctx) (returns 0), the calling
+ * task is cancelled (ECANCELED), the deadline passes with the condition
+ * still unmet (ETIMEDOUT), or the wait can never end (EDEADLK, see
+ * block_begin). Returns with a->m held either way: the caller reads the
+ * outcome under it, then calls await_end. */
+static int await_begin(await *a)
+{
+    bool check = weft__future_running != NULL;
+    a->reg = NULL;
+    a->tok = weft__wait_enter(a->m, a->c);
+    weft__lock(a->m);
+    if (a->nwaiting)
+        (*a->nwaiting)++;
+    for (;;) {
+        if (a->met(a->ctx))
+            return 0;
+        if (weft__wait_cancelled(a->tok))
+            return ECANCELED;
+        if (check) {
+            /* The executor's hook takes its lock: call it unlocked, once
+             * (its record stands until await_end), then look again. Outside
+             * the cancel bracket: a weft wait inside the hook would
+             * unregister our token on its way out (see DESIGN). */
+            check = false;
+            weft__unlock(a->m);
+            weft__wait_leave(a->tok);
+            bool dead = block_begin(&a->blk, &a->reg);
+            a->tok = weft__wait_enter(a->m, a->c);
+            weft__lock(a->m);
+            if (dead && !a->met(a->ctx))
+                return EDEADLK;
+            continue;
+        }
+        if (weft__cond_wait(a->c, a->m, a->dl) == ETIMEDOUT && !a->met(a->ctx))
+            return ETIMEDOUT;
+    }
+}
+
+/* Ends the wait await_begin started: releases a->m, leaves the cancel
+ * bracket, withdraws the self-deadlock record. */
+static void await_end(await *a)
+{
+    if (a->nwaiting)
+        (*a->nwaiting)--;
+    weft__unlock(a->m);
+    weft__wait_leave(a->tok);
+    block_end(a->reg, &a->blk);
+}
+
 /* The outcome of a done future; f->mu held. */
 static int outcome_locked(weft_future *f, void **result)
 {
@@ -264,21 +329,23 @@ static bool spin_until_done(weft_future *f)
     }
 }
 
-int weft_future_result(weft_future *f, double timeout, void **result)
+static bool future_done(void *f)
+{
+    return is_done(state_of(f));
+}
+
+/* Waits until f is done, for result() and exception(); call names the
+ * caller and pc is the user's call site (for deadlock reports). Returns 0
+ * when f is done, ETIMEDOUT, ECANCELED, EDEADLK or EINVAL. */
+static int wait_one(weft_future *f, double timeout, const char *call, const void *pc)
 {
     weft__deadline dl;
     if (weft__deadline_init(&dl, timeout) != 0)
         return EINVAL;
-    int rc;
     if (!is_done(state_of(f)) && timeout != 0)
         spin_until_done(f);
-    weft__lock(&f->mu);
-    if (is_done(state_of(f))) {
-        rc = outcome_locked(f, result);
-        weft__unlock(&f->mu);
-        return rc;
-    }
-    weft__unlock(&f->mu);
+    if (is_done(state_of(f)))
+        return 0;
     /* A task waiting on its own future would wait forever. */
     if (runs_here(f))
         return EDEADLK;
@@ -286,61 +353,45 @@ int weft_future_result(weft_future *f, double timeout, void **result)
     /* Deadlock detector (deadlock.c): register in the wait-for graph. */
     weft__dl_wait wf;
     bool wf_on = weft__dl_maybe_on() && weft__dl_on();
-    if (wf_on && weft__dl_wait_future(&wf, f, __builtin_return_address(0)) != 0)
+    if (wf_on && weft__dl_wait_future(&wf, f, pc) != 0)
         return EDEADLK;
 
     weft_future *one[1] = {f};
-    weft__blocked blk = {one, 1, 0, WEFT_FIRST_COMPLETED, dl.forever};
-    weft_future *reg = NULL;
-    bool check = weft__future_running != NULL;
-    weft__cancel *tok = weft__wait_enter(&f->mu, &f->cv);
-    weft__lock(&f->mu);
-    f->nwaiting++;
-    rc = -1;
-    for (;;) {
-        if (is_done(state_of(f)))
-            break;
-        if (weft__wait_cancelled(tok)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (check) {
-            /* The executor's hook takes its lock: call it unlocked, once
-             * (its record stands until block_end), then look again. */
-            check = false;
-            weft__unlock(&f->mu);
-            /* Outside the cancel bracket: a weft wait inside the hook
-             * would unregister our token on its way out (see DESIGN). */
-            weft__wait_leave(tok);
-            bool dead = block_begin(&blk, &reg);
-            tok = weft__wait_enter(&f->mu, &f->cv);
-            weft__lock(&f->mu);
-            if (dead && !is_done(state_of(f))) {
-                rc = EDEADLK;
-                break;
-            }
-            continue;
-        }
-        if (weft__cond_wait(&f->cv, &f->mu, &dl) == ETIMEDOUT && !is_done(state_of(f))) {
-            rc = ETIMEDOUT;
-            break;
-        }
-    }
-    f->nwaiting--;
-    if (rc < 0)
-        rc = outcome_locked(f, result);
-    weft__unlock(&f->mu);
-    weft__wait_leave(tok);
-    block_end(reg, &blk);
+    await a = {.m = &f->mu,
+               .c = &f->cv,
+               .dl = &dl,
+               .met = future_done,
+               .ctx = f,
+               .nwaiting = &f->nwaiting,
+               .blk = {one, 1, 0, WEFT_FIRST_COMPLETED, dl.forever}};
+    int rc = await_begin(&a);
+    await_end(&a);
     if (wf_on)
         weft__dl_wait_done(&wf);
     if (rc == EDEADLK)
-        weft__dl_report_pool("weft_future_result", f);
+        weft__dl_report_pool(call, f);
+    return rc;
+}
+
+int weft_future_result(weft_future *f, double timeout, void **result)
+{
+    if (!f)
+        return EINVAL;
+    int rc = wait_one(f, timeout, "weft_future_result", __builtin_return_address(0));
+    if (rc)
+        return rc;
+    weft__lock(&f->mu);
+    rc = outcome_locked(f, result);
+    weft__unlock(&f->mu);
     return rc;
 }
 
 int weft_future_error(weft_future *f, const char **message)
 {
+    if (message)
+        *message = NULL;
+    if (!f)
+        return EINVAL;
     weft__lock(&f->mu);
     int code = 0;
     const char *msg = NULL;
@@ -372,6 +423,18 @@ static void wait_scan(weft_future *const *fs, size_t n, bool *done, size_t *ndon
     }
 }
 
+struct set_wait {
+    struct waiter *w;
+    weft_wait_mode mode;
+    size_t n;
+};
+
+static bool set_met(void *ctx)
+{
+    struct set_wait *sw = ctx;
+    return wait_met(sw->mode, sw->n, sw->w->ndone, sw->w->nfailed);
+}
+
 int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wait_mode mode,
                       bool *done)
 {
@@ -399,41 +462,15 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
     for (size_t i = 0; i < n; i++)
         link_register(&w->links[i], fs[i]);
 
-    weft__blocked blk = {fs, n, 0, mode, dl.forever};
-    weft_future *reg = NULL;
-    bool check = weft__future_running != NULL;
-    int rc = 0;
-    weft__cancel *tok = weft__wait_enter(&w->mu, &w->cv);
-    weft__lock(&w->mu);
-    for (;;) {
-        if (wait_met(mode, n, w->ndone, w->nfailed))
-            break;
-        if (weft__wait_cancelled(tok)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (check) {
-            check = false;
-            weft__unlock(&w->mu);
-            weft__wait_leave(tok); /* see weft_future_result */
-            bool dead = block_begin(&blk, &reg);
-            tok = weft__wait_enter(&w->mu, &w->cv);
-            weft__lock(&w->mu);
-            if (dead && !wait_met(mode, n, w->ndone, w->nfailed)) {
-                rc = EDEADLK;
-                break;
-            }
-            continue;
-        }
-        if (weft__cond_wait(&w->cv, &w->mu, &dl) == ETIMEDOUT &&
-            !wait_met(mode, n, w->ndone, w->nfailed)) {
-            rc = ETIMEDOUT;
-            break;
-        }
-    }
-    weft__unlock(&w->mu);
-    weft__wait_leave(tok);
-    block_end(reg, &blk);
+    struct set_wait sw = {w, mode, n};
+    await a = {.m = &w->mu,
+               .c = &w->cv,
+               .dl = &dl,
+               .met = set_met,
+               .ctx = &sw,
+               .blk = {fs, n, 0, mode, dl.forever}};
+    int rc = await_begin(&a);
+    await_end(&a);
 
     for (size_t i = 0; i < n; i++)
         link_unregister(&w->links[i]);
@@ -546,48 +583,30 @@ nomem:
     return ENOMEM;
 }
 
+static bool fifo_nonempty(void *w)
+{
+    return ((struct waiter *)w)->head < ((struct waiter *)w)->tail;
+}
+
 int weft_as_completed_next(weft_as_completed *it, weft_future **f)
 {
+    if (!it || !f)
+        return EINVAL;
     if (it->yielded == it->n)
         return ENOENT;
     struct waiter *w = it->w;
-    weft__blocked blk = {it->fs, it->n, it->yielded, WEFT_FIRST_COMPLETED, it->dl.forever};
-    weft_future *reg = NULL;
-    bool check = weft__future_running != NULL;
-    int rc = 0;
-    weft__cancel *tok = weft__wait_enter(&w->mu, &w->cv);
-    weft__lock(&w->mu);
-    for (;;) {
-        if (w->head < w->tail) {
-            *f = w->fifo[w->head++];
-            it->yielded++;
-            break;
-        }
-        if (weft__wait_cancelled(tok)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (check) {
-            check = false;
-            weft__unlock(&w->mu);
-            weft__wait_leave(tok); /* see weft_future_result */
-            bool dead = block_begin(&blk, &reg);
-            tok = weft__wait_enter(&w->mu, &w->cv);
-            weft__lock(&w->mu);
-            if (dead && w->head == w->tail) {
-                rc = EDEADLK;
-                break;
-            }
-            continue;
-        }
-        if (weft__cond_wait(&w->cv, &w->mu, &it->dl) == ETIMEDOUT && w->head == w->tail) {
-            rc = ETIMEDOUT;
-            break;
-        }
+    await a = {.m = &w->mu,
+               .c = &w->cv,
+               .dl = &it->dl,
+               .met = fifo_nonempty,
+               .ctx = w,
+               .blk = {it->fs, it->n, it->yielded, WEFT_FIRST_COMPLETED, it->dl.forever}};
+    int rc = await_begin(&a);
+    if (rc == 0) {
+        *f = w->fifo[w->head++];
+        it->yielded++;
     }
-    weft__unlock(&w->mu);
-    weft__wait_leave(tok);
-    block_end(reg, &blk);
+    await_end(&a);
     if (rc == EDEADLK)
         weft__dl_report_pool("weft_as_completed_next", NULL);
     return rc;
