@@ -386,6 +386,29 @@ int weft_future_result(weft_future *f, double timeout, void **result)
     return rc;
 }
 
+int weft_future_exception(weft_future *f, double timeout, int *code, const char **message)
+{
+    if (!f)
+        return EINVAL;
+    int rc = wait_one(f, timeout, "weft_future_exception", __builtin_return_address(0));
+    if (rc)
+        return rc;
+    weft__lock(&f->mu);
+    if (state_of(f) == WEFT_FUTURE_CANCELLED) {
+        weft__unlock(&f->mu);
+        return ECANCELED;
+    }
+    int err = f->error;
+    const char *msg = err ? (f->message ? f->message : weft_strerror(err)) : NULL;
+    f->error_read = true;
+    weft__unlock(&f->mu);
+    if (code)
+        *code = err;
+    if (message)
+        *message = msg;
+    return 0;
+}
+
 int weft_future_error(weft_future *f, const char **message)
 {
     if (message)
