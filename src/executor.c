@@ -115,7 +115,8 @@ int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
         return EINVAL;
     if (!opts)
         opts = &defaults;
-    if (opts->submit_timeout != opts->submit_timeout || opts->submit_timeout < 0 ||
+    weft__deadline check; /* the timeout convention: NaN and negatives but FOREVER fail */
+    if (weft__deadline_init(&check, opts->submit_timeout) != 0 ||
         (opts->admission != WEFT_ADMIT_BLOCK && opts->admission != WEFT_ADMIT_FAIL) ||
         (opts->stack_size && opts->stack_size < 16384))
         return EINVAL;
@@ -214,8 +215,8 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
             break;
         if (!ex->max_queued || q_len(ex) < ex->max_queued)
             break;
-        if (ex->admission == WEFT_ADMIT_FAIL) {
-            rc = EAGAIN;
+        if (ex->admission == WEFT_ADMIT_FAIL || ex->submit_timeout == 0) {
+            rc = EAGAIN; /* 0 does not block, as a queue's put */
             break;
         }
         if (!entered) {
@@ -223,8 +224,7 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
             weft__unlock(&ex->mu);
             tok = weft__wait_enter(&ex->mu, &ex->room);
             entered = true;
-            WEFT__CHECK(weft__deadline_init(&dl, ex->submit_timeout > 0 ? ex->submit_timeout
-                                                                        : WEFT_FOREVER));
+            WEFT__CHECK(weft__deadline_init(&dl, ex->submit_timeout));
             weft__lock(&ex->mu);
             continue;
         }

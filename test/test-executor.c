@@ -148,8 +148,11 @@ TEST(default_max_workers)
     weft_executor_free(ex);
     weft_executor_opts bad = {.submit_timeout = NAN};
     CHECK_RC(weft_executor_new(&ex, &bad), EINVAL);
-    bad = (weft_executor_opts){.submit_timeout = -1};
+    bad = (weft_executor_opts){.submit_timeout = -2};
     CHECK_RC(weft_executor_new(&ex, &bad), EINVAL);
+    bad = (weft_executor_opts){.submit_timeout = WEFT_FOREVER}; /* the convention: valid */
+    CHECK_OK(weft_executor_new(&ex, &bad));
+    weft_executor_free(ex);
     bad = (weft_executor_opts){.stack_size = 100};
     CHECK_RC(weft_executor_new(&ex, &bad), EINVAL);
 }
@@ -702,6 +705,26 @@ TEST(admission_fail_is_eagain)
     weft_executor_free(ex);
 }
 
+TEST(admission_block_with_zero_timeout_does_not_block)
+{
+    /* The common convention: 0 does not block (it used to mean "no limit"). */
+    weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = 0};
+    weft_executor *ex;
+    CHECK_OK(weft_executor_new(&ex, &o));
+    gate g;
+    gate_init(&g);
+    CHECK_OK(weft_executor_submit(ex, blocker, &g, NULL));
+    gate_wait_arrived(&g, 1);
+    CHECK_OK(weft_executor_submit(ex, noop, NULL, NULL));
+    CHECK_RC(weft_executor_submit(ex, noop, NULL, NULL), EAGAIN);
+    gate_open(&g);
+    weft_executor_shutdown(ex, true, false);
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    CHECK_EQ(st.completed, 2); /* the refused one never ran */
+    weft_executor_free(ex);
+}
+
 TEST(admission_block_times_out)
 {
     weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = 0.05};
@@ -733,7 +756,7 @@ static void *submit_thread(void *p)
 
 TEST(admission_block_waits_for_room)
 {
-    weft_executor_opts o = {.max_workers = 1, .max_queued = 1};
+    weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = WEFT_FOREVER};
     weft_executor *ex;
     CHECK_OK(weft_executor_new(&ex, &o));
     gate g;
@@ -763,7 +786,7 @@ static int submit_into(void *arg, void **result)
 TEST(admission_block_is_cancellable)
 {
     gate_init(&to_gate);
-    weft_executor_opts o = {.max_workers = 1, .max_queued = 1};
+    weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = WEFT_FOREVER};
     weft_executor *full;
     CHECK_OK(weft_executor_new(&full, &o));
     gate g;

@@ -20,7 +20,7 @@ typedef struct weft_executor weft_executor;
 
 /* What submit does when max_queued tasks are already waiting. */
 typedef enum weft_admission {
-    WEFT_ADMIT_BLOCK = 0, /* wait up to submit_timeout for room */
+    WEFT_ADMIT_BLOCK = 0, /* wait up to submit_timeout for room (0: EAGAIN at once) */
     WEFT_ADMIT_FAIL,      /* return EAGAIN at once */
 } weft_admission;
 
@@ -41,18 +41,25 @@ typedef struct weft_executor_opts {
     size_t stack_size;        /* 0: the system default */
     size_t max_queued;        /* tasks waiting for a worker; 0: unbounded */
     weft_admission admission; /* when max_queued is reached */
-    double submit_timeout;    /* for WEFT_ADMIT_BLOCK; 0: no limit */
+    /* For WEFT_ADMIT_BLOCK, the common timeout convention (weft/common.h):
+     * WEFT_FOREVER waits as long as it takes, 0 does not block (EAGAIN),
+     * other negatives and NaN are EINVAL. Set it with max_queued: the {0}
+     * default never blocks, as an unbounded pool never needs to. */
+    double submit_timeout;
 } weft_executor_opts;
 
-/* Creates an executor. No thread starts until work is submitted. opts may be
- * NULL. Returns 0, EINVAL, ENOMEM. Does not block. */
+/* Creates an executor into *out (the caller owns it: weft_executor_free).
+ * No thread starts until work is submitted. opts may be NULL. Returns 0,
+ * EINVAL (NULL out, bad submit_timeout or admission, stack_size under 16
+ * KiB), ENOMEM. Does not block. */
 WEFT_API int weft_executor_new(weft_executor **out, const weft_executor_opts *opts);
 
 /* Schedules fn(arg) (Python's submit). With out non-NULL, stores a future
  * there (the caller owns one reference); with out NULL the task is detached
  * and a failure goes to the unhandled-error hook. Returns 0; ESHUTDOWN after
- * shutdown; WEFT_EBROKEN when broken; EAGAIN (WEFT_ADMIT_FAIL) or ETIMEDOUT
- * (WEFT_ADMIT_BLOCK) when the queue bound is reached; EAGAIN also when no
+ * shutdown; WEFT_EBROKEN when broken; EAGAIN (WEFT_ADMIT_FAIL, or a
+ * submit_timeout of 0) or ETIMEDOUT (WEFT_ADMIT_BLOCK, once submit_timeout
+ * has passed) when the queue bound is reached; EAGAIN also when no
  * worker exists and none could be started (pthread_create failed); then a
  * task that another submit queued at the same moment, counting on that
  * start, fails with EAGAIN too instead of waiting forever; ECANCELED when
