@@ -10,11 +10,18 @@
 /* ------------------------------------------------------------ eager map */
 
 /* Cancels what has not started and waits for the rest: for a map that gives
- * up, so that nothing it submitted is left running. */
-static void abandon(weft_future **fs, size_t n)
+ * up, so that nothing it submitted is left running (its tasks borrow the
+ * caller's args). With `interrupt` (the map's timeout passed), the running
+ * tasks are also asked to stop (weft_cancelled), so that a task that
+ * cooperates does not hold the caller much past its deadline. */
+static void abandon(weft_future **fs, size_t n, bool interrupt)
 {
-    for (size_t i = 0; i < n; i++)
-        weft_future_cancel(fs[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (interrupt)
+            weft_future_interrupt(fs[i]);
+        else
+            weft_future_cancel(fs[i]);
+    }
     for (size_t i = 0; i < n; i++) {
         while (!weft_future_done(fs[i])) {
             /* ECANCELED here means the caller is being cancelled: ask the
@@ -25,10 +32,12 @@ static void abandon(weft_future **fs, size_t n)
     }
 }
 
-int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n, void **results,
-                      int *errors)
+int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n, double timeout,
+                      void **results, int *errors)
 {
-    if (!ex || !fn || (n && (!args || !results)))
+    /* The deadline runs from this call, for the whole map (Python's). */
+    weft__deadline dl;
+    if (!ex || !fn || (n && (!args || !results)) || weft__deadline_init(&dl, timeout))
         return EINVAL;
     weft_future **fs = weft__calloc(n ? n : 1, sizeof *fs);
     if (!fs)
@@ -38,22 +47,24 @@ int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t 
     for (i = 0; i < n; i++) {
         rc = weft_executor_submit(ex, fn, args[i], &fs[i]);
         if (rc) {
-            abandon(fs, i);
+            abandon(fs, i, false);
             break;
         }
     }
     bool any_failed = false;
     for (size_t j = 0; rc == 0 && j < n; j++) {
         results[j] = NULL;
-        int r = weft_future_result(fs[j], WEFT_FOREVER, &results[j]);
+        /* A result that is ready is taken even once the deadline has
+         * passed (timeout 0 does not block), as Python's iterator does. */
+        int r = weft_future_result(fs[j], weft__deadline_remaining(&dl), &results[j]);
         int code = 0;
         if (r == WEFT_EFAILED)
             code = weft_future_error(fs[j], NULL);
         else if (r == ECANCELED && weft_future_cancelled(fs[j]))
             code = ECANCELED; /* e.g. shutdown(cancel_futures) */
         else if (r != 0) {
-            rc = r; /* the caller was cancelled, or EDEADLK */
-            abandon(fs + j, n - j);
+            rc = r; /* the map's timeout, the caller cancelled, or EDEADLK */
+            abandon(fs + j, n - j, r == ETIMEDOUT);
             break;
         }
         if (errors)
@@ -98,6 +109,8 @@ struct weft_map {
     chunk *unsent;                /* pulled but not submitted (submit failed) */
     chunk *retired;               /* last yielded, kept for weft_map_error */
     size_t inflight;              /* inputs pulled and not yet yielded */
+    weft__deadline dl;            /* the whole iteration's, from weft_map_new */
+    bool expired;                 /* dl passed while a weft_map_next waited */
     bool source_done;
     int source_err;
     bool ended;
@@ -173,10 +186,11 @@ static int chunk_done(weft_future *f, void *ud)
 }
 
 int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn *source,
-                 void *source_ud, const weft_map_opts *opts)
+                 void *source_ud, double timeout, const weft_map_opts *opts)
 {
     static const weft_map_opts defaults;
-    if (!out || !ex || !fn || !source)
+    weft__deadline dl;
+    if (!out || !ex || !fn || !source || weft__deadline_init(&dl, timeout))
         return EINVAL;
     if (!opts)
         opts = &defaults;
@@ -191,6 +205,7 @@ int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn 
     m->buffersize = opts->buffersize ? opts->buffersize
                                      : 2 * (size_t)weft_executor_max_workers(ex) * m->chunksize;
     m->unordered = opts->unordered;
+    m->dl = dl;
     weft__mutex_init(&m->mu);
     weft__cond_init(&m->cv);
     *out = m;
@@ -280,10 +295,39 @@ static int refill(weft_map *m)
     return 0;
 }
 
+/* The earlier of two deadlines. */
+static const weft__deadline *earlier(const weft__deadline *a, const weft__deadline *b)
+{
+    if (a->forever)
+        return b;
+    if (b->forever)
+        return a;
+    if (a->at.tv_sec != b->at.tv_sec)
+        return a->at.tv_sec < b->at.tv_sec ? a : b;
+    return a->at.tv_nsec <= b->at.tv_nsec ? a : b;
+}
+
+static const char expired_msg[] = "map: its timeout (given to weft_map_new) passed";
+
+/* The map's own deadline passed: as Python's iterator after TimeoutError,
+ * it yields nothing more; inputs not started are cancelled (running ones
+ * finish; weft_map_free waits for them). Caller's thread, m->mu not held. */
+static int expire(weft_map *m)
+{
+    if (!m->expired) {
+        m->expired = true;
+        for (chunk *c = m->head; c; c = c->next)
+            weft_future_cancel(c->f);
+    }
+    m->err_code = ETIMEDOUT;
+    m->err_msg = expired_msg;
+    return ETIMEDOUT;
+}
+
 int weft_map_next(weft_map *m, double timeout, void **result, void **input)
 {
-    weft__deadline dl;
-    if (!m || weft__deadline_init(&dl, timeout))
+    weft__deadline call_dl;
+    if (!m || weft__deadline_init(&call_dl, timeout))
         return EINVAL;
     chunk_free(m->retired);
     m->retired = NULL;
@@ -291,6 +335,9 @@ int weft_map_next(weft_map *m, double timeout, void **result, void **input)
     m->err_msg = NULL;
     if (m->ended)
         return ENOENT;
+    if (m->expired)
+        return expire(m);
+    const weft__deadline *dl = earlier(&call_dl, &m->dl);
     int rc = refill(m);
     if (rc)
         return rc;
@@ -320,7 +367,7 @@ int weft_map_next(weft_map *m, double timeout, void **result, void **input)
             rc = ECANCELED;
             break;
         }
-        if (weft__cond_wait(&m->cv, &m->mu, &dl) == ETIMEDOUT) {
+        if (weft__cond_wait(&m->cv, &m->mu, dl) == ETIMEDOUT) {
             rc = ETIMEDOUT;
             break;
         }
@@ -333,6 +380,8 @@ int weft_map_next(weft_map *m, double timeout, void **result, void **input)
             return m->source_err; /* after every input it gave was yielded */
         return ENOENT;
     }
+    if (rc == ETIMEDOUT && weft__deadline_passed(&m->dl))
+        return expire(m);
     if (rc)
         return rc;
 
@@ -383,6 +432,11 @@ int weft_map_next(weft_map *m, double timeout, void **result, void **input)
 
 int weft_map_error(weft_map *m, const char **message)
 {
+    if (!m) {
+        if (message)
+            *message = NULL;
+        return EINVAL;
+    }
     if (message)
         *message = m->err_msg;
     return m->err_code;

@@ -220,7 +220,8 @@ TEST(map_keeps_order_when_tasks_finish_out_of_order)
     int errors[8];
     for (int i = 0; i < 8; i++)
         args[i] = (void *)(intptr_t)i;
-    CHECK_RC(weft_executor_map(ex, reverse_task, args, 8, results, errors), WEFT_EFAILED);
+    CHECK_RC(weft_executor_map(ex, reverse_task, args, 8, WEFT_FOREVER, results, errors),
+             WEFT_EFAILED);
     for (int i = 0; i < 8; i++) {
         if (i == 3) {
             CHECK_EQ(errors[i], ERANGE);
@@ -230,13 +231,13 @@ TEST(map_keeps_order_when_tasks_finish_out_of_order)
             CHECK_EQ((intptr_t)results[i], i * 10);
         }
     }
-    CHECK_OK(weft_executor_map(ex, twice, args, 8, results, NULL));
+    CHECK_OK(weft_executor_map(ex, twice, args, 8, WEFT_FOREVER, results, NULL));
     for (int i = 0; i < 8; i++)
         CHECK_EQ((intptr_t)results[i], 2 * i);
-    CHECK_OK(weft_executor_map(ex, twice, NULL, 0, NULL, NULL));
-    CHECK_RC(weft_executor_map(ex, twice, NULL, 3, results, NULL), EINVAL);
+    CHECK_OK(weft_executor_map(ex, twice, NULL, 0, WEFT_FOREVER, NULL, NULL));
+    CHECK_RC(weft_executor_map(ex, twice, NULL, 3, WEFT_FOREVER, results, NULL), EINVAL);
     weft_executor_shutdown(ex, false, false);
-    CHECK_RC(weft_executor_map(ex, twice, args, 8, results, NULL), ESHUTDOWN);
+    CHECK_RC(weft_executor_map(ex, twice, args, 8, WEFT_FOREVER, results, NULL), ESHUTDOWN);
     weft_executor_free(ex);
 }
 
@@ -265,7 +266,7 @@ TEST(lazy_map_endless_source_is_bounded)
     counter_src src = {.limit = -1};
     weft_map_opts o = {.buffersize = 6};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, twice, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, twice, count_source, &src, WEFT_FOREVER, &o));
     CHECK_EQ(atomic_load(&src.pulled), 0); /* nothing before the first next */
     for (long consumed = 0; consumed < 500;) {
         void *r, *in;
@@ -291,7 +292,7 @@ TEST(lazy_map_chunksize_runs_inputs_together)
     counter_src src = {.limit = 20};
     weft_map_opts o = {.chunksize = 5};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, record_thread, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, record_thread, count_source, &src, WEFT_FOREVER, &o));
     void *threads[20];
     for (int i = 0; i < 20; i++) {
         void *in;
@@ -323,7 +324,7 @@ TEST(lazy_map_unordered_yields_in_completion_order)
     counter_src src = {.limit = 2};
     weft_map_opts o = {.unordered = true};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, first_waits, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, first_waits, count_source, &src, WEFT_FOREVER, &o));
     void *r, *in;
     CHECK_OK(weft_map_next(m, WEFT_FOREVER, &r, &in));
     CHECK_EQ((intptr_t)in, 1); /* input 0 is still blocked */
@@ -349,7 +350,7 @@ TEST(lazy_map_failed_item_and_source_error)
     counter_src src = {.limit = -1, .fail_at = 4};
     weft_map_opts o = {.chunksize = 2};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, fail_odd, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, fail_odd, count_source, &src, WEFT_FOREVER, &o));
     for (int i = 0; i < 4; i++) {
         void *r = (void *)1, *in;
         int rc = weft_map_next(m, WEFT_FOREVER, &r, &in);
@@ -389,7 +390,7 @@ TEST(lazy_map_timeout)
     weft_executor *ex = pool(1);
     counter_src src = {.limit = 1};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, gated_twice, count_source, &src, NULL));
+    CHECK_OK(weft_map_new(&m, ex, gated_twice, count_source, &src, WEFT_FOREVER, NULL));
     double t0 = weft_monotonic();
     CHECK_RC(weft_map_next(m, 0.05, NULL, NULL), ETIMEDOUT);
     CHECK(weft_monotonic() - t0 >= 0.05 - 0.001);
@@ -401,6 +402,85 @@ TEST(lazy_map_timeout)
     CHECK_EQ((intptr_t)in, 0);
     CHECK_RC(weft_map_next(m, WEFT_FOREVER, NULL, NULL), ENOENT);
     weft_map_free(m);
+    weft_executor_free(ex);
+}
+
+/* Item 0 at once, every later one waits for to_gate. */
+static int first_free_then_gated(void *arg, void **result)
+{
+    if ((intptr_t)arg != 0)
+        gate_pass(&to_gate);
+    *result = arg;
+    return 0;
+}
+
+TEST(lazy_map_timeout_bounds_the_whole_iteration)
+{
+    gate_init(&to_gate);
+    weft_executor *ex = pool(2);
+    counter_src src = {.limit = 3};
+    weft_map *m;
+    weft_map_opts o = {.buffersize = 3};
+    CHECK_RC(weft_map_new(&m, ex, twice, count_source, &src, NAN, &o), EINVAL);
+    CHECK_RC(weft_map_new(&m, ex, twice, count_source, &src, -2, &o), EINVAL);
+    double t0 = weft_monotonic();
+    CHECK_OK(weft_map_new(&m, ex, first_free_then_gated, count_source, &src, 0.2, &o));
+    void *r = NULL, *in = NULL;
+    CHECK_OK(weft_map_next(m, WEFT_FOREVER, &r, &in));
+    CHECK_EQ((intptr_t)in, 0);
+    /* A poll that times out first is the call's own: the map goes on. */
+    CHECK_RC(weft_map_next(m, 0.01, NULL, NULL), ETIMEDOUT);
+    CHECK_EQ(weft_map_error(m, NULL), 0);
+    /* A call willing to wait forever still ends at the map's deadline,
+     * counted from weft_map_new (a per-call timeout would hang here). */
+    CHECK_RC(weft_map_next(m, WEFT_FOREVER, NULL, NULL), ETIMEDOUT);
+    CHECK(weft_monotonic() - t0 >= 0.2 - 0.001);
+    const char *msg = NULL;
+    CHECK_EQ(weft_map_error(m, &msg), ETIMEDOUT);
+    CHECK(msg != NULL);
+    /* The iteration is over, as Python's iterator after TimeoutError. */
+    CHECK_RC(weft_map_next(m, WEFT_FOREVER, NULL, NULL), ETIMEDOUT);
+    gate_open(&to_gate);
+    weft_map_free(m);
+    CHECK_RC(weft_map_error(NULL, NULL), EINVAL);
+    CHECK_RC(weft_map_next(NULL, 0, NULL, NULL), EINVAL);
+    weft_executor_free(ex);
+}
+
+/* Work of a known length (what is timed, not a synchronisation): stops
+ * early when interrupted. */
+static int sixty_ms(void *arg, void **result)
+{
+    *result = arg;
+    return weft_sleep(0.06) == ECANCELED ? ECANCELED : 0;
+}
+
+TEST(map_timeout_bounds_the_whole_map_not_each_task)
+{
+    /* One worker, four tasks of 60 ms: each result comes within 100 ms of
+     * the one before, but all four take 240 ms. */
+    weft_executor *ex = pool(1);
+    void *args[4] = {(void *)1, (void *)2, (void *)3, (void *)4};
+    void *results[4] = {0};
+    int errors[4] = {-1, -1, -1, -1};
+    CHECK_RC(weft_executor_map(ex, sixty_ms, args, 4, NAN, results, errors), EINVAL);
+    CHECK_RC(weft_executor_map(ex, sixty_ms, args, 4, -0.5, results, errors), EINVAL);
+    double t0 = weft_monotonic();
+    CHECK_RC(weft_executor_map(ex, sixty_ms, args, 4, 0.1, results, errors), ETIMEDOUT);
+    CHECK(weft_monotonic() - t0 >= 0.1 - 0.001);
+    CHECK(results[0] == (void *)1); /* done before the deadline */
+    CHECK_EQ(errors[0], 0);
+    /* Nothing it submitted is left running; what had not started never
+     * will (the cancelled tasks stay queued until a worker skips them). */
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    CHECK_EQ(st.running, 0);
+    CHECK_OK(weft_executor_map(ex, twice, args, 4, 30.0, results, NULL));
+    CHECK(results[3] == (void *)8);
+    CHECK_OK(weft_executor_shutdown(ex, true, false));
+    weft_executor_stats_get(ex, &st);
+    CHECK_EQ(st.cancelled, 2);
+    CHECK_EQ(st.completed + st.failed, 2 + 4);
     weft_executor_free(ex);
 }
 
@@ -423,7 +503,7 @@ TEST(lazy_map_free_cancels_pending)
     counter_src src = {.limit = -1};
     weft_map_opts o = {.buffersize = 8, .chunksize = 2};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, count_ran, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, count_ran, count_source, &src, WEFT_FOREVER, &o));
     CHECK_RC(weft_map_next(m, 0, NULL, NULL), ETIMEDOUT);
     CHECK_EQ(atomic_load(&src.pulled), 8);
     weft_map_free(m); /* every chunk is pending: cancelled, no wait */
@@ -1425,7 +1505,7 @@ TEST(map_under_fault_injection)
     int rc;
     for (long n = 0;; n++) {
         weft__alloc_fail_after(n);
-        rc = weft_executor_map(ex, twice, args, 16, results, NULL);
+        rc = weft_executor_map(ex, twice, args, 16, WEFT_FOREVER, results, NULL);
         weft__alloc_fail_reset();
         if (rc == 0)
             break;
@@ -1438,7 +1518,7 @@ TEST(map_under_fault_injection)
     weft_map *m;
     for (long n = 0;; n++) {
         weft__alloc_fail_after(n);
-        rc = weft_map_new(&m, ex, twice, count_source, &src, NULL);
+        rc = weft_map_new(&m, ex, twice, count_source, &src, WEFT_FOREVER, NULL);
         weft__alloc_fail_reset();
         if (rc == 0)
             break;

@@ -67,14 +67,23 @@ WEFT_API int weft_executor_new(weft_executor **out, const weft_executor_opts *op
  * nothing is scheduled and *out is untouched. May block (admission only). */
 WEFT_API int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out);
 
-/* Ordered map over an array (Python's list(executor.map(fn, args))): runs
- * fn(args[i]) for i < n and stores results[i]. errors (may be NULL) receives
- * each task's code (0 for success). Returns 0 when every task succeeded,
- * WEFT_EFAILED when some failed (their results[i] are NULL; the others still
- * ran), or a submit error (ESHUTDOWN, ENOMEM, ...: nothing is left running).
- * Blocks until all are done. */
+/* Ordered map over an array (Python's list(executor.map(fn, args,
+ * timeout=timeout))): runs fn(args[i]) for i < n and stores results[i].
+ * errors (may be NULL) receives each task's code (0 for success).
+ * `timeout` bounds the whole map, from this call (not each task):
+ * WEFT_FOREVER waits as long as it takes; results already done are taken
+ * even past it. Python's map(fn, xs, ys) over several inputs: pack them
+ * into one array of structs, n the shortest length (see the reference
+ * page). Returns 0 when every task succeeded, WEFT_EFAILED when some failed
+ * (their results[i] are NULL; the others still ran), ETIMEDOUT when the
+ * timeout passed first (tasks not started are cancelled, running ones are
+ * asked to stop, as weft_future_interrupt does, and waited for, since they
+ * borrow args), ECANCELED (the calling task was cancelled), EDEADLK, a
+ * submit error (ESHUTDOWN, ENOMEM, ...), or EINVAL (NULL ex or fn, NULL
+ * arrays with n > 0, bad timeout). On any error but WEFT_EFAILED nothing
+ * it submitted is left running. Blocks. */
 WEFT_API int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n,
-                               void **results, int *errors);
+                               double timeout, void **results, int *errors);
 
 /* A lazy map over an input of any length, even endless. */
 typedef struct weft_map weft_map;
@@ -90,23 +99,34 @@ typedef struct weft_map_opts {
     bool unordered;    /* yield in completion order instead of input order */
 } weft_map_opts;
 
-/* Starts a map of fn over the inputs from source. opts may be NULL. Nothing
- * is submitted until the first weft_map_next. Returns 0, EINVAL, ENOMEM. */
+/* Starts a map of fn over the inputs from source (Python's
+ * executor.map(fn, iterable, timeout=timeout, buffersize=...)). `timeout`
+ * bounds the whole iteration, from this call, as in Python (WEFT_FOREVER:
+ * no bound); see weft_map_next. opts may be NULL. Nothing is submitted
+ * until the first weft_map_next. Returns 0, EINVAL (a NULL argument but
+ * source_ud and opts, a bad timeout), ENOMEM. Does not block. */
 WEFT_API int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn *source,
-                          void *source_ud, const weft_map_opts *opts);
+                          void *source_ud, double timeout, const weft_map_opts *opts);
 
 /* Yields the next result into *result and its input into *input (either may
- * be NULL), keeping up to buffersize inputs in flight. Returns 0; ENOENT at
- * the end; WEFT_EFAILED when this input's task failed (weft_map_error gives
- * the code and message; the map goes on); ETIMEDOUT when `timeout` passed
- * with nothing ready (call again to keep waiting); the source's own error
- * code when it failed (once every input it gave before has been yielded;
- * ENOENT after that); ECANCELED; ESHUTDOWN/ENOMEM from submitting (the
- * inputs already pulled are kept and submitted on the next call). Blocks. */
+ * be NULL), keeping up to buffersize inputs in flight. `timeout` bounds this
+ * call only (a poll: WEFT_FOREVER, 0, or seconds); the map's own timeout
+ * (weft_map_new) bounds them all. Returns 0; ENOENT at the end; WEFT_EFAILED
+ * when this input's task failed (weft_map_error gives the code and message;
+ * the map goes on); ETIMEDOUT when a timeout passed with nothing ready:
+ * this call's (call again to keep waiting; weft_map_error returns 0) or the
+ * map's (the map is over: inputs not started are cancelled, and every later
+ * call returns ETIMEDOUT; weft_map_error returns ETIMEDOUT); the source's
+ * own error code when it failed (once every input it gave before has been
+ * yielded; ENOENT after that); ECANCELED; ESHUTDOWN/ENOMEM from submitting
+ * (the inputs already pulled are kept and submitted on the next call);
+ * EINVAL (NULL m, bad timeout). Blocks. */
 WEFT_API int weft_map_next(weft_map *m, double timeout, void **result, void **input);
 
-/* The error of the task whose failure weft_map_next just returned: its code,
- * and its message through `message` (valid until the next weft_map_next). */
+/* Why the last weft_map_next failed: after WEFT_EFAILED, the task's code;
+ * after ETIMEDOUT, ETIMEDOUT when the map's own timeout passed; otherwise
+ * 0. Its message through `message` (may be NULL; valid until the next
+ * weft_map_next). EINVAL for a NULL m. Never blocks. */
 WEFT_API int weft_map_error(weft_map *m, const char **message);
 
 /* Ends the map: cancels inputs not started, waits for running ones. NULL-safe.
