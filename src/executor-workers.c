@@ -204,7 +204,6 @@ out:
     return have;
 }
 
-
 /* With mu held: reserves the next worker index when the queue (plus
  * `extra` tasks about to be queued) holds more tasks than idle and
  * just-started workers can take, and fewer than MAX_STARTING thread

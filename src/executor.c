@@ -375,6 +375,12 @@ void weft_executor_free(weft_executor *ex)
 void weft_executor_stats_get(const weft_executor *cex, weft_executor_stats *out)
 {
     weft_executor *ex = (weft_executor *)cex;
+    if (!out)
+        return;
+    if (!ex) {
+        *out = (weft_executor_stats){0};
+        return;
+    }
     weft__lock(&ex->mu);
     out->queued = q_len(ex);
     out->threads_alive = ex->alive;
@@ -398,6 +404,8 @@ void weft_executor_stats_get(const weft_executor *cex, weft_executor_stats *out)
 
 unsigned weft_executor_max_workers(const weft_executor *ex)
 {
+    if (!ex)
+        return 0;
     return ex->max_workers;
 }
 

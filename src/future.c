@@ -29,16 +29,14 @@
  * - Done callbacks are detached the same way and run after `mu` is
  *   released, so a callback may call anything on the same future.
  * - A worker's running future is kept in a thread-local
- *   (`weft__future_running`) so that a wait from inside a task can tell what could end it (classify): only
- *   the caller's own task (EDEADLK at once), only its own executor's pool
- *   (ask the executor through owner_check, which reports a pool where every
- *   worker is blocked that way, and otherwise keeps the wait's record for
- *   the workers that block after it; see future-internal.h), or anything
- *   else (a plain wait). The hook is called with no weft lock held, once
- *   per wait, and outside the wait's weft__wait_enter/_leave bracket: the
- *   token has one registration slot, so a weft wait inside the hook would
- *   otherwise clear ours and a cancel request arriving after it could not
- *   wake us.
+ *   (`weft__future_running`) so that a wait from inside a task can tell what could end it
+ * (classify): only the caller's own task (EDEADLK at once), only its own executor's pool (ask the
+ * executor through owner_check, which reports a pool where every worker is blocked that way, and
+ * otherwise keeps the wait's record for the workers that block after it; see future-internal.h), or
+ * anything else (a plain wait). The hook is called with no weft lock held, once per wait, and
+ * outside the wait's weft__wait_enter/_leave bracket: the token has one registration slot, so a
+ * weft wait inside the hook would otherwise clear ours and a cancel request arriving after it could
+ * not wake us.
  * - Deadlock detector hooks (deadlock.c), kept apart: a task's future
  *   records its worker (`runner`) and weft_future_result registers in the
  *   wait-for graph, so "T holds a lock the task needs and waits for the
@@ -315,11 +313,15 @@ int weft__future_new_task(weft_future **out, const char *name, void *owner,
 
 int weft_future_new(weft_future **out, const char *name)
 {
+    if (!out)
+        return EINVAL;
     return weft__future_new_task(out, name, NULL, NULL);
 }
 
 weft_future *weft_future_ref(weft_future *f)
 {
+    if (!f)
+        return NULL;
     atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
     return f;
 }
@@ -351,26 +353,36 @@ void weft_future_unref(weft_future *f)
 
 weft_future_state weft_future_state_of(const weft_future *f)
 {
+    if (!f)
+        return WEFT_FUTURE_PENDING;
     return (weft_future_state)state_of(f);
 }
 
 bool weft_future_cancelled(const weft_future *f)
 {
+    if (!f)
+        return false;
     return state_of(f) == WEFT_FUTURE_CANCELLED;
 }
 
 bool weft_future_running(const weft_future *f)
 {
+    if (!f)
+        return false;
     return state_of(f) == WEFT_FUTURE_RUNNING;
 }
 
 bool weft_future_done(const weft_future *f)
 {
+    if (!f)
+        return false;
     return is_done(state_of(f));
 }
 
 const char *weft_future_name(const weft_future *f)
 {
+    if (!f)
+        return NULL;
     return f->name;
 }
 
@@ -529,6 +541,8 @@ void weft__future_finish_held(weft_future *f, int rc, void *result, char *messag
 
 int weft_future_cancel(weft_future *f)
 {
+    if (!f)
+        return EINVAL;
     weft__lock(&f->mu);
     int st = state_of(f);
     if (st == WEFT_FUTURE_PENDING && complete_locked(f, st, WEFT_FUTURE_CANCELLED, 0, NULL, NULL))
@@ -540,6 +554,8 @@ int weft_future_cancel(weft_future *f)
 
 int weft_future_interrupt(weft_future *f)
 {
+    if (!f)
+        return EINVAL;
     weft__lock(&f->mu);
     int st = state_of(f);
     if (st == WEFT_FUTURE_PENDING && complete_locked(f, st, WEFT_FUTURE_CANCELLED, 0, NULL, NULL))
@@ -556,6 +572,8 @@ int weft_future_interrupt(weft_future *f)
 
 int weft_future_set_running(weft_future *f)
 {
+    if (!f)
+        return EINVAL;
     weft__lock(&f->mu);
     int st = WEFT_FUTURE_PENDING;
     int rc = 0;
@@ -569,6 +587,8 @@ int weft_future_set_running(weft_future *f)
 
 int weft_future_set_result(weft_future *f, void *result)
 {
+    if (!f)
+        return EINVAL;
     weft__lock(&f->mu);
     for (;;) {
         int st = state_of(f);
@@ -584,7 +604,7 @@ int weft_future_set_result(weft_future *f, void *result)
 /* Shared by set_error and fail_pending; `from_running` allows RUNNING. */
 static int fail(weft_future *f, int code, const char *message, bool from_running)
 {
-    if (code == 0)
+    if (!f || code == 0)
         return EINVAL;
     /* Copy before locking; when memory is short the code still gets through
      * and weft_strerror(code) stands in for the text. */
@@ -614,6 +634,8 @@ int weft__future_fail_pending(weft_future *f, int code, const char *message)
 
 int weft_future_add_done_callback(weft_future *f, weft_future_callback_fn *fn, void *ud)
 {
+    if (!f || !fn)
+        return EINVAL;
     struct callback *c = weft__malloc(sizeof *c);
     if (!c)
         return ENOMEM;

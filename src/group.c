@@ -330,6 +330,8 @@ void weft_group_cancel(weft_group *g)
 size_t weft_group_error_count(const weft_group *cg)
 {
     weft_group *g = (weft_group *)cg;
+    if (!g)
+        return 0;
     weft__lock(&g->mu);
     size_t n = g->nerr;
     weft__unlock(&g->mu);
@@ -339,6 +341,8 @@ size_t weft_group_error_count(const weft_group *cg)
 int weft_group_error(const weft_group *cg, size_t i, const char **message, void **arg)
 {
     weft_group *g = (weft_group *)cg;
+    if (!g)
+        return EINVAL;
     int code = 0;
     weft__lock(&g->mu);
     if (i < g->nerr) {

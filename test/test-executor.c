@@ -135,6 +135,66 @@ TEST(submit_and_result)
     weft_executor_free(ex);
 }
 
+static int cb_never(weft_future *f, void *ud)
+{
+    return 0;
+}
+
+TEST(null_handles_are_einval_never_a_crash)
+{
+    /* The rule of weft/common.h, over every call of executor.h, future.h
+     * and group.h. */
+    CHECK_RC(weft_executor_new(NULL, NULL), EINVAL);
+    CHECK_RC(weft_executor_submit(NULL, noop, NULL, NULL), EINVAL);
+    CHECK_RC(weft_executor_map(NULL, noop, NULL, 0, WEFT_FOREVER, NULL, NULL), EINVAL);
+    CHECK_RC(weft_executor_shutdown(NULL, true, false), EINVAL);
+    weft_executor_free(NULL);
+    weft_executor_stats st = {.queued = 7};
+    weft_executor_stats_get(NULL, &st);
+    CHECK_EQ(st.queued, 0);
+    CHECK_EQ(weft_executor_max_workers(NULL), 0);
+    weft_map *m = NULL;
+    CHECK_RC(weft_map_new(&m, NULL, noop, NULL, NULL, WEFT_FOREVER, NULL), EINVAL);
+    CHECK_RC(weft_map_next(NULL, 0, NULL, NULL), EINVAL);
+    CHECK_RC(weft_map_error(NULL, NULL), EINVAL);
+    weft_map_free(NULL);
+
+    CHECK_RC(weft_future_new(NULL, "x"), EINVAL);
+    CHECK(weft_future_ref(NULL) == NULL);
+    weft_future_unref(NULL);
+    CHECK_EQ(weft_future_state_of(NULL), WEFT_FUTURE_PENDING);
+    CHECK(!weft_future_cancelled(NULL));
+    CHECK(!weft_future_running(NULL));
+    CHECK(!weft_future_done(NULL));
+    CHECK(weft_future_name(NULL) == NULL);
+    CHECK_RC(weft_future_result(NULL, 0, NULL), EINVAL);
+    CHECK_RC(weft_future_exception(NULL, 0, NULL, NULL), EINVAL);
+    CHECK_RC(weft_future_error(NULL, NULL), EINVAL);
+    CHECK_RC(weft_future_cancel(NULL), EINVAL);
+    CHECK_RC(weft_future_interrupt(NULL), EINVAL);
+    CHECK_RC(weft_future_add_done_callback(NULL, cb_never, NULL), EINVAL);
+    CHECK_RC(weft_future_set_running(NULL), EINVAL);
+    CHECK_RC(weft_future_set_result(NULL, NULL), EINVAL);
+    CHECK_RC(weft_future_set_error(NULL, EIO, NULL), EINVAL);
+    weft_future *one[1] = {NULL};
+    CHECK_RC(weft_futures_wait(one, 1, 0, WEFT_ALL_COMPLETED, NULL), EINVAL);
+    weft_as_completed *it = NULL;
+    CHECK_RC(weft_as_completed_new(NULL, NULL, 0, 0), EINVAL);
+    CHECK_RC(weft_as_completed_new(&it, one, 1, 0), EINVAL);
+    weft_future *f = NULL;
+    CHECK_RC(weft_as_completed_next(NULL, &f), EINVAL);
+    weft_as_completed_free(NULL);
+
+    weft_group *g = NULL;
+    CHECK_RC(weft_group_new(&g, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_spawn(NULL, noop, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_wait(NULL, 0), EINVAL);
+    weft_group_cancel(NULL);
+    CHECK_EQ(weft_group_error_count(NULL), 0);
+    CHECK_RC(weft_group_error(NULL, 0, NULL, NULL), EINVAL);
+    weft_group_free(NULL);
+}
+
 TEST(default_max_workers)
 {
     weft_executor *ex;

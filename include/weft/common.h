@@ -25,6 +25,12 @@ extern "C" {
  * other than WEFT_FOREVER, are EINVAL. Huge values saturate (about 300 years). */
 #define WEFT_FOREVER (-1.0)
 
+/* Misuse: a NULL handle (or a NULL pointer the function must write through)
+ * is never dereferenced. A function that returns an error code returns
+ * EINVAL; one that returns a value returns a neutral one (0, false, NULL,
+ * WEFT_FUTURE_PENDING) and changes nothing; free and unref functions accept
+ * NULL and do nothing. */
+
 /* The function a thread, a task or a timer runs: Python's `target`.
  *
  * Return 0 for success, optionally storing a result through `result` (it is
