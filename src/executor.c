@@ -293,10 +293,18 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
 
 int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
 {
+    return weft_executor_submit_named(ex, NULL, fn, arg, out);
+}
+
+int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                               weft_future **out)
+{
     if (!ex || !fn)
         return EINVAL;
     weft_future *f;
-    int rc = weft__executor_task_new(ex, &f);
+    /* An unnamed future comes from the free-future cache; a named one is
+     * one allocation with its name inline. */
+    int rc = weft__future_new_task(&f, name, ex, owner_check);
     if (rc)
         return rc;
     /* The caller's reference is taken first: once queued, the task may

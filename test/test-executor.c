@@ -509,26 +509,26 @@ TEST(lazy_map_timeout_bounds_the_whole_iteration)
 
 /* Work of a known length (what is timed, not a synchronisation): stops
  * early when interrupted. */
-static int sixty_ms(void *arg, void **result)
+static int hundred_ms(void *arg, void **result)
 {
     *result = arg;
-    return weft_sleep(0.06) == ECANCELED ? ECANCELED : 0;
+    return weft_sleep(0.1) == ECANCELED ? ECANCELED : 0;
 }
 
 TEST(map_timeout_bounds_the_whole_map_not_each_task)
 {
-    /* One worker, four tasks of 60 ms: each result comes within 100 ms of
-     * the one before, but all four take 240 ms. */
+    /* One worker, four tasks of 100 ms: each result comes within 250 ms of
+     * the one before, but all four take 400 ms. */
     weft_executor *ex = pool(1);
     void *args[4] = {(void *)1, (void *)2, (void *)3, (void *)4};
     void *results[4] = {0};
     int errors[4] = {-1, -1, -1, -1};
-    CHECK_RC(weft_executor_map(ex, sixty_ms, args, 4, NAN, results, errors), EINVAL);
-    CHECK_RC(weft_executor_map(ex, sixty_ms, args, 4, -0.5, results, errors), EINVAL);
+    CHECK_RC(weft_executor_map(ex, hundred_ms, args, 4, NAN, results, errors), EINVAL);
+    CHECK_RC(weft_executor_map(ex, hundred_ms, args, 4, -0.5, results, errors), EINVAL);
     double t0 = weft_monotonic();
-    CHECK_RC(weft_executor_map(ex, sixty_ms, args, 4, 0.1, results, errors), ETIMEDOUT);
-    CHECK(weft_monotonic() - t0 >= 0.1 - 0.001);
-    CHECK(results[0] == (void *)1); /* done before the deadline */
+    CHECK_RC(weft_executor_map(ex, hundred_ms, args, 4, 0.25, results, errors), ETIMEDOUT);
+    CHECK(weft_monotonic() - t0 >= 0.25 - 0.001);
+    CHECK(results[0] == (void *)1); /* done 150 ms before the deadline */
     CHECK_EQ(errors[0], 0);
     /* Nothing it submitted is left running; what had not started never
      * will (the cancelled tasks stay queued until a worker skips them). */
@@ -539,8 +539,8 @@ TEST(map_timeout_bounds_the_whole_map_not_each_task)
     CHECK(results[3] == (void *)8);
     CHECK_OK(weft_executor_shutdown(ex, true, false));
     weft_executor_stats_get(ex, &st);
-    CHECK_EQ(st.cancelled, 2);
-    CHECK_EQ(st.completed + st.failed, 2 + 4);
+    CHECK(st.cancelled >= 1); /* the fourth at least had not started */
+    CHECK_EQ(st.completed + st.failed + st.cancelled, 4 + 4);
     weft_executor_free(ex);
 }
 
@@ -1299,6 +1299,43 @@ TEST(detached_failure_goes_to_the_hook)
     CHECK_STR(seen.msg, "task 5 failed");
     weft_executor_free(ex);
     CHECK_EQ(seen.calls, 1);
+    weft_set_error_hook(NULL, NULL);
+}
+
+static char seen_who[64];
+
+static void record_who_hook(const char *who, int code, const char *message, void *ud)
+{
+    pthread_mutex_lock(&seen.m);
+    snprintf(seen_who, sizeof seen_who, "%s", who);
+    pthread_mutex_unlock(&seen.m);
+    record_hook(who, code, message, ud);
+}
+
+TEST(named_task_is_named_in_reports)
+{
+    weft_set_error_hook(record_who_hook, NULL);
+    weft_executor *ex = pool(1);
+    weft_future *f;
+    CHECK_OK(weft_executor_submit_named(ex, "fetch robots.txt", twice, (void *)2, &f));
+    CHECK_STR(weft_future_name(f), "fetch robots.txt");
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    /* A detached named task that fails is reported under its name. */
+    CHECK_OK(weft_executor_submit_named(ex, "parse page 7", fail_io, (void *)7, NULL));
+    pthread_mutex_lock(&seen.m);
+    while (seen.calls == 0)
+        pthread_cond_wait(&seen.c, &seen.m);
+    pthread_mutex_unlock(&seen.m);
+    CHECK_STR(seen_who, "parse page 7");
+    CHECK_STR(seen.msg, "task 7 failed");
+    /* Unnamed: as before. */
+    CHECK_OK(weft_executor_submit_named(ex, NULL, twice, (void *)1, &f));
+    CHECK(weft_future_name(f) == NULL);
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    CHECK_RC(weft_executor_submit_named(NULL, "x", twice, NULL, NULL), EINVAL);
+    weft_executor_free(ex);
     weft_set_error_hook(NULL, NULL);
 }
 

@@ -67,6 +67,16 @@ WEFT_API int weft_executor_new(weft_executor **out, const weft_executor_opts *op
  * nothing is scheduled and *out is untouched. May block (admission only). */
 WEFT_API int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out);
 
+/* weft_executor_submit for a task with a name (copied; NULL: none, as
+ * submit). The name is the future's (weft_future_name) and names the task
+ * wherever weft reports on it: the unhandled-error hook's `who` (an unread
+ * failure, a failing done callback) and deadlock reports, which otherwise
+ * say "task" or "(unnamed)". Python's tasks have no name; asyncio's do
+ * (create_task(name=)). Same returns as weft_executor_submit. May block
+ * (admission only). */
+WEFT_API int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                                        weft_future **out);
+
 /* Ordered map over an array (Python's list(executor.map(fn, args,
  * timeout=timeout))): runs fn(args[i]) for i < n and stores results[i].
  * errors (may be NULL) receives each task's code (0 for success).
