@@ -353,7 +353,7 @@ static int wait_one(weft_future *f, double timeout, const char *call, const void
     /* Deadlock detector (deadlock.c): register in the wait-for graph. */
     weft__dl_wait wf;
     bool wf_on = weft__dl_maybe_on() && weft__dl_on();
-    if (wf_on && weft__dl_wait_future(&wf, f, pc) != 0)
+    if (wf_on && weft__dl_wait_future(&wf, &f->runner, f->name, pc) != 0)
         return EDEADLK;
 
     weft_future *one[1] = {f};
@@ -369,7 +369,7 @@ static int wait_one(weft_future *f, double timeout, const char *call, const void
     if (wf_on)
         weft__dl_wait_done(&wf);
     if (rc == EDEADLK)
-        weft__dl_report_pool(call, f);
+        weft__dl_report_pool(call, true, f->name);
     return rc;
 }
 
@@ -503,7 +503,7 @@ int weft_futures_wait(weft_future *const *fs, size_t n, double timeout, weft_wai
     if (rc == ETIMEDOUT && wait_met(mode, n, ndone, nfailed))
         rc = 0;
     if (rc == EDEADLK)
-        weft__dl_report_pool("weft_futures_wait", NULL);
+        weft__dl_report_pool("weft_futures_wait", false, NULL);
     return rc;
 }
 
@@ -631,7 +631,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f)
     }
     await_end(&a);
     if (rc == EDEADLK)
-        weft__dl_report_pool("weft_as_completed_next", NULL);
+        weft__dl_report_pool("weft_as_completed_next", false, NULL);
     return rc;
 }
 

@@ -488,11 +488,6 @@ bool weft__future_begin(weft_future *f)
     return true;
 }
 
-uint64_t weft__future_runner(const weft_future *f)
-{
-    return atomic_load_explicit(&((weft_future *)f)->runner, memory_order_relaxed);
-}
-
 static void finish(weft_future *f, int rc, void *result, char *message, bool held)
 {
     atomic_store_explicit(&f->runner, 0, memory_order_relaxed);
