@@ -26,8 +26,12 @@ typedef enum weft_admission {
 
 /* Runs on each worker thread before its first task / when it exits; `index`
  * is the worker's index, 0 .. max_workers-1. An initializer that returns
- * nonzero breaks the executor: every pending future fails with WEFT_EBROKEN
- * and later submits return WEFT_EBROKEN (Python's BrokenThreadPool). */
+ * nonzero breaks the executor for good (Python's BrokenThreadPool): every
+ * queued task fails without running, its future finished with the code
+ * WEFT_EBROKEN (weft_future_result returns WEFT_EFAILED, weft_future_error
+ * WEFT_EBROKEN, with a message naming the worker and the initializer's own
+ * message); every later submit, map or group spawn returns WEFT_EBROKEN
+ * (not ESHUTDOWN, even after a shutdown). */
 typedef int weft_worker_init_fn(void *arg, unsigned index);
 typedef void weft_worker_fini_fn(void *arg, unsigned index);
 

@@ -103,8 +103,15 @@ WEFT_API int weft_future_interrupt(weft_future *f);
  * already done. A nonzero return is reported to the unhandled-error hook. */
 typedef int weft_future_callback_fn(weft_future *f, void *ud);
 
-/* Adds a done callback (Python's add_done_callback); callbacks run in the
- * order added. Returns 0 or ENOMEM (the callback is then not added). */
+/* Adds a done callback (Python's add_done_callback): fn(f, ud) runs exactly
+ * once, if and when f completes (finished, cancelled, or failed unrun by a
+ * broken pool), in the order added; at once, before this returns, when f is
+ * already done. An executor holds its task's future until the task ends, so
+ * its callbacks run even if the caller dropped every reference; a
+ * standalone future released before completion never runs them. Returns 0
+ * (added, or already run: the callback's own failure goes to the hook, not
+ * here), ENOMEM (not added, never runs), EINVAL (NULL f or fn). Blocks only
+ * as long as a callback run at once does. */
 WEFT_API int weft_future_add_done_callback(weft_future *f, weft_future_callback_fn *fn, void *ud);
 
 /* For producers of standalone futures (weft_future_new), as Python's
