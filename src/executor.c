@@ -291,13 +291,9 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     return enqueue_slow(ex, f, fn, arg);
 }
 
-int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
-{
-    return weft_executor_submit_named(ex, NULL, fn, arg, out);
-}
-
-int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
-                               weft_future **out)
+/* Both submits, without a call through the PLT from one to the other. */
+static inline int submit(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                         weft_future **out)
 {
     if (!ex || !fn)
         return EINVAL;
@@ -321,6 +317,17 @@ int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn,
     if (out)
         *out = f;
     return 0;
+}
+
+int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
+{
+    return submit(ex, NULL, fn, arg, out);
+}
+
+int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                               weft_future **out)
+{
+    return submit(ex, name, fn, arg, out);
 }
 
 int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
