@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     weft_executor_opts opts = {.max_workers = (unsigned)ncpu};
     TRY(weft_executor_new(&ex, &opts));
     start = weft_monotonic();
-    TRY(weft_executor_map(ex, count_primes, args, PARTS, counts, NULL));
+    TRY(weft_executor_map(ex, count_primes, args, PARTS, WEFT_FOREVER, counts, NULL));
     double t_par = weft_monotonic() - start;
     weft_executor_free(ex);
     long parallel = 0;

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     struct stock stocks[3] = {{"INFY", 1800}, {"TCS", 3900}, {"WIPRO", 450}};
     void *args[3] = {&stocks[0], &stocks[1], &stocks[2]}, *prices[3];
     double start = weft_monotonic();
-    TRY(weft_executor_map(executor, fetch_price, args, 3, prices, NULL));
+    TRY(weft_executor_map(executor, fetch_price, args, 3, WEFT_FOREVER, prices, NULL));
     for (int i = 0; i < 3; i++)
         printf("%s: %ld\n", stocks[i].name, (long)prices[i]);
     printf("all 3 fetched in %.1f calls' time\n", (weft_monotonic() - start) / scale);

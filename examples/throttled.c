@@ -60,7 +60,8 @@ int main(int argc, char **argv)
     atomic_store(&most_in_flight, 0);
     weft_event_clear(full);
     atomic_store(&fill, 2);
-    weft_executor_opts bounded = {.max_workers = 2, .max_queued = 2};
+    weft_executor_opts bounded = {
+        .max_workers = 2, .max_queued = 2, .submit_timeout = WEFT_FOREVER};
     TRY(weft_executor_new(&ex, &bounded));
     for (int i = 0; i < JOBS; i++)
         TRY(weft_executor_submit(ex, call_api, &delay, NULL)); /* blocks while 2 wait */

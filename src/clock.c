@@ -1,4 +1,5 @@
-/* clock.c: deadlines, monotonic condvars and weft_sleep.
+/* clock.c: deadlines and monotonic condvars (weft_sleep, which is
+ * cancellable, is in sleep.c: this file is below cancellation).
  *
  * DESIGN: relative timeouts are converted once to an absolute CLOCK_MONOTONIC
  * deadline; waits loop on the deadline, never on a fresh relative time, so
@@ -97,33 +98,4 @@ int weft__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const weft__deadline 
         return ETIMEDOUT;
     WEFT__CHECK(rc);
     return 0;
-}
-
-int weft_sleep(double seconds)
-{
-    if (isnan(seconds) || seconds < 0)
-        return EINVAL;
-    weft__deadline dl;
-    WEFT__CHECK(weft__deadline_init(&dl, seconds));
-    /* A private condvar nobody signals but a cancel request. */
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    weft__mutex_init(&m);
-    weft__cond_init(&c);
-    int rc = 0;
-    weft__cancel *tok = weft__wait_enter(&m, &c);
-    weft__lock(&m);
-    for (;;) {
-        if (weft__wait_cancelled(tok)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (weft__cond_wait(&c, &m, &dl) == ETIMEDOUT)
-            break;
-    }
-    weft__unlock(&m);
-    weft__wait_leave(tok);
-    WEFT__CHECK(pthread_cond_destroy(&c));
-    WEFT__CHECK(pthread_mutex_destroy(&m));
-    return rc;
 }

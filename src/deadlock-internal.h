@@ -70,19 +70,25 @@ void weft__dl_report(const char *text);
 typedef struct weft__dl_wait {
     struct weft__dl_wait *next;
     uint64_t self;
-    const weft_lock *lock; /* exactly one of lock and future is set */
-    const weft_future *future;
+    const weft_lock *lock; /* exactly one of lock and runner is set */
+    /* For a future: its runner word (weft__self_id of the worker running
+     * its task, 0 when none) and its name (or NULL), so that this file need
+     * not know the future's layout (future.c calls in, never the reverse). */
+    const atomic_uint_fast64_t *runner;
+    const char *future_name;
     const void *pc;
     char thread[48];
 } weft__dl_wait;
 int weft__dl_wait_lock(weft__dl_wait *w, const weft_lock *l, const void *pc);
-int weft__dl_wait_future(weft__dl_wait *w, const weft_future *f, const void *pc);
+int weft__dl_wait_future(weft__dl_wait *w, const atomic_uint_fast64_t *runner, const char *name,
+                         const void *pc);
 void weft__dl_wait_done(weft__dl_wait *w);
 
 /* A wait from inside a task (call: "weft_future_result"...) returned EDEADLK
  * because its own pool is stuck (every other worker blocked on it, none free):
- * report it (when the detector is on). f may be NULL (a set of futures). */
-void weft__dl_report_pool(const char *call, const weft_future *f);
+ * report it (when the detector is on). one: the call waited on one future
+ * (named `name`, NULL if unnamed), else on a set. */
+void weft__dl_report_pool(const char *call, bool one, const char *name);
 /* A call that would wait for the calling thread itself (call:
  * "weft_executor_shutdown", where: "one of the executor's own workers")
  * returned EDEADLK: report it (when the detector is on). */

@@ -57,7 +57,6 @@
  * Lock order: wf_mu before graph_mu (a wait-for report names lock classes);
  * hook_mu is a leaf; no weft lock is taken by this file. */
 #include "deadlock-internal.h"
-#include "future-internal.h"
 #include "sync-internal.h"
 
 #include <dlfcn.h>
@@ -742,7 +741,7 @@ static uint64_t wf_next(const weft__dl_wait *w)
 {
     if (w->lock)
         return atomic_load_explicit(&((weft_lock *)w->lock)->owner, memory_order_relaxed);
-    return weft__future_runner(w->future);
+    return atomic_load_explicit(w->runner, memory_order_relaxed);
 }
 
 static const weft__dl_wait *wf_find(uint64_t id)
@@ -763,7 +762,7 @@ static void wf_line(report *r, const weft__dl_wait *w, const weft__dl_wait *next
         put(r, "    thread \"%s\" waits (at %s) for lock \"%s\", held by thread \"%s\"\n",
             w->thread, at, c ? c->name : "?", next->thread);
     } else {
-        const char *name = weft_future_name(w->future);
+        const char *name = w->future_name;
         put(r,
             "    thread \"%s\" waits (at %s) for the result of future \"%s\", whose task "
             "runs on thread \"%s\"\n",
@@ -819,14 +818,17 @@ static int wf_enter(weft__dl_wait *w, const void *pc)
 int weft__dl_wait_lock(weft__dl_wait *w, const weft_lock *l, const void *pc)
 {
     w->lock = l;
-    w->future = NULL;
+    w->runner = NULL;
+    w->future_name = NULL;
     return wf_enter(w, pc);
 }
 
-int weft__dl_wait_future(weft__dl_wait *w, const weft_future *f, const void *pc)
+int weft__dl_wait_future(weft__dl_wait *w, const atomic_uint_fast64_t *runner, const char *name,
+                         const void *pc)
 {
     w->lock = NULL;
-    w->future = f;
+    w->runner = runner;
+    w->future_name = name;
     return wf_enter(w, pc);
 }
 
@@ -843,19 +845,18 @@ void weft__dl_wait_done(weft__dl_wait *w)
     weft__unlock(&wf_mu);
 }
 
-void weft__dl_report_pool(const char *call, const weft_future *f)
+void weft__dl_report_pool(const char *call, bool one, const char *name)
 {
     if (!(weft__dl_maybe_on() && weft__dl_on()))
         return;
     char me_[NAME_SIZE];
     thread_name(me_, sizeof me_);
-    const char *name = f ? weft_future_name(f) : NULL;
     report r = {0};
     put(&r,
         "weft: deadlock: thread \"%s\" (a task) called %s on %s%s%s of its own "
         "executor,\n",
-        me_, call, f ? "future \"" : "futures", f ? (name ? name : "(unnamed)") : "",
-        f ? "\"" : "");
+        me_, call, one ? "future \"" : "futures", one ? (name ? name : "(unnamed)") : "",
+        one ? "\"" : "");
     put(&r, "  but every other worker is blocked waiting on the same pool and no other can "
             "start: the work would never run.\n  weft returns EDEADLK instead of waiting "
             "forever.\n");

@@ -1,26 +1,18 @@
-/* executor.c: the thread-pool executor (Python's ThreadPoolExecutor) and
- * map over it, eager (weft_executor_map) and lazy (weft_map_*).
+/* executor.c: the thread-pool executor (Python's ThreadPoolExecutor): the
+ * pool core (workers, wakeups, lazy starts, admission, shutdown). The run
+ * queue is in runq-internal.h and runq.c, map in executor-map.c.
  *
  * DESIGN
- * - One run queue per executor: Vyukov's intrusive MPSC queue. The link
- *   (with the task's function and argument) is the first member of the
- *   future (future-internal.h), so submit allocates nothing but the future.
- *   A push is wait-free (an exchange on the tail, then a store into the
- *   previous node); workers pop under a small consumer lock `qmu`. Between a
- *   pusher's exchange and its store the queue is cut: a popper sees fewer
- *   nodes than were pushed, so it waits (yielding) for the link.
- * - `pushed` counts reservations, taken by each push (one fetch_add) before
- *   it links; shutdown and breakage set flag bits in that same word, so a
- *   submit either reserved before shutdown (and its task is run, or
- *   cancelled by cancel_futures) or is refused. q_len = pushed - popped
- *   counts pushes in progress too: 0 means nothing can turn up without a
- *   new reservation.
+ * - One run queue per executor (runq-internal.h): an intrusive MPSC queue
+ *   whose link is the first member of the future, so submit allocates
+ *   nothing but the future. The queue's `pushed` word also holds the pool's
+ *   closed state (shut down, broken), the only place it is stored: a submit
+ *   either reserved before the pool closed (and its task is run, cancelled
+ *   or failed by the drain) or is refused.
  * - Fast path (the steady state: unbounded queue, every worker started):
  *   submit is the reservation, the link and three loads; no lock unless a
  *   sleeper must be woken. Everything else (lazy starts, max_queued
  *   admission, the first thread) goes through ex->mu (enqueue_slow).
- *   Measured on the 2-core VM, bench-lib-weft tasks 2 1000000: 1.8M -> 2.5M
- *   tasks/s (medians, loaded machine); see the commit log for figures.
  * - Workers start lazily: a submit starts one when the queue holds more
  *   tasks than there are idle and just-started workers to take them, and
  *   fewer than max_workers exist. A new worker, once up, starts the next
@@ -55,681 +47,19 @@
  *   ex->mu held, and ex->mu is never held while calling into future.c, so
  *   future.c may call the self-deadlock check (which takes ex->mu) with a
  *   future's lock held. Lock order: a future's lock, then ex->mu, then
- *   qmu.
+ *   the run queue's mu.
  * - Counters that every task touches (running, completed, failed,
  *   cancelled) are per worker, written by that worker alone (a load and a
  *   store, no lock prefix) and summed by weft_executor_stats_get.
- * - The lazy map keeps its in-flight chunks in its own lists under m->mu;
- *   each chunk's future has a done callback that marks it done and wakes
- *   the consumer. Lock order there: m->mu is only taken by the consumer and
- *   by that callback, never together with ex->mu.
  */
 #include "deadlock-internal.h"
-#include "executor-internal.h"
+#include "executor-pool-internal.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <sched.h>
 #include <unistd.h>
 
-#define SPIN_ROUNDS      4000 /* ~0.4 ms of `pause` on Skylake+, then sleep */
-#define SPIN_YIELD_EVERY 16   /* pauses (~90 ns each on Skylake+) between yields */
-#define MAX_SPINNERS     1
-#define MAX_STARTING     2 /* thread creations in flight at once */
-
-/* `pushed` counts reservations (below) in its low bits; shutdown and
- * breakage set these bits in the same word, so that a reservation and the
- * check that the pool still takes work are one atomic step. */
-#define Q_SHUTDOWN (UINT64_C(1) << 62)
-#define Q_BROKEN   (UINT64_C(1) << 63)
-#define Q_COUNT    (Q_SHUTDOWN - 1)
-
-typedef struct item {
-    weft_future *f;
-    weft_fn *fn;
-    void *arg;
-} item;
-
-typedef struct worker {
-    weft_executor *ex;
-    unsigned index;
-    bool created; /* tid is valid (pthread_create succeeded) */
-    bool hole;    /* its start failed and no later start reused it yet */
-    pthread_t tid;
-    /* Under mu: what this worker's task is blocked on forever, if it is
-     * waiting only for this pool's futures (owner_check). */
-    const weft__blocked *blocked;
-    /* This worker's task counts, written by it alone and summed by
-     * weft_executor_stats_get. Pool-wide atomics were three read-modify-
-     * writes per task on a line every worker shares: ~20% of a tiny
-     * task's samples at 2 workers. Padded so that no two workers' counts
-     * share a line. */
-    char pad0[64];
-    atomic_size_t busy, completed, failed, cancelled;
-    char pad1[64];
-} worker;
-
-struct weft_executor {
-    /* Producer side of the run queue (submitters only), on its own lines. */
-    char pad0[64];
-    _Atomic(weft__qnode *) q_tail; /* last node pushed (exchange) */
-    atomic_uint_fast64_t pushed;   /* reservations | Q_SHUTDOWN | Q_BROKEN */
-    char pad1[64];
-    /* Consumer side (workers), under qmu. */
-    pthread_mutex_t qmu;
-    weft__qnode *q_head;         /* next node to pop (or the stub) */
-    atomic_uint_fast64_t popped; /* tasks popped; written under qmu */
-    weft__qnode stub;            /* Vyukov's stub node: the queue is never empty of nodes */
-    char pad2[64];
-
-    pthread_mutex_t mu;
-    pthread_cond_t work;    /* idle workers sleep here */
-    pthread_cond_t room;    /* submitters blocked on max_queued */
-    pthread_cond_t exit_cv; /* thread starts done, workers exited, join done */
-
-    unsigned max_workers;
-    unsigned started;         /* indexes handed out */
-    unsigned holes;           /* of those, slots whose thread failed to start */
-    atomic_uint started_hint; /* started - holes, readable without mu by submit */
-    unsigned alive;           /* threads running or being created */
-    unsigned fresh;           /* started but not yet in the run loop */
-    unsigned starting;        /* pthread_create calls in flight */
-    atomic_uint idle;         /* in the run loop without a task */
-    /* Changed under mu; read without it by submitters (see DESIGN). */
-    atomic_uint sleeping; /* of the idle: asleep on `work` */
-    atomic_uint spinning; /* of the idle: spinning */
-    atomic_uint waking;   /* sleepers signalled and not yet awake */
-    atomic_uint blocked;  /* submitters waiting for room */
-    unsigned exited;
-    bool shutdown, broken, joining, joined, free_on_exit;
-
-    worker *workers; /* max_workers slots */
-    char *prefix;
-    weft_worker_init_fn *initializer;
-    weft_worker_fini_fn *finalizer;
-    void *init_arg;
-    size_t stack_size;
-    size_t max_queued;
-    weft_admission admission;
-    double submit_timeout;
-
-    /* Tasks no worker ran: cancelled at shutdown, failed when the pool
-     * broke or no thread could start. Each worker counts its own. */
-    atomic_size_t failed, cancelled;
-};
-
-static _Thread_local weft_executor *tls_ex;
-static _Thread_local int tls_index = -1;
 static atomic_uint pool_counter;
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* ------------------------------------------------------------ the queue */
-
-/* Queued tasks: reservations not yet popped. Includes pushes in progress
- * (reserved, not yet linked), so 0 means that nothing can be popped now or
- * later without a new reservation. seq_cst: one side of the sleep and room
- * handshakes (see DESIGN). */
-static size_t q_len(weft_executor *ex)
-{
-    uint64_t pushed = atomic_load(&ex->pushed) & Q_COUNT;
-    uint64_t popped = atomic_load(&ex->popped);
-    return (size_t)(pushed - popped);
-}
-
-/* Vyukov's intrusive MPSC push: wait-free, no lock. Between the exchange and
- * the store into prev, the queue is cut: consumers see the nodes up to prev
- * only (q_pop returns NULL while q_len says more). */
-static void q_link(weft_executor *ex, weft__qnode *n)
-{
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-    weft__qnode *prev = atomic_exchange_explicit(&ex->q_tail, n, memory_order_acq_rel);
-    atomic_store_explicit(&prev->next, n, memory_order_release);
-}
-
-/* Vyukov's pop, with qmu held: the oldest node, or NULL when the queue is
- * empty or cut by a push in progress. A returned node is no longer linked
- * from the queue and no producer will write to it. */
-static weft__qnode *q_pop(weft_executor *ex)
-{
-    weft__qnode *head = ex->q_head;
-    weft__qnode *next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (head == &ex->stub) {
-        if (!next)
-            return NULL;
-        ex->q_head = head = next;
-        next = atomic_load_explicit(&head->next, memory_order_acquire);
-    }
-    if (next) {
-        ex->q_head = next;
-        return head;
-    }
-    if (head != atomic_load_explicit(&ex->q_tail, memory_order_acquire))
-        return NULL; /* a push after head is in progress */
-    /* head is the last node: put the stub behind it so it can go. */
-    q_link(ex, &ex->stub);
-    next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (next) {
-        ex->q_head = next;
-        return head;
-    }
-    return NULL;
-}
-
-/* Takes the oldest task; false when nothing is queued. May be called with
- * mu held (it takes qmu: lock order mu, then qmu). Waits, yielding, for a
- * push in progress to be linked: that takes the pusher two instructions
- * and no lock, unless it was preempted in between. */
-static bool take(weft_executor *ex, item *it)
-{
-    for (;;) {
-        weft__lock(&ex->qmu);
-        weft__qnode *n = q_pop(ex);
-        if (n)
-            atomic_fetch_add(&ex->popped, 1);
-        weft__unlock(&ex->qmu);
-        if (n) {
-            it->f = weft__qnode_future(n);
-            it->fn = n->fn;
-            it->arg = n->arg;
-            return true;
-        }
-        if (q_len(ex) == 0)
-            return false;
-        sched_yield();
-    }
-}
-
-/* Reserves a place (fails with the reason when the pool takes no more work)
- * and links f. The reservation comes first, so q_len counts the task before
- * it is linked: a worker that sees the queue empty cannot miss it. */
-static int q_push(weft_executor *ex, weft_future *f, weft_fn *fn, void *arg)
-{
-    uint64_t old = atomic_fetch_add(&ex->pushed, 1);
-    if (WEFT__UNLIKELY(old & (Q_SHUTDOWN | Q_BROKEN))) {
-        atomic_fetch_sub(&ex->pushed, 1);
-        return old & Q_BROKEN ? WEFT_EBROKEN : ESHUTDOWN;
-    }
-    weft__qnode *n = weft__future_qnode(f);
-    n->fn = fn;
-    n->arg = arg;
-    q_link(ex, n);
-    return 0;
-}
-
-/* With mu held and no worker alive (so nobody pops): unlinks n if it is
- * still queued (a failed thread start takes its task back). Producers may
- * still push behind it: the last node is only detached by moving the tail
- * back with a CAS, which fails if a push has begun after n. */
-static bool q_remove(weft_executor *ex, weft__qnode *n)
-{
-    weft__lock(&ex->qmu);
-    bool found = false;
-    for (;;) {
-        weft__qnode *pred = NULL, *p = ex->q_head;
-        while (p && p != n) {
-            pred = p;
-            p = atomic_load_explicit(&p->next, memory_order_acquire);
-        }
-        if (!p) {
-            /* The end, or a cut before n: n is linked, so only an earlier
-             * push in progress can hide it. */
-            if (q_len(ex) == 0 || atomic_load(&ex->q_tail) == pred)
-                break; /* not queued (a shutdown drained it) */
-            weft__unlock(&ex->qmu);
-            sched_yield();
-            weft__lock(&ex->qmu);
-            continue;
-        }
-        weft__qnode *next = atomic_load_explicit(&n->next, memory_order_acquire);
-        if (next) {
-            if (pred)
-                atomic_store_explicit(&pred->next, next, memory_order_relaxed);
-            else
-                ex->q_head = next;
-            found = true;
-            break;
-        }
-        /* n is last: make its predecessor (the stub when n is first, as
-         * the stub is then not queued) the last node instead. */
-        weft__qnode *before = pred ? pred : &ex->stub;
-        atomic_store_explicit(&before->next, NULL, memory_order_relaxed);
-        if (!pred)
-            ex->q_head = &ex->stub;
-        weft__qnode *expect = n;
-        if (atomic_compare_exchange_strong(&ex->q_tail, &expect, before)) {
-            found = true;
-            break;
-        }
-        /* A push behind n has begun: undo, let it link, and unlink n then. */
-        if (pred)
-            atomic_store_explicit(&pred->next, n, memory_order_relaxed);
-        else
-            ex->q_head = n;
-        weft__unlock(&ex->qmu);
-        sched_yield();
-        weft__lock(&ex->qmu);
-    }
-    if (found)
-        atomic_fetch_add(&ex->popped, 1);
-    weft__unlock(&ex->qmu);
-    return found;
-}
-
-/* After a pop: a submitter blocked on max_queued may go on (seq_cst: the
- * other side of the submitter's blocked++ then q_len). */
-static void signal_room(weft_executor *ex)
-{
-    if (WEFT__UNLIKELY(atomic_load(&ex->blocked))) {
-        weft__lock(&ex->mu);
-        WEFT__CHECK(pthread_cond_signal(&ex->room));
-        weft__unlock(&ex->mu);
-    }
-}
-
-/* ------------------------------------------------------------ workers */
-
-static void destroy(weft_executor *ex)
-{
-    WEFT__CHECK(pthread_cond_destroy(&ex->work));
-    WEFT__CHECK(pthread_cond_destroy(&ex->room));
-    WEFT__CHECK(pthread_cond_destroy(&ex->exit_cv));
-    WEFT__CHECK(pthread_mutex_destroy(&ex->mu));
-    WEFT__CHECK(pthread_mutex_destroy(&ex->qmu));
-    weft__free(ex->workers);
-    weft__free(ex->prefix);
-    weft__free(ex);
-}
-
-/* One more in a count that only the calling worker writes: no lock prefix. */
-static inline void bump(atomic_size_t *c)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
-
-static void run_item(worker *w, const item *it)
-{
-    weft_future *f = it->f;
-    if (!weft__future_begin(f)) {
-        bump(&w->cancelled);
-        weft_future_unref(f);
-        return;
-    }
-    atomic_store_explicit(&w->busy, 1, memory_order_relaxed);
-    weft__error_clear();
-    void *result = NULL;
-    int rc = it->fn(it->arg, &result);
-    char *message = rc ? weft__error_take(rc) : NULL;
-    /* Counted before finish, so whoever sees the future done also sees it
-     * counted. */
-    bump(rc ? &w->failed : &w->completed);
-    atomic_store_explicit(&w->busy, 0, memory_order_relaxed);
-    weft__future_finish_held(f, rc, result, message);
-    /* The executor's own reference: for a detached task the last one, and
-     * future.c then reports an unread failure to the hook. */
-    weft_future_unref(f);
-}
-
-/* With mu held: wakes one sleeper if the queue has work that no spinning or
- * waking worker will take. At most one wakeup is in flight at a time (as Go's
- * scheduler does): a woken worker that finds more work wakes the next, so
- * the pool ramps up as fast as the backlog needs, and tiny tasks that the
- * running workers keep up with cost no futex calls at all. */
-static void wake_one(weft_executor *ex)
-{
-    if (q_len(ex) && atomic_load(&ex->sleeping) > atomic_load(&ex->waking) &&
-        !atomic_load(&ex->spinning) && !atomic_load(&ex->waking)) {
-        atomic_fetch_add(&ex->waking, 1);
-        WEFT__CHECK(pthread_cond_signal(&ex->work));
-    }
-}
-
-/* With mu held, by a worker that slept and has just taken a task: passes
- * the wakeup on to up to two more sleepers while the queue holds more tasks
- * than there are wakeups in flight. Each woken worker doing the same wakes
- * a burst's sleepers in log2(n) hops of wakeup latency instead of n (one
- * hop is a futex wake plus a scheduling delay, 10-30 us on the 2-core VM).
- * Counts the wakeups under mu and returns how many to signal: the caller
- * signals after unlocking, so that the woken do not queue up behind our
- * futex calls for mu (a woken worker reacquires mu on its way out of the
- * wait). Measured, 2,000 x 10 ms on a warm pool of 200: the last worker's
- * first task started 3-6 ms after the burst began with one wakeup in
- * flight, 1.8-3.4 ms with the fan-out. Tiny tasks keep
- * the one-in-flight rule at the submitter (wake_one), so a pool whose
- * running workers keep up wakes nobody. */
-static unsigned wake_fanout(weft_executor *ex)
-{
-    unsigned n = 0;
-    for (; n < 2; n++) {
-        unsigned waking = atomic_load(&ex->waking);
-        if (q_len(ex) <= waking || atomic_load(&ex->sleeping) <= waking)
-            break;
-        atomic_fetch_add(&ex->waking, 1);
-    }
-    return n;
-}
-
-/* Without mu: wake_one (under mu), when a lock-free look says a sleeper
- * may be needed: someone sleeps, nobody spins or is being woken, and work
- * is queued. The queue is looked at last: the steady state of tiny tasks
- * has a spinner, and then the look costs two loads. */
-static void pass_wakeup_on(weft_executor *ex)
-{
-    if (atomic_load(&ex->sleeping) && !atomic_load(&ex->spinning) && !atomic_load(&ex->waking) &&
-        q_len(ex)) {
-        weft__lock(&ex->mu);
-        wake_one(ex);
-        weft__unlock(&ex->mu);
-    }
-}
-
-/* Called with mu held and the queue seen empty: waits for work, shutdown
- * or breakage. Returns true with the task taken and mu released, false
- * with mu held. Idle (counted in `idle`) from entry until the task is
- * taken, both under mu while the lazy-start rule can still start workers:
- * it never sees a worker as idle that is about to run a task. */
-static bool wait_for_work(weft_executor *ex, item *it)
-{
-    bool have = false;
-    atomic_fetch_add(&ex->idle, 1);
-    if (atomic_load(&ex->spinning) < MAX_SPINNERS) {
-        atomic_fetch_add(&ex->spinning, 1);
-        weft__unlock(&ex->mu);
-        for (int i = 0; i < SPIN_ROUNDS; i++) {
-            if (q_len(ex))
-                break;
-            cpu_relax();
-            /* A submitter waiting in result() may share our CPU: let it
-             * (or anyone) run now and then instead of burning a slice. */
-            if (i % SPIN_YIELD_EVERY == SPIN_YIELD_EVERY - 1)
-                sched_yield();
-        }
-        if (q_len(ex) &&
-            atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >= ex->max_workers &&
-            take(ex, it)) {
-            /* Every worker started: no lazy start depends on our being
-             * idle, so we took the task without mu, which a submitter
-             * timing its round trip would wait for (rtt p50 2 -> 4 us on
-             * the 2-core VM when this went through mu). spinning-- after
-             * the take, then the look at the queue: as under mu. */
-            atomic_fetch_sub(&ex->spinning, 1);
-            atomic_fetch_sub(&ex->idle, 1);
-            pass_wakeup_on(ex);
-            return true;
-        }
-        weft__lock(&ex->mu);
-        /* Before we look again: a submitter that saw us spinning did not
-         * wake anyone, so we must see its task now. */
-        atomic_fetch_sub(&ex->spinning, 1);
-        have = take(ex, it);
-        if (have || ex->shutdown || ex->broken)
-            goto out;
-    }
-    /* Going to sleep: the pool is idle, so return what a burst left in
-     * the future cache (a no-op unless it holds much). Not under mu. */
-    weft__unlock(&ex->mu);
-    weft__future_cache_trim();
-    weft__lock(&ex->mu);
-    /* Before looking at the queue (seq_cst): a submitter that finds no
-     * sleeper after its reservation will have its task seen here. */
-    atomic_fetch_add(&ex->sleeping, 1);
-    for (;;) {
-        if ((have = take(ex, it)) || ex->shutdown || ex->broken)
-            break;
-        weft__cond_wait(&ex->work, &ex->mu, NULL);
-        if (atomic_load(&ex->waking))
-            atomic_fetch_sub(&ex->waking, 1);
-    }
-    atomic_fetch_sub(&ex->sleeping, 1);
-out:
-    atomic_fetch_sub(&ex->idle, 1);
-    if (have) {
-        unsigned n = wake_fanout(ex); /* more than we took: pass it on */
-        weft__unlock(&ex->mu);
-        while (n--)
-            WEFT__CHECK(pthread_cond_signal(&ex->work));
-    }
-    return have;
-}
-
-static int start_worker(weft_executor *ex, unsigned index);
-
-/* With mu held: reserves the next worker index when the queue (plus
- * `extra` tasks about to be queued) holds more tasks than idle and
- * just-started workers can take, and fewer than MAX_STARTING thread
- * creations are in flight; returns it, or -1. Creating a thread costs
- * 70-150 us on a busy VM, so a burst of blocking tasks must not serialise
- * that on the submitter: a new worker starts the next one, while the
- * submitter goes on queueing. */
-static int reserve_start(weft_executor *ex, size_t extra)
-{
-    if (ex->shutdown || ex->broken || ex->started - ex->holes >= ex->max_workers ||
-        ex->starting >= MAX_STARTING || q_len(ex) + extra <= atomic_load(&ex->idle) + ex->fresh)
-        return -1;
-    ex->alive++;
-    ex->fresh++;
-    ex->starting++;
-    unsigned index;
-    if (ex->holes) {
-        /* A slot whose start failed while a later one was already handed
-         * out: fill it, or the pool would run one worker short for good. */
-        for (index = 0; !ex->workers[index].hole; index++)
-            ;
-        ex->workers[index].hole = false;
-        ex->holes--;
-    } else {
-        index = ex->started++;
-    }
-    atomic_store_explicit(&ex->started_hint, ex->started - ex->holes, memory_order_relaxed);
-    return (int)index;
-}
-
-static void run_loop(weft_executor *ex)
-{
-    worker *me = &ex->workers[tls_index];
-    item it;
-    weft__lock(&ex->mu);
-    /* Still counted in `fresh` while unlocked here, so nobody starts a
-     * thread for the task we are about to take. */
-    int next = reserve_start(ex, 0);
-    if (next >= 0) {
-        weft__unlock(&ex->mu);
-        start_worker(ex, (unsigned)next); /* on failure, we are still here */
-        weft__lock(&ex->mu);
-    }
-    /* Our first take and fresh-- in one critical section (see wait_for_work). */
-    bool have = take(ex, &it);
-    ex->fresh--;
-    for (;;) {
-        if (!have) {
-            if (ex->shutdown || ex->broken)
-                break; /* and the queue is empty */
-            if (!wait_for_work(ex, &it))
-                continue; /* mu still held */
-        } else {
-            weft__unlock(&ex->mu);
-        }
-        /* Busy: pops take qmu only, never mu. */
-        do {
-            signal_room(ex);
-            run_item(me, &it);
-        } while (take(ex, &it));
-        weft__lock(&ex->mu);
-        have = take(ex, &it); /* idle only if still empty under mu */
-    }
-    weft__unlock(&ex->mu);
-}
-
-/* An initializer failed: the executor is broken (Python's BrokenThreadPool).
- * Fails every queued task; later submits see WEFT_EBROKEN. */
-static void break_pool(weft_executor *ex, unsigned index, const char *why)
-{
-    char text[1280];
-    snprintf(text, sizeof text, "executor broken: initializer of worker %u failed: %s", index,
-             why ? why : "?");
-    weft__lock(&ex->mu);
-    ex->fresh--;
-    ex->broken = true;
-    atomic_fetch_or(&ex->pushed, Q_BROKEN);
-    WEFT__CHECK(pthread_cond_broadcast(&ex->work));
-    WEFT__CHECK(pthread_cond_broadcast(&ex->room));
-    item it;
-    while (take(ex, &it)) {
-        weft__unlock(&ex->mu);
-        if (weft__future_fail_pending(it.f, WEFT_EBROKEN, text) == 0)
-            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
-        else
-            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
-        weft_future_unref(it.f);
-        weft__lock(&ex->mu);
-    }
-    weft__unlock(&ex->mu);
-}
-
-/* With mu held, after a worker exited or a thread start finished: true when
- * weft_executor_free ran on one of our workers and everything is over.
- * Nobody will join the workers then, so this lets every thread go; the
- * caller frees ex after unlocking. */
-static bool last_out(weft_executor *ex)
-{
-    if (!ex->free_on_exit || ex->alive || ex->starting)
-        return false;
-    for (unsigned i = 0; i < ex->started; i++)
-        if (ex->workers[i].created)
-            WEFT__CHECK(pthread_detach(ex->workers[i].tid));
-    return true;
-}
-
-static void worker_exit(weft_executor *ex)
-{
-    weft__lock(&ex->mu);
-    ex->exited++;
-    ex->alive--;
-    bool last = last_out(ex);
-    WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
-    weft__unlock(&ex->mu);
-    if (last)
-        destroy(ex);
-}
-
-static void *worker_main(void *p)
-{
-    worker *w = p;
-    weft_executor *ex = w->ex;
-    unsigned index = w->index;
-    char name[16]; /* the kernel keeps 15 bytes */
-    snprintf(name, sizeof name, "%s_%u", ex->prefix, index);
-    pthread_setname_np(pthread_self(), name);
-    tls_ex = ex;
-    tls_index = (int)index;
-
-    bool ok = true;
-    if (ex->initializer) {
-        weft__error_clear();
-        int rc = ex->initializer(ex->init_arg, index);
-        if (rc) {
-            char *msg = weft__error_take(rc);
-            break_pool(ex, index, msg ? msg : weft_strerror(rc));
-            weft__free(msg);
-            ok = false;
-        }
-    }
-    if (ok) {
-        run_loop(ex);
-        if (ex->finalizer)
-            ex->finalizer(ex->init_arg, index);
-    }
-    tls_ex = NULL;
-    tls_index = -1;
-    worker_exit(ex);
-    return NULL;
-}
-
-static atomic_long start_seq, start_fail_from, start_fail_n;
-
-void weft__start_fail(long from, long n)
-{
-    atomic_store(&start_fail_n, 0);
-    atomic_store(&start_seq, 0);
-    atomic_store(&start_fail_from, from);
-    atomic_store(&start_fail_n, n);
-}
-
-/* An injected failure waits (up to 20 ms) until a later worker index has been
- * handed out, so that it leaves a hole below `started`: the case a real
- * failure reaches only when two starts overlap. */
-static bool start_injected_failure(weft_executor *ex, unsigned index)
-{
-    long n = atomic_load_explicit(&start_fail_n, memory_order_relaxed);
-    if (WEFT__LIKELY(n == 0))
-        return false;
-    long k = atomic_fetch_add(&start_seq, 1) - atomic_load(&start_fail_from);
-    if (k < 0 || k >= n)
-        return false;
-    for (int i = 0; i < 200; i++) {
-        weft__lock(&ex->mu);
-        bool later = ex->started > index + 1;
-        weft__unlock(&ex->mu);
-        if (later)
-            break;
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    return true;
-}
-
-/* Starts the worker whose slot was reserved under mu. Called without mu. */
-static int start_worker(weft_executor *ex, unsigned index)
-{
-    worker *w = &ex->workers[index];
-    w->ex = ex;
-    w->index = index;
-    pthread_attr_t attr;
-    WEFT__CHECK(pthread_attr_init(&attr));
-    int rc = 0;
-    if (ex->stack_size)
-        rc = pthread_attr_setstacksize(&attr, ex->stack_size);
-    pthread_t tid;
-    if (!rc)
-        rc = start_injected_failure(ex, index) ? EAGAIN
-                                               : pthread_create(&tid, &attr, worker_main, w);
-    WEFT__CHECK(pthread_attr_destroy(&attr));
-    weft__lock(&ex->mu);
-    ex->starting--;
-    if (rc == 0) {
-        w->tid = tid;
-        w->created = true;
-    } else {
-        ex->alive--;
-        ex->fresh--;
-        if (index + 1 == ex->started) {
-            ex->started--;
-        } else {
-            w->hole = true;
-            ex->holes++;
-        }
-        /* seq_cst: see the recheck in weft__executor_enqueue's fast path. */
-        atomic_store(&ex->started_hint, ex->started - ex->holes);
-    }
-    /* The new worker may have run a task that freed the pool, and exited,
-     * before we got here: then we are the last one out. */
-    bool last = last_out(ex);
-    WEFT__CHECK(pthread_cond_broadcast(&ex->exit_cv));
-    weft__unlock(&ex->mu);
-    if (last) {
-        destroy(ex);
-        return 0; /* the queue was drained: nothing for the caller to undo */
-    }
-    return rc;
-}
 
 /* ------------------------------------------------------------ public */
 
@@ -747,16 +77,17 @@ static int start_worker(weft_executor *ex, unsigned index)
 static bool owner_check(void *owner, const weft__blocked *b, bool leave)
 {
     weft_executor *ex = owner;
-    if (tls_ex != ex || tls_index < 0)
+    if (weft__pool_self != ex || weft__pool_index < 0)
         return false;
-    worker *me = &ex->workers[tls_index];
+    worker *me = &ex->workers[weft__pool_index];
     weft__lock(&ex->mu);
     bool stuck = false;
     if (leave) {
         if (me->blocked == b)
             me->blocked = NULL;
     } else {
-        stuck = !ex->broken && ex->idle == 0 && ex->fresh == 0 && ex->alive >= ex->max_workers;
+        stuck = !(weft__runq_closed(&ex->rq) & WEFT__RUNQ_BROKEN) && ex->idle == 0 &&
+                ex->fresh == 0 && ex->alive >= ex->max_workers;
         for (unsigned i = 0; stuck && i < ex->started; i++) {
             const worker *w = &ex->workers[i];
             if (w != me)
@@ -784,7 +115,8 @@ int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
         return EINVAL;
     if (!opts)
         opts = &defaults;
-    if (opts->submit_timeout != opts->submit_timeout || opts->submit_timeout < 0 ||
+    weft__deadline check; /* the timeout convention: NaN and negatives but FOREVER fail */
+    if (weft__deadline_init(&check, opts->submit_timeout) != 0 ||
         (opts->admission != WEFT_ADMIT_BLOCK && opts->admission != WEFT_ADMIT_FAIL) ||
         (opts->stack_size && opts->stack_size < 16384))
         return EINVAL;
@@ -806,16 +138,13 @@ int weft_executor_new(weft_executor **out, const weft_executor_opts *opts)
         weft__free(ex);
         return ENOMEM;
     }
-    atomic_init(&ex->stub.next, NULL);
-    atomic_init(&ex->q_tail, &ex->stub);
-    ex->q_head = &ex->stub;
+    weft__runq_init(&ex->rq);
     /* Adaptive: submitter and workers hold mu for a few instructions, so a
      * short spin beats a futex sleep (measured: see bench-executor.c). */
     pthread_mutexattr_t ma;
     WEFT__CHECK(pthread_mutexattr_init(&ma));
     WEFT__CHECK(pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP));
     WEFT__CHECK(pthread_mutex_init(&ex->mu, &ma));
-    WEFT__CHECK(pthread_mutex_init(&ex->qmu, &ma));
     WEFT__CHECK(pthread_mutexattr_destroy(&ma));
     weft__cond_init(&ex->work);
     weft__cond_init(&ex->room);
@@ -836,35 +165,17 @@ int weft__executor_task_new(weft_executor *ex, weft_future **out)
     return weft__future_new_task(out, NULL, ex, owner_check);
 }
 
-/* With mu held: 0 when a task may be queued now, else why not. */
-static int refusal(const weft_executor *ex)
+/* 0 when a task may be queued now, else why not. */
+static int refusal(weft_executor *ex)
 {
-    if (ex->broken)
-        return WEFT_EBROKEN;
-    if (ex->shutdown)
-        return ESHUTDOWN;
-    return 0;
+    uint64_t bits = weft__runq_closed(&ex->rq);
+    return bits & WEFT__RUNQ_BROKEN ? WEFT_EBROKEN : bits ? ESHUTDOWN : 0;
 }
 
-/* With mu held, after a failed thread start left no thread alive: fails
- * every task still queued. Their submitters returned 0, counting on a start
- * that was in flight (reserve_start does not start another while one is),
- * so nobody would ever run them. Like break_pool, one task at a time with
- * mu released (failing runs done callbacks); stops as soon as another
- * submitter gets a thread going. Returns with mu held. */
-static void fail_stranded(weft_executor *ex)
+/* No thread alive or starting: nobody will run what is queued. */
+static bool no_thread(const weft_executor *ex)
 {
-    item it;
-    while (ex->alive == 0 && !ex->starting && take(ex, &it)) {
-        weft__unlock(&ex->mu);
-        if (weft__future_fail_pending(it.f, EAGAIN,
-                                      "executor: no worker thread could be started") == 0)
-            atomic_fetch_add_explicit(&ex->failed, 1, memory_order_relaxed);
-        else
-            atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
-        weft_future_unref(it.f);
-        weft__lock(&ex->mu);
-    }
+    return ex->alive == 0 && !ex->starting;
 }
 
 /* Everything but the fast path: the first thread starts, lazy starts,
@@ -874,15 +185,19 @@ static void fail_stranded(weft_executor *ex)
  * thread is alive or starting, nobody will run f, queued a moment ago, so
  * it is taken back (EAGAIN: nothing scheduled), and any other task left
  * queued fails with EAGAIN. Returns 0 when f stays queued (a worker will
- * run it) or was already taken, by a worker or by fail_stranded. */
+ * run it) or was already taken, by a worker or by that drain. */
 static int take_back_if_stranded(weft_executor *ex, weft_future *f)
 {
     int rc = 0;
     weft__lock(&ex->mu);
     if (ex->alive == 0 && !ex->starting) {
-        if (q_remove(ex, weft__future_qnode(f)))
+        if (weft__runq_remove(&ex->rq, weft__future_qnode(f)))
             rc = EAGAIN;
-        fail_stranded(ex);
+        /* Every task still queued: their submitters returned 0, counting on
+         * a start that was in flight (reserve_start does not start another
+         * while one is), so nobody would ever run them. Stops as soon as
+         * another submitter gets a thread going. */
+        weft__pool_drain(ex, no_thread, EAGAIN, "executor: no worker thread could be started");
     }
     weft__unlock(&ex->mu);
     return rc;
@@ -900,8 +215,8 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
             break;
         if (!ex->max_queued || q_len(ex) < ex->max_queued)
             break;
-        if (ex->admission == WEFT_ADMIT_FAIL) {
-            rc = EAGAIN;
+        if (ex->admission == WEFT_ADMIT_FAIL || ex->submit_timeout == 0) {
+            rc = EAGAIN; /* 0 does not block, as a queue's put */
             break;
         }
         if (!entered) {
@@ -909,8 +224,7 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
             weft__unlock(&ex->mu);
             tok = weft__wait_enter(&ex->mu, &ex->room);
             entered = true;
-            WEFT__CHECK(weft__deadline_init(&dl, ex->submit_timeout > 0 ? ex->submit_timeout
-                                                                        : WEFT_FOREVER));
+            WEFT__CHECK(weft__deadline_init(&dl, ex->submit_timeout));
             weft__lock(&ex->mu);
             continue;
         }
@@ -937,14 +251,14 @@ static int enqueue_slow(weft_executor *ex, weft_future *f, weft_fn *fn, void *ar
         WEFT__CHECK(pthread_cond_signal(&ex->room));
     int start = -1;
     if (rc == 0) {
-        rc = q_push(ex, f, fn, arg); /* cannot be refused: checked under mu */
-        wake_one(ex);
-        start = reserve_start(ex, 0);
+        rc = weft__runq_push(&ex->rq, f, fn, arg); /* cannot be refused: checked under mu */
+        weft__pool_wake_one(ex);
+        start = weft__pool_reserve_start(ex, 0);
     }
     weft__unlock(&ex->mu);
     if (entered)
         weft__wait_leave(tok);
-    if (start >= 0 && start_worker(ex, (unsigned)start) != 0)
+    if (start >= 0 && weft__pool_start_worker(ex, (unsigned)start) != 0)
         rc = take_back_if_stranded(ex, f);
     return rc;
 }
@@ -959,12 +273,12 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     if (WEFT__LIKELY(!ex->max_queued &&
                      atomic_load_explicit(&ex->started_hint, memory_order_relaxed) >=
                          ex->max_workers)) {
-        int rc = q_push(ex, f, fn, arg);
+        int rc = weft__runq_push(&ex->rq, f, fn, arg);
         if (rc == 0) {
-            pass_wakeup_on(ex);
+            weft__pool_pass_wakeup_on(ex);
             /* The hint fell while we pushed: a thread start failed (the
              * pool's only one, or one below the last). If that left no
-             * thread, its submitter's sweep (fail_stranded) may have run
+             * thread, its submitter's drain (take_back_if_stranded) may have run
              * before our task was in the queue: look again. The hint's
              * store there is seq_cst and comes before that sweep reads the
              * queue; our push comes before this load, so one of the two
@@ -977,12 +291,16 @@ int weft__executor_enqueue(weft_executor *ex, weft_future *f, weft_fn *fn, void 
     return enqueue_slow(ex, f, fn, arg);
 }
 
-int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
+/* Both submits, without a call through the PLT from one to the other. */
+static inline int submit(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                         weft_future **out)
 {
     if (!ex || !fn)
         return EINVAL;
     weft_future *f;
-    int rc = weft__executor_task_new(ex, &f);
+    /* An unnamed future comes from the free-future cache; a named one is
+     * one allocation with its name inline. */
+    int rc = weft__future_new_task(&f, name, ex, owner_check);
     if (rc)
         return rc;
     /* The caller's reference is taken first: once queued, the task may
@@ -1001,30 +319,32 @@ int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future 
     return 0;
 }
 
+int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out)
+{
+    return submit(ex, NULL, fn, arg, out);
+}
+
+int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                               weft_future **out)
+{
+    return submit(ex, name, fn, arg, out);
+}
+
 int weft_executor_shutdown(weft_executor *ex, bool wait, bool cancel_futures)
 {
     if (!ex)
         return EINVAL;
     weft__lock(&ex->mu);
-    ex->shutdown = true;
+    weft__runq_close(&ex->rq, WEFT__RUNQ_SHUTDOWN);
     WEFT__CHECK(pthread_cond_broadcast(&ex->work));
     WEFT__CHECK(pthread_cond_broadcast(&ex->room));
-    /* One task at a time, so cancelling (which runs done callbacks) happens
-     * without mu. */
-    atomic_fetch_or(&ex->pushed, Q_SHUTDOWN);
-    item it;
-    while (cancel_futures && take(ex, &it)) {
-        weft__unlock(&ex->mu);
-        weft_future_cancel(it.f);
-        atomic_fetch_add_explicit(&ex->cancelled, 1, memory_order_relaxed);
-        weft_future_unref(it.f);
-        weft__lock(&ex->mu);
-    }
+    if (cancel_futures)
+        weft__pool_drain(ex, NULL, 0, NULL);
     if (!wait) {
         weft__unlock(&ex->mu);
         return 0;
     }
-    if (tls_ex == ex) {
+    if (weft__pool_self == ex) {
         weft__unlock(&ex->mu);
         /* Deadlock detector hook (deadlock.c): say so, not only EDEADLK. */
         weft__dl_report_self("weft_executor_shutdown with wait",
@@ -1055,7 +375,7 @@ void weft_executor_free(weft_executor *ex)
 {
     if (!ex)
         return;
-    if (tls_ex == ex) {
+    if (weft__pool_self == ex) {
         /* Waiting would wait on ourselves: the last worker out frees. */
         weft_executor_shutdown(ex, false, false);
         weft__lock(&ex->mu);
@@ -1064,12 +384,18 @@ void weft_executor_free(weft_executor *ex)
         return;
     }
     weft_executor_shutdown(ex, true, false);
-    destroy(ex);
+    weft__pool_destroy(ex);
 }
 
 void weft_executor_stats_get(const weft_executor *cex, weft_executor_stats *out)
 {
     weft_executor *ex = (weft_executor *)cex;
+    if (!out)
+        return;
+    if (!ex) {
+        *out = (weft_executor_stats){0};
+        return;
+    }
     weft__lock(&ex->mu);
     out->queued = q_len(ex);
     out->threads_alive = ex->alive;
@@ -1093,420 +419,17 @@ void weft_executor_stats_get(const weft_executor *cex, weft_executor_stats *out)
 
 unsigned weft_executor_max_workers(const weft_executor *ex)
 {
+    if (!ex)
+        return 0;
     return ex->max_workers;
 }
 
 weft_executor *weft_executor_current(void)
 {
-    return tls_ex;
+    return weft__pool_self;
 }
 
 int weft_executor_current_worker(void)
 {
-    return tls_index;
-}
-
-/* ------------------------------------------------------------ eager map */
-
-/* Cancels what has not started and waits for the rest: for a map that gives
- * up, so that nothing it submitted is left running. */
-static void abandon(weft_future **fs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        weft_future_cancel(fs[i]);
-    for (size_t i = 0; i < n; i++) {
-        while (!weft_future_done(fs[i])) {
-            /* ECANCELED here means the caller is being cancelled: ask the
-             * task to stop too, and keep waiting for it. */
-            if (weft_future_result(fs[i], WEFT_FOREVER, NULL) == ECANCELED)
-                weft_future_interrupt(fs[i]);
-        }
-    }
-}
-
-int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n, void **results,
-                      int *errors)
-{
-    if (!ex || !fn || (n && (!args || !results)))
-        return EINVAL;
-    weft_future **fs = weft__calloc(n ? n : 1, sizeof *fs);
-    if (!fs)
-        return ENOMEM;
-    int rc = 0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        rc = weft_executor_submit(ex, fn, args[i], &fs[i]);
-        if (rc) {
-            abandon(fs, i);
-            break;
-        }
-    }
-    bool any_failed = false;
-    for (size_t j = 0; rc == 0 && j < n; j++) {
-        results[j] = NULL;
-        int r = weft_future_result(fs[j], WEFT_FOREVER, &results[j]);
-        int code = 0;
-        if (r == WEFT_EFAILED)
-            code = weft_future_error(fs[j], NULL);
-        else if (r == ECANCELED && weft_future_cancelled(fs[j]))
-            code = ECANCELED; /* e.g. shutdown(cancel_futures) */
-        else if (r != 0) {
-            rc = r; /* the caller was cancelled, or EDEADLK */
-            abandon(fs + j, n - j);
-            break;
-        }
-        if (errors)
-            errors[j] = code;
-        any_failed |= code != 0;
-    }
-    for (size_t j = 0; j < i; j++)
-        weft_future_unref(fs[j]);
-    weft__free(fs);
-    if (rc)
-        return rc;
-    return any_failed ? WEFT_EFAILED : 0;
-}
-
-/* ------------------------------------------------------------ lazy map */
-
-typedef struct chunk {
-    struct weft_map *m;
-    weft_future *f;
-    struct chunk *next;      /* submission order */
-    struct chunk *next_done; /* completion order (unordered mode) */
-    bool done;               /* set by the done callback, under m->mu */
-    size_t n, yielded;
-    void **in, **out;
-    char **msg;
-    int *rc;
-} chunk;
-
-struct weft_map {
-    weft_executor *ex;
-    weft_fn *fn;
-    weft_source_fn *source;
-    void *ud;
-    size_t chunksize, buffersize;
-    bool unordered;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    chunk *head, *tail;           /* submitted, not fully yielded */
-    chunk *done_head, *done_tail; /* unordered: done, not yet picked */
-    chunk *cur;                   /* unordered: being yielded */
-    chunk *unsent;                /* pulled but not submitted (submit failed) */
-    chunk *retired;               /* last yielded, kept for weft_map_error */
-    size_t inflight;              /* inputs pulled and not yet yielded */
-    bool source_done;
-    int source_err;
-    bool ended;
-    int err_code;
-    const char *err_msg;
-};
-
-static chunk *chunk_new(weft_map *m, size_t n)
-{
-    /* One block: the chunk, then in, out, msg (pointers), then rc (ints). */
-    size_t sz = sizeof(chunk) + n * (3 * sizeof(void *) + sizeof(int));
-    chunk *c = weft__calloc(1, sz);
-    if (!c)
-        return NULL;
-    c->m = m;
-    c->in = (void **)(c + 1);
-    c->out = c->in + n;
-    c->msg = (char **)(c->out + n);
-    c->rc = (int *)(c->msg + n);
-    return c;
-}
-
-static void chunk_free(chunk *c)
-{
-    if (!c)
-        return;
-    for (size_t j = 0; j < c->n; j++)
-        weft__free(c->msg[j]);
-    if (c->f) {
-        weft_future_error(c->f, NULL); /* abandoned with the map: read */
-        weft_future_unref(c->f);
-    }
-    weft__free(c);
-}
-
-static int chunk_task(void *arg, void **result)
-{
-    chunk *c = arg;
-    for (size_t j = 0; j < c->n; j++) {
-        if (weft_cancelled()) {
-            c->rc[j] = ECANCELED;
-            continue;
-        }
-        weft__error_clear();
-        c->rc[j] = c->m->fn(c->in[j], &c->out[j]);
-        if (c->rc[j]) {
-            c->out[j] = NULL;
-            c->msg[j] = weft__error_take(c->rc[j]);
-        }
-    }
-    return 0;
-}
-
-static int chunk_done(weft_future *f, void *ud)
-{
-    chunk *c = ud;
-    weft_map *m = c->m;
-    weft__lock(&m->mu);
-    c->done = true;
-    if (!m->unordered) { /* the consumer follows submission order */
-        WEFT__CHECK(pthread_cond_broadcast(&m->cv));
-        weft__unlock(&m->mu);
-        return 0;
-    }
-    if (m->done_tail)
-        m->done_tail->next_done = c;
-    else
-        m->done_head = c;
-    m->done_tail = c;
-    WEFT__CHECK(pthread_cond_broadcast(&m->cv));
-    weft__unlock(&m->mu);
-    return 0;
-}
-
-int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn *source,
-                 void *source_ud, const weft_map_opts *opts)
-{
-    static const weft_map_opts defaults;
-    if (!out || !ex || !fn || !source)
-        return EINVAL;
-    if (!opts)
-        opts = &defaults;
-    weft_map *m = weft__calloc(1, sizeof *m);
-    if (!m)
-        return ENOMEM;
-    m->ex = ex;
-    m->fn = fn;
-    m->source = source;
-    m->ud = source_ud;
-    m->chunksize = opts->chunksize ? opts->chunksize : 1;
-    m->buffersize = opts->buffersize ? opts->buffersize
-                                     : 2 * (size_t)weft_executor_max_workers(ex) * m->chunksize;
-    m->unordered = opts->unordered;
-    weft__mutex_init(&m->mu);
-    weft__cond_init(&m->cv);
-    *out = m;
-    return 0;
-}
-
-/* Pulls inputs and submits chunks until buffersize inputs are in flight or
- * the source ends. Returns 0 or a submit error (the pulled chunk is kept and
- * submitted on the next call). Caller's thread only. */
-static int refill(weft_map *m)
-{
-    while (!m->source_done || m->unsent) {
-        chunk *c = m->unsent;
-        if (!c) {
-            if (m->inflight >= m->buffersize)
-                return 0;
-            size_t want = m->buffersize - m->inflight;
-            if (want > m->chunksize)
-                want = m->chunksize;
-            c = chunk_new(m, want);
-            if (!c)
-                return ENOMEM;
-            while (c->n < want) {
-                void *in = NULL;
-                int r = m->source(m->ud, &in);
-                if (r) {
-                    m->source_done = true;
-                    if (r != ENOENT)
-                        m->source_err = r;
-                    break;
-                }
-                c->in[c->n++] = in;
-            }
-            if (c->n == 0) {
-                weft__free(c);
-                return 0;
-            }
-            m->inflight += c->n;
-        }
-        m->unsent = NULL;
-        weft_future *f;
-        int rc = weft__executor_task_new(m->ex, &f);
-        if (!rc) {
-            /* Attached while the task cannot yet finish. */
-            rc = weft_future_add_done_callback(f, chunk_done, c);
-            if (!rc) {
-                c->f = weft_future_ref(f);
-                rc = weft__executor_enqueue(m->ex, f, chunk_task, c);
-                if (rc) {
-                    c->f = NULL;
-                    weft_future_unref(f);
-                    /* Fire the callback so nothing refers to c any more. */
-                    weft_future_cancel(f);
-                    weft__lock(&m->mu);
-                    chunk *prev = NULL;
-                    for (chunk *d = m->done_head; d; prev = d, d = d->next_done) {
-                        if (d != c)
-                            continue;
-                        if (prev)
-                            prev->next_done = c->next_done;
-                        else
-                            m->done_head = c->next_done;
-                        if (m->done_tail == c)
-                            m->done_tail = prev;
-                        break;
-                    }
-                    weft__unlock(&m->mu);
-                }
-            }
-            if (rc)
-                weft_future_unref(f);
-        }
-        if (rc) {
-            c->done = false;
-            c->next_done = NULL;
-            m->unsent = c;
-            return rc;
-        }
-        weft__lock(&m->mu);
-        if (m->tail)
-            m->tail->next = c;
-        else
-            m->head = c;
-        m->tail = c;
-        weft__unlock(&m->mu);
-    }
-    return 0;
-}
-
-int weft_map_next(weft_map *m, double timeout, void **result, void **input)
-{
-    weft__deadline dl;
-    if (!m || weft__deadline_init(&dl, timeout))
-        return EINVAL;
-    chunk_free(m->retired);
-    m->retired = NULL;
-    m->err_code = 0;
-    m->err_msg = NULL;
-    if (m->ended)
-        return ENOENT;
-    int rc = refill(m);
-    if (rc)
-        return rc;
-
-    chunk *c = NULL;
-    weft__cancel *tok = weft__wait_enter(&m->mu, &m->cv);
-    weft__lock(&m->mu);
-    for (;;) {
-        if (m->unordered) {
-            if (!m->cur && m->done_head) {
-                m->cur = m->done_head;
-                m->done_head = m->cur->next_done;
-                if (!m->done_head)
-                    m->done_tail = NULL;
-            }
-            c = m->cur;
-        } else {
-            c = m->head && m->head->done ? m->head : NULL;
-        }
-        if (c)
-            break;
-        if (!m->head) { /* nothing in flight and the source is done */
-            rc = ENOENT;
-            break;
-        }
-        if (weft__wait_cancelled(tok)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (weft__cond_wait(&m->cv, &m->mu, &dl) == ETIMEDOUT) {
-            rc = ETIMEDOUT;
-            break;
-        }
-    }
-    weft__unlock(&m->mu);
-    weft__wait_leave(tok);
-    if (rc == ENOENT) {
-        m->ended = true;
-        if (m->source_err)
-            return m->source_err; /* after every input it gave was yielded */
-        return ENOENT;
-    }
-    if (rc)
-        return rc;
-
-    size_t j = c->yielded++;
-    const char *msg = NULL;
-    int code;
-    if (weft_future_cancelled(c->f)) {
-        code = ECANCELED;
-        msg = "cancelled before it ran";
-    } else if ((code = weft_future_error(c->f, &msg)) == 0) {
-        code = c->rc[j];
-        msg = c->msg[j];
-    }
-    if (input)
-        *input = c->in[j];
-    if (result)
-        *result = code ? NULL : c->out[j];
-    if (c->yielded == c->n) {
-        /* Unlinked by the consumer alone; the callback has run already. */
-        weft__lock(&m->mu);
-        if (m->unordered) {
-            m->cur = NULL;
-            chunk **pp = &m->head;
-            chunk *prev = NULL;
-            while (*pp != c) {
-                prev = *pp;
-                pp = &(*pp)->next;
-            }
-            *pp = c->next;
-            if (m->tail == c)
-                m->tail = prev;
-        } else {
-            m->head = c->next;
-            if (!m->head)
-                m->tail = NULL;
-        }
-        weft__unlock(&m->mu);
-        m->inflight -= c->n;
-        m->retired = c;
-    }
-    if (code) {
-        m->err_code = code;
-        m->err_msg = msg ? msg : weft_strerror(code);
-        return WEFT_EFAILED;
-    }
-    return 0;
-}
-
-int weft_map_error(weft_map *m, const char **message)
-{
-    if (message)
-        *message = m->err_msg;
-    return m->err_code;
-}
-
-void weft_map_free(weft_map *m)
-{
-    if (!m)
-        return;
-    for (chunk *c = m->head; c; c = c->next)
-        weft_future_cancel(c->f);
-    /* Running chunks use m and their chunk until their callback has run:
-     * wait for every one, not cancellably (we are about to free them). */
-    weft__lock(&m->mu);
-    for (chunk *c = m->head; c; c = c->next)
-        while (!c->done)
-            weft__cond_wait(&m->cv, &m->mu, NULL);
-    weft__unlock(&m->mu);
-    for (chunk *c = m->head, *n; c; c = n) {
-        n = c->next;
-        chunk_free(c);
-    }
-    chunk_free(m->unsent);
-    chunk_free(m->retired);
-    WEFT__CHECK(pthread_cond_destroy(&m->cv));
-    WEFT__CHECK(pthread_mutex_destroy(&m->mu));
-    weft__free(m);
+    return weft__pool_index;
 }

@@ -99,11 +99,6 @@ void weft__future_finish_held(weft_future *f, int rc, void *result, char *messag
  * Returns 0, or EALREADY when f was done already (e.g. cancelled). */
 int weft__future_fail_pending(weft_future *f, int code, const char *message);
 
-/* weft__self_id() of the worker running f as a task (between
- * weft__future_begin and _finish), else 0: the deadlock detector's wait-for
- * graph follows "waits for f" to that thread. */
-uint64_t weft__future_runner(const weft_future *f);
-
 /* The cancel token that weft__future_begin installs (for the group, which
  * asks running siblings to stop). */
 weft__cancel *weft__future_token(weft_future *f);

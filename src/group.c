@@ -332,6 +332,8 @@ size_t weft_group_error_count(const weft_group *cg)
     if (!cg)
         return 0;
     weft_group *g = (weft_group *)cg;
+    if (!g)
+        return 0;
     weft__lock(&g->mu);
     size_t n = g->nerr;
     weft__unlock(&g->mu);
@@ -343,6 +345,8 @@ int weft_group_error(const weft_group *cg, size_t i, const char **message, void 
     if (!cg)
         return EINVAL;
     weft_group *g = (weft_group *)cg;
+    if (!g)
+        return EINVAL;
     int code = 0;
     weft__lock(&g->mu);
     if (i < g->nerr) {

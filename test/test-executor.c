@@ -135,6 +135,66 @@ TEST(submit_and_result)
     weft_executor_free(ex);
 }
 
+static int cb_never(weft_future *f, void *ud)
+{
+    return 0;
+}
+
+TEST(null_handles_are_einval_never_a_crash)
+{
+    /* The rule of weft/common.h, over every call of executor.h, future.h
+     * and group.h. */
+    CHECK_RC(weft_executor_new(NULL, NULL), EINVAL);
+    CHECK_RC(weft_executor_submit(NULL, noop, NULL, NULL), EINVAL);
+    CHECK_RC(weft_executor_map(NULL, noop, NULL, 0, WEFT_FOREVER, NULL, NULL), EINVAL);
+    CHECK_RC(weft_executor_shutdown(NULL, true, false), EINVAL);
+    weft_executor_free(NULL);
+    weft_executor_stats st = {.queued = 7};
+    weft_executor_stats_get(NULL, &st);
+    CHECK_EQ(st.queued, 0);
+    CHECK_EQ(weft_executor_max_workers(NULL), 0);
+    weft_map *m = NULL;
+    CHECK_RC(weft_map_new(&m, NULL, noop, NULL, NULL, WEFT_FOREVER, NULL), EINVAL);
+    CHECK_RC(weft_map_next(NULL, 0, NULL, NULL), EINVAL);
+    CHECK_RC(weft_map_error(NULL, NULL), EINVAL);
+    weft_map_free(NULL);
+
+    CHECK_RC(weft_future_new(NULL, "x"), EINVAL);
+    CHECK(weft_future_ref(NULL) == NULL);
+    weft_future_unref(NULL);
+    CHECK_EQ(weft_future_state_of(NULL), WEFT_FUTURE_PENDING);
+    CHECK(!weft_future_cancelled(NULL));
+    CHECK(!weft_future_running(NULL));
+    CHECK(!weft_future_done(NULL));
+    CHECK(weft_future_name(NULL) == NULL);
+    CHECK_RC(weft_future_result(NULL, 0, NULL), EINVAL);
+    CHECK_RC(weft_future_exception(NULL, 0, NULL, NULL), EINVAL);
+    CHECK_RC(weft_future_error(NULL, NULL), EINVAL);
+    CHECK_RC(weft_future_cancel(NULL), EINVAL);
+    CHECK_RC(weft_future_interrupt(NULL), EINVAL);
+    CHECK_RC(weft_future_add_done_callback(NULL, cb_never, NULL), EINVAL);
+    CHECK_RC(weft_future_set_running(NULL), EINVAL);
+    CHECK_RC(weft_future_set_result(NULL, NULL), EINVAL);
+    CHECK_RC(weft_future_set_error(NULL, EIO, NULL), EINVAL);
+    weft_future *one[1] = {NULL};
+    CHECK_RC(weft_futures_wait(one, 1, 0, WEFT_ALL_COMPLETED, NULL), EINVAL);
+    weft_as_completed *it = NULL;
+    CHECK_RC(weft_as_completed_new(NULL, NULL, 0, 0), EINVAL);
+    CHECK_RC(weft_as_completed_new(&it, one, 1, 0), EINVAL);
+    weft_future *f = NULL;
+    CHECK_RC(weft_as_completed_next(NULL, &f), EINVAL);
+    weft_as_completed_free(NULL);
+
+    weft_group *g = NULL;
+    CHECK_RC(weft_group_new(&g, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_spawn(NULL, noop, NULL, NULL), EINVAL);
+    CHECK_RC(weft_group_wait(NULL, 0), EINVAL);
+    weft_group_cancel(NULL);
+    CHECK_EQ(weft_group_error_count(NULL), 0);
+    CHECK_RC(weft_group_error(NULL, 0, NULL, NULL), EINVAL);
+    weft_group_free(NULL);
+}
+
 TEST(default_max_workers)
 {
     weft_executor *ex;
@@ -148,8 +208,11 @@ TEST(default_max_workers)
     weft_executor_free(ex);
     weft_executor_opts bad = {.submit_timeout = NAN};
     CHECK_RC(weft_executor_new(&ex, &bad), EINVAL);
-    bad = (weft_executor_opts){.submit_timeout = -1};
+    bad = (weft_executor_opts){.submit_timeout = -2};
     CHECK_RC(weft_executor_new(&ex, &bad), EINVAL);
+    bad = (weft_executor_opts){.submit_timeout = WEFT_FOREVER}; /* the convention: valid */
+    CHECK_OK(weft_executor_new(&ex, &bad));
+    weft_executor_free(ex);
     bad = (weft_executor_opts){.stack_size = 100};
     CHECK_RC(weft_executor_new(&ex, &bad), EINVAL);
 }
@@ -217,7 +280,8 @@ TEST(map_keeps_order_when_tasks_finish_out_of_order)
     int errors[8];
     for (int i = 0; i < 8; i++)
         args[i] = (void *)(intptr_t)i;
-    CHECK_RC(weft_executor_map(ex, reverse_task, args, 8, results, errors), WEFT_EFAILED);
+    CHECK_RC(weft_executor_map(ex, reverse_task, args, 8, WEFT_FOREVER, results, errors),
+             WEFT_EFAILED);
     for (int i = 0; i < 8; i++) {
         if (i == 3) {
             CHECK_EQ(errors[i], ERANGE);
@@ -227,13 +291,13 @@ TEST(map_keeps_order_when_tasks_finish_out_of_order)
             CHECK_EQ((intptr_t)results[i], i * 10);
         }
     }
-    CHECK_OK(weft_executor_map(ex, twice, args, 8, results, NULL));
+    CHECK_OK(weft_executor_map(ex, twice, args, 8, WEFT_FOREVER, results, NULL));
     for (int i = 0; i < 8; i++)
         CHECK_EQ((intptr_t)results[i], 2 * i);
-    CHECK_OK(weft_executor_map(ex, twice, NULL, 0, NULL, NULL));
-    CHECK_RC(weft_executor_map(ex, twice, NULL, 3, results, NULL), EINVAL);
+    CHECK_OK(weft_executor_map(ex, twice, NULL, 0, WEFT_FOREVER, NULL, NULL));
+    CHECK_RC(weft_executor_map(ex, twice, NULL, 3, WEFT_FOREVER, results, NULL), EINVAL);
     weft_executor_shutdown(ex, false, false);
-    CHECK_RC(weft_executor_map(ex, twice, args, 8, results, NULL), ESHUTDOWN);
+    CHECK_RC(weft_executor_map(ex, twice, args, 8, WEFT_FOREVER, results, NULL), ESHUTDOWN);
     weft_executor_free(ex);
 }
 
@@ -262,7 +326,7 @@ TEST(lazy_map_endless_source_is_bounded)
     counter_src src = {.limit = -1};
     weft_map_opts o = {.buffersize = 6};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, twice, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, twice, count_source, &src, WEFT_FOREVER, &o));
     CHECK_EQ(atomic_load(&src.pulled), 0); /* nothing before the first next */
     for (long consumed = 0; consumed < 500;) {
         void *r, *in;
@@ -288,7 +352,7 @@ TEST(lazy_map_chunksize_runs_inputs_together)
     counter_src src = {.limit = 20};
     weft_map_opts o = {.chunksize = 5};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, record_thread, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, record_thread, count_source, &src, WEFT_FOREVER, &o));
     void *threads[20];
     for (int i = 0; i < 20; i++) {
         void *in;
@@ -320,7 +384,7 @@ TEST(lazy_map_unordered_yields_in_completion_order)
     counter_src src = {.limit = 2};
     weft_map_opts o = {.unordered = true};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, first_waits, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, first_waits, count_source, &src, WEFT_FOREVER, &o));
     void *r, *in;
     CHECK_OK(weft_map_next(m, WEFT_FOREVER, &r, &in));
     CHECK_EQ((intptr_t)in, 1); /* input 0 is still blocked */
@@ -346,7 +410,7 @@ TEST(lazy_map_failed_item_and_source_error)
     counter_src src = {.limit = -1, .fail_at = 4};
     weft_map_opts o = {.chunksize = 2};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, fail_odd, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, fail_odd, count_source, &src, WEFT_FOREVER, &o));
     for (int i = 0; i < 4; i++) {
         void *r = (void *)1, *in;
         int rc = weft_map_next(m, WEFT_FOREVER, &r, &in);
@@ -386,7 +450,7 @@ TEST(lazy_map_timeout)
     weft_executor *ex = pool(1);
     counter_src src = {.limit = 1};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, gated_twice, count_source, &src, NULL));
+    CHECK_OK(weft_map_new(&m, ex, gated_twice, count_source, &src, WEFT_FOREVER, NULL));
     double t0 = weft_monotonic();
     CHECK_RC(weft_map_next(m, 0.05, NULL, NULL), ETIMEDOUT);
     CHECK(weft_monotonic() - t0 >= 0.05 - 0.001);
@@ -398,6 +462,85 @@ TEST(lazy_map_timeout)
     CHECK_EQ((intptr_t)in, 0);
     CHECK_RC(weft_map_next(m, WEFT_FOREVER, NULL, NULL), ENOENT);
     weft_map_free(m);
+    weft_executor_free(ex);
+}
+
+/* Item 0 at once, every later one waits for to_gate. */
+static int first_free_then_gated(void *arg, void **result)
+{
+    if ((intptr_t)arg != 0)
+        gate_pass(&to_gate);
+    *result = arg;
+    return 0;
+}
+
+TEST(lazy_map_timeout_bounds_the_whole_iteration)
+{
+    gate_init(&to_gate);
+    weft_executor *ex = pool(2);
+    counter_src src = {.limit = 3};
+    weft_map *m;
+    weft_map_opts o = {.buffersize = 3};
+    CHECK_RC(weft_map_new(&m, ex, twice, count_source, &src, NAN, &o), EINVAL);
+    CHECK_RC(weft_map_new(&m, ex, twice, count_source, &src, -2, &o), EINVAL);
+    double t0 = weft_monotonic();
+    CHECK_OK(weft_map_new(&m, ex, first_free_then_gated, count_source, &src, 0.2, &o));
+    void *r = NULL, *in = NULL;
+    CHECK_OK(weft_map_next(m, WEFT_FOREVER, &r, &in));
+    CHECK_EQ((intptr_t)in, 0);
+    /* A poll that times out first is the call's own: the map goes on. */
+    CHECK_RC(weft_map_next(m, 0.01, NULL, NULL), ETIMEDOUT);
+    CHECK_EQ(weft_map_error(m, NULL), 0);
+    /* A call willing to wait forever still ends at the map's deadline,
+     * counted from weft_map_new (a per-call timeout would hang here). */
+    CHECK_RC(weft_map_next(m, WEFT_FOREVER, NULL, NULL), ETIMEDOUT);
+    CHECK(weft_monotonic() - t0 >= 0.2 - 0.001);
+    const char *msg = NULL;
+    CHECK_EQ(weft_map_error(m, &msg), ETIMEDOUT);
+    CHECK(msg != NULL);
+    /* The iteration is over, as Python's iterator after TimeoutError. */
+    CHECK_RC(weft_map_next(m, WEFT_FOREVER, NULL, NULL), ETIMEDOUT);
+    gate_open(&to_gate);
+    weft_map_free(m);
+    CHECK_RC(weft_map_error(NULL, NULL), EINVAL);
+    CHECK_RC(weft_map_next(NULL, 0, NULL, NULL), EINVAL);
+    weft_executor_free(ex);
+}
+
+/* Work of a known length (what is timed, not a synchronisation): stops
+ * early when interrupted. */
+static int hundred_ms(void *arg, void **result)
+{
+    *result = arg;
+    return weft_sleep(0.1) == ECANCELED ? ECANCELED : 0;
+}
+
+TEST(map_timeout_bounds_the_whole_map_not_each_task)
+{
+    /* One worker, four tasks of 100 ms: each result comes within 250 ms of
+     * the one before, but all four take 400 ms. */
+    weft_executor *ex = pool(1);
+    void *args[4] = {(void *)1, (void *)2, (void *)3, (void *)4};
+    void *results[4] = {0};
+    int errors[4] = {-1, -1, -1, -1};
+    CHECK_RC(weft_executor_map(ex, hundred_ms, args, 4, NAN, results, errors), EINVAL);
+    CHECK_RC(weft_executor_map(ex, hundred_ms, args, 4, -0.5, results, errors), EINVAL);
+    double t0 = weft_monotonic();
+    CHECK_RC(weft_executor_map(ex, hundred_ms, args, 4, 0.25, results, errors), ETIMEDOUT);
+    CHECK(weft_monotonic() - t0 >= 0.25 - 0.001);
+    CHECK(results[0] == (void *)1); /* done 150 ms before the deadline */
+    CHECK_EQ(errors[0], 0);
+    /* Nothing it submitted is left running; what had not started never
+     * will (the cancelled tasks stay queued until a worker skips them). */
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    CHECK_EQ(st.running, 0);
+    CHECK_OK(weft_executor_map(ex, twice, args, 4, 30.0, results, NULL));
+    CHECK(results[3] == (void *)8);
+    CHECK_OK(weft_executor_shutdown(ex, true, false));
+    weft_executor_stats_get(ex, &st);
+    CHECK(st.cancelled >= 1); /* the fourth at least had not started */
+    CHECK_EQ(st.completed + st.failed + st.cancelled, 4 + 4);
     weft_executor_free(ex);
 }
 
@@ -420,7 +563,7 @@ TEST(lazy_map_free_cancels_pending)
     counter_src src = {.limit = -1};
     weft_map_opts o = {.buffersize = 8, .chunksize = 2};
     weft_map *m;
-    CHECK_OK(weft_map_new(&m, ex, count_ran, count_source, &src, &o));
+    CHECK_OK(weft_map_new(&m, ex, count_ran, count_source, &src, WEFT_FOREVER, &o));
     CHECK_RC(weft_map_next(m, 0, NULL, NULL), ETIMEDOUT);
     CHECK_EQ(atomic_load(&src.pulled), 8);
     weft_map_free(m); /* every chunk is pending: cancelled, no wait */
@@ -702,6 +845,26 @@ TEST(admission_fail_is_eagain)
     weft_executor_free(ex);
 }
 
+TEST(admission_block_with_zero_timeout_does_not_block)
+{
+    /* The common convention: 0 does not block (it used to mean "no limit"). */
+    weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = 0};
+    weft_executor *ex;
+    CHECK_OK(weft_executor_new(&ex, &o));
+    gate g;
+    gate_init(&g);
+    CHECK_OK(weft_executor_submit(ex, blocker, &g, NULL));
+    gate_wait_arrived(&g, 1);
+    CHECK_OK(weft_executor_submit(ex, noop, NULL, NULL));
+    CHECK_RC(weft_executor_submit(ex, noop, NULL, NULL), EAGAIN);
+    gate_open(&g);
+    weft_executor_shutdown(ex, true, false);
+    weft_executor_stats st;
+    weft_executor_stats_get(ex, &st);
+    CHECK_EQ(st.completed, 2); /* the refused one never ran */
+    weft_executor_free(ex);
+}
+
 TEST(admission_block_times_out)
 {
     weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = 0.05};
@@ -733,7 +896,7 @@ static void *submit_thread(void *p)
 
 TEST(admission_block_waits_for_room)
 {
-    weft_executor_opts o = {.max_workers = 1, .max_queued = 1};
+    weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = WEFT_FOREVER};
     weft_executor *ex;
     CHECK_OK(weft_executor_new(&ex, &o));
     gate g;
@@ -763,7 +926,7 @@ static int submit_into(void *arg, void **result)
 TEST(admission_block_is_cancellable)
 {
     gate_init(&to_gate);
-    weft_executor_opts o = {.max_workers = 1, .max_queued = 1};
+    weft_executor_opts o = {.max_workers = 1, .max_queued = 1, .submit_timeout = WEFT_FOREVER};
     weft_executor *full;
     CHECK_OK(weft_executor_new(&full, &o));
     gate g;
@@ -1139,6 +1302,43 @@ TEST(detached_failure_goes_to_the_hook)
     weft_set_error_hook(NULL, NULL);
 }
 
+static char seen_who[64];
+
+static void record_who_hook(const char *who, int code, const char *message, void *ud)
+{
+    pthread_mutex_lock(&seen.m);
+    snprintf(seen_who, sizeof seen_who, "%s", who);
+    pthread_mutex_unlock(&seen.m);
+    record_hook(who, code, message, ud);
+}
+
+TEST(named_task_is_named_in_reports)
+{
+    weft_set_error_hook(record_who_hook, NULL);
+    weft_executor *ex = pool(1);
+    weft_future *f;
+    CHECK_OK(weft_executor_submit_named(ex, "fetch robots.txt", twice, (void *)2, &f));
+    CHECK_STR(weft_future_name(f), "fetch robots.txt");
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    /* A detached named task that fails is reported under its name. */
+    CHECK_OK(weft_executor_submit_named(ex, "parse page 7", fail_io, (void *)7, NULL));
+    pthread_mutex_lock(&seen.m);
+    while (seen.calls == 0)
+        pthread_cond_wait(&seen.c, &seen.m);
+    pthread_mutex_unlock(&seen.m);
+    CHECK_STR(seen_who, "parse page 7");
+    CHECK_STR(seen.msg, "task 7 failed");
+    /* Unnamed: as before. */
+    CHECK_OK(weft_executor_submit_named(ex, NULL, twice, (void *)1, &f));
+    CHECK(weft_future_name(f) == NULL);
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    CHECK_RC(weft_executor_submit_named(NULL, "x", twice, NULL, NULL), EINVAL);
+    weft_executor_free(ex);
+    weft_set_error_hook(NULL, NULL);
+}
+
 static int free_own_pool(void *arg, void **result)
 {
     weft_executor_free(weft_executor_current());
@@ -1402,7 +1602,7 @@ TEST(map_under_fault_injection)
     int rc;
     for (long n = 0;; n++) {
         weft__alloc_fail_after(n);
-        rc = weft_executor_map(ex, twice, args, 16, results, NULL);
+        rc = weft_executor_map(ex, twice, args, 16, WEFT_FOREVER, results, NULL);
         weft__alloc_fail_reset();
         if (rc == 0)
             break;
@@ -1415,7 +1615,7 @@ TEST(map_under_fault_injection)
     weft_map *m;
     for (long n = 0;; n++) {
         weft__alloc_fail_after(n);
-        rc = weft_map_new(&m, ex, twice, count_source, &src, NULL);
+        rc = weft_map_new(&m, ex, twice, count_source, &src, WEFT_FOREVER, NULL);
         weft__alloc_fail_reset();
         if (rc == 0)
             break;

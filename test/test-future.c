@@ -396,6 +396,94 @@ TEST(result_timeout_not_early)
     weft_future_unref(f);
 }
 
+/* exception(timeout) waits as result(timeout) does, then gives the code. */
+struct exc_waiter {
+    weft_future *f;
+    hs ready;
+    int rc, code;
+    const char *msg;
+    bool done_at_return;
+};
+
+static void *exception_forever(void *arg)
+{
+    struct exc_waiter *w = arg;
+    hs_post(&w->ready);
+    w->rc = weft_future_exception(w->f, WEFT_FOREVER, &w->code, &w->msg);
+    w->done_at_return = weft_future_done(w->f);
+    return NULL;
+}
+
+static void exception_from_thread(int how, int want_rc, int want_code)
+{
+    struct exc_waiter w = {.f = new_future("exc"), .code = -1};
+    hs_init(&w.ready);
+    pthread_t th;
+    CHECK_OK(pthread_create(&th, NULL, exception_forever, &w));
+    hs_wait(&w.ready);
+    if (how == 0)
+        CHECK_OK(weft_future_set_result(w.f, (void *)1));
+    else if (how == 1)
+        CHECK_OK(weft_future_set_error(w.f, ETIMEDOUT, "slow peer"));
+    else
+        CHECK_OK(weft_future_cancel(w.f));
+    CHECK_OK(pthread_join(th, NULL));
+    CHECK_RC(w.rc, want_rc);
+    CHECK(w.done_at_return);
+    if (want_rc == 0) {
+        CHECK_EQ(w.code, want_code);
+        if (want_code)
+            CHECK_STR(w.msg, "slow peer");
+        else
+            CHECK(w.msg == NULL);
+    } else {
+        CHECK_EQ(w.code, -1); /* untouched */
+    }
+    hook_log.calls = 0;
+    weft_set_error_hook(hook, NULL);
+    weft_future_unref(w.f); /* the error was read: no report */
+    CHECK_EQ(hook_log.calls, 0);
+    hs_destroy(&w.ready);
+}
+
+TEST(exception_waits_for_success)
+{
+    exception_from_thread(0, 0, 0);
+}
+
+TEST(exception_waits_for_failure_and_marks_it_read)
+{
+    /* The task's ETIMEDOUT is a code, never the wait's ETIMEDOUT. */
+    exception_from_thread(1, 0, ETIMEDOUT);
+}
+
+TEST(exception_of_cancelled_future_is_ecanceled)
+{
+    exception_from_thread(2, ECANCELED, 0);
+}
+
+TEST(exception_timeout_not_early_and_arguments)
+{
+    weft_future *f = new_future(NULL);
+    int code = -1;
+    const char *msg = "untouched";
+    double t0 = weft_monotonic();
+    CHECK_RC(weft_future_exception(f, 0.1, &code, &msg), ETIMEDOUT);
+    CHECK(weft_monotonic() - t0 >= 0.1 - 1e-3);
+    CHECK_RC(weft_future_exception(f, 0, &code, &msg), ETIMEDOUT);
+    CHECK_EQ(code, -1);
+    CHECK_STR(msg, "untouched");
+    CHECK_RC(weft_future_exception(f, NAN, &code, &msg), EINVAL);
+    CHECK_RC(weft_future_exception(f, -2, &code, &msg), EINVAL);
+    CHECK_RC(weft_future_exception(NULL, 0, &code, &msg), EINVAL);
+    CHECK_OK(weft_future_set_error(f, EIO, NULL));
+    CHECK_OK(weft_future_exception(f, 0, NULL, NULL)); /* both outputs optional */
+    CHECK_OK(weft_future_exception(f, 0, &code, &msg));
+    CHECK_EQ(code, EIO);
+    CHECK_STR(msg, weft_strerror(EIO));
+    weft_future_unref(f);
+}
+
 TEST(result_rejects_bad_timeout)
 {
     weft_future *f = new_future(NULL);

@@ -25,15 +25,17 @@ extern "C" {
  * other than WEFT_FOREVER, are EINVAL. Huge values saturate (about 300 years). */
 #define WEFT_FOREVER (-1.0)
 
-/* Misuse: a NULL handle (the weft_X * a call works on, or the weft_X **
- * a constructor fills) never crashes a thread, lock, rlock, sem, event,
- * cond, barrier, queue, simplequeue, deque, local, timer or group call:
+/* Misuse: a NULL handle (the weft_X * a call works on, or the weft_X ** a
+ * constructor fills) is never dereferenced, in every module: thread, lock,
+ * rlock, sem, event, cond, barrier, queue, simplequeue, deque, local, timer,
+ * group, executor, map, future and as_completed.
  *   - a call that returns an int error code returns EINVAL (even those whose
  *     int is otherwise a task's own code: weft_thread_error, weft_group_error);
- *   - a call that returns a value returns the "nothing" of its type: 0,
- *     false, NULL, or "" for a name;
- *   - a void call (free, set, clear, reset, abort, shutdown, cancel) does
- *     nothing.
+ *   - a call that returns a value returns the "nothing" of its type and
+ *     changes nothing: 0, false, NULL, "" for a thread's name,
+ *     WEFT_FUTURE_PENDING for a future's state;
+ *   - a void call (free, unref, set, clear, reset, abort, shutdown, cancel)
+ *     does nothing.
  * A scope guard (WEFT_WITH_LOCK) given NULL aborts, as on any failure to
  * acquire. Handles that are not NULL but freed, or never made, are
  * undefined behaviour, as in C generally. */

@@ -20,14 +20,18 @@ typedef struct weft_executor weft_executor;
 
 /* What submit does when max_queued tasks are already waiting. */
 typedef enum weft_admission {
-    WEFT_ADMIT_BLOCK = 0, /* wait up to submit_timeout for room */
+    WEFT_ADMIT_BLOCK = 0, /* wait up to submit_timeout for room (0: EAGAIN at once) */
     WEFT_ADMIT_FAIL,      /* return EAGAIN at once */
 } weft_admission;
 
 /* Runs on each worker thread before its first task / when it exits; `index`
  * is the worker's index, 0 .. max_workers-1. An initializer that returns
- * nonzero breaks the executor: every pending future fails with WEFT_EBROKEN
- * and later submits return WEFT_EBROKEN (Python's BrokenThreadPool). */
+ * nonzero breaks the executor for good (Python's BrokenThreadPool): every
+ * queued task fails without running, its future finished with the code
+ * WEFT_EBROKEN (weft_future_result returns WEFT_EFAILED, weft_future_error
+ * WEFT_EBROKEN, with a message naming the worker and the initializer's own
+ * message); every later submit, map or group spawn returns WEFT_EBROKEN
+ * (not ESHUTDOWN, even after a shutdown). */
 typedef int weft_worker_init_fn(void *arg, unsigned index);
 typedef void weft_worker_fini_fn(void *arg, unsigned index);
 
@@ -41,18 +45,25 @@ typedef struct weft_executor_opts {
     size_t stack_size;        /* 0: the system default */
     size_t max_queued;        /* tasks waiting for a worker; 0: unbounded */
     weft_admission admission; /* when max_queued is reached */
-    double submit_timeout;    /* for WEFT_ADMIT_BLOCK; 0: no limit */
+    /* For WEFT_ADMIT_BLOCK, the common timeout convention (weft/common.h):
+     * WEFT_FOREVER waits as long as it takes, 0 does not block (EAGAIN),
+     * other negatives and NaN are EINVAL. Set it with max_queued: the {0}
+     * default never blocks, as an unbounded pool never needs to. */
+    double submit_timeout;
 } weft_executor_opts;
 
-/* Creates an executor. No thread starts until work is submitted. opts may be
- * NULL. Returns 0, EINVAL, ENOMEM. Does not block. */
+/* Creates an executor into *out (the caller owns it: weft_executor_free).
+ * No thread starts until work is submitted. opts may be NULL. Returns 0,
+ * EINVAL (NULL out, bad submit_timeout or admission, stack_size under 16
+ * KiB), ENOMEM. Does not block. */
 WEFT_API int weft_executor_new(weft_executor **out, const weft_executor_opts *opts);
 
 /* Schedules fn(arg) (Python's submit). With out non-NULL, stores a future
  * there (the caller owns one reference); with out NULL the task is detached
  * and a failure goes to the unhandled-error hook. Returns 0; ESHUTDOWN after
- * shutdown; WEFT_EBROKEN when broken; EAGAIN (WEFT_ADMIT_FAIL) or ETIMEDOUT
- * (WEFT_ADMIT_BLOCK) when the queue bound is reached; EAGAIN also when no
+ * shutdown; WEFT_EBROKEN when broken; EAGAIN (WEFT_ADMIT_FAIL, or a
+ * submit_timeout of 0) or ETIMEDOUT (WEFT_ADMIT_BLOCK, once submit_timeout
+ * has passed) when the queue bound is reached; EAGAIN also when no
  * worker exists and none could be started (pthread_create failed); then a
  * task that another submit queued at the same moment, counting on that
  * start, fails with EAGAIN too instead of waiting forever; ECANCELED when
@@ -60,14 +71,33 @@ WEFT_API int weft_executor_new(weft_executor **out, const weft_executor_opts *op
  * nothing is scheduled and *out is untouched. May block (admission only). */
 WEFT_API int weft_executor_submit(weft_executor *ex, weft_fn *fn, void *arg, weft_future **out);
 
-/* Ordered map over an array (Python's list(executor.map(fn, args))): runs
- * fn(args[i]) for i < n and stores results[i]. errors (may be NULL) receives
- * each task's code (0 for success). Returns 0 when every task succeeded,
- * WEFT_EFAILED when some failed (their results[i] are NULL; the others still
- * ran), or a submit error (ESHUTDOWN, ENOMEM, ...: nothing is left running).
- * Blocks until all are done. */
+/* weft_executor_submit for a task with a name (copied; NULL: none, as
+ * submit). The name is the future's (weft_future_name) and names the task
+ * wherever weft reports on it: the unhandled-error hook's `who` (an unread
+ * failure, a failing done callback) and deadlock reports, which otherwise
+ * say "task" or "(unnamed)". Python's tasks have no name; asyncio's do
+ * (create_task(name=)). Same returns as weft_executor_submit. May block
+ * (admission only). */
+WEFT_API int weft_executor_submit_named(weft_executor *ex, const char *name, weft_fn *fn, void *arg,
+                                        weft_future **out);
+
+/* Ordered map over an array (Python's list(executor.map(fn, args,
+ * timeout=timeout))): runs fn(args[i]) for i < n and stores results[i].
+ * errors (may be NULL) receives each task's code (0 for success).
+ * `timeout` bounds the whole map, from this call (not each task):
+ * WEFT_FOREVER waits as long as it takes; results already done are taken
+ * even past it. Python's map(fn, xs, ys) over several inputs: pack them
+ * into one array of structs, n the shortest length (see the reference
+ * page). Returns 0 when every task succeeded, WEFT_EFAILED when some failed
+ * (their results[i] are NULL; the others still ran), ETIMEDOUT when the
+ * timeout passed first (tasks not started are cancelled, running ones are
+ * asked to stop, as weft_future_interrupt does, and waited for, since they
+ * borrow args), ECANCELED (the calling task was cancelled), EDEADLK, a
+ * submit error (ESHUTDOWN, ENOMEM, ...), or EINVAL (NULL ex or fn, NULL
+ * arrays with n > 0, bad timeout). On any error but WEFT_EFAILED nothing
+ * it submitted is left running. Blocks. */
 WEFT_API int weft_executor_map(weft_executor *ex, weft_fn *fn, void *const *args, size_t n,
-                               void **results, int *errors);
+                               double timeout, void **results, int *errors);
 
 /* A lazy map over an input of any length, even endless. */
 typedef struct weft_map weft_map;
@@ -83,23 +113,34 @@ typedef struct weft_map_opts {
     bool unordered;    /* yield in completion order instead of input order */
 } weft_map_opts;
 
-/* Starts a map of fn over the inputs from source. opts may be NULL. Nothing
- * is submitted until the first weft_map_next. Returns 0, EINVAL, ENOMEM. */
+/* Starts a map of fn over the inputs from source (Python's
+ * executor.map(fn, iterable, timeout=timeout, buffersize=...)). `timeout`
+ * bounds the whole iteration, from this call, as in Python (WEFT_FOREVER:
+ * no bound); see weft_map_next. opts may be NULL. Nothing is submitted
+ * until the first weft_map_next. Returns 0, EINVAL (a NULL argument but
+ * source_ud and opts, a bad timeout), ENOMEM. Does not block. */
 WEFT_API int weft_map_new(weft_map **out, weft_executor *ex, weft_fn *fn, weft_source_fn *source,
-                          void *source_ud, const weft_map_opts *opts);
+                          void *source_ud, double timeout, const weft_map_opts *opts);
 
 /* Yields the next result into *result and its input into *input (either may
- * be NULL), keeping up to buffersize inputs in flight. Returns 0; ENOENT at
- * the end; WEFT_EFAILED when this input's task failed (weft_map_error gives
- * the code and message; the map goes on); ETIMEDOUT when `timeout` passed
- * with nothing ready (call again to keep waiting); the source's own error
- * code when it failed (once every input it gave before has been yielded;
- * ENOENT after that); ECANCELED; ESHUTDOWN/ENOMEM from submitting (the
- * inputs already pulled are kept and submitted on the next call). Blocks. */
+ * be NULL), keeping up to buffersize inputs in flight. `timeout` bounds this
+ * call only (a poll: WEFT_FOREVER, 0, or seconds); the map's own timeout
+ * (weft_map_new) bounds them all. Returns 0; ENOENT at the end; WEFT_EFAILED
+ * when this input's task failed (weft_map_error gives the code and message;
+ * the map goes on); ETIMEDOUT when a timeout passed with nothing ready:
+ * this call's (call again to keep waiting; weft_map_error returns 0) or the
+ * map's (the map is over: inputs not started are cancelled, and every later
+ * call returns ETIMEDOUT; weft_map_error returns ETIMEDOUT); the source's
+ * own error code when it failed (once every input it gave before has been
+ * yielded; ENOENT after that); ECANCELED; ESHUTDOWN/ENOMEM from submitting
+ * (the inputs already pulled are kept and submitted on the next call);
+ * EINVAL (NULL m, bad timeout). Blocks. */
 WEFT_API int weft_map_next(weft_map *m, double timeout, void **result, void **input);
 
-/* The error of the task whose failure weft_map_next just returned: its code,
- * and its message through `message` (valid until the next weft_map_next). */
+/* Why the last weft_map_next failed: after WEFT_EFAILED, the task's code;
+ * after ETIMEDOUT, ETIMEDOUT when the map's own timeout passed; otherwise
+ * 0. Its message through `message` (may be NULL; valid until the next
+ * weft_map_next). EINVAL for a NULL m. Never blocks. */
 WEFT_API int weft_map_error(weft_map *m, const char **message);
 
 /* Ends the map: cancels inputs not started, waits for running ones. NULL-safe.

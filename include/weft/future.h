@@ -69,9 +69,22 @@ WEFT_API bool weft_future_done(const weft_future *f);
  * Blocks. */
 WEFT_API int weft_future_result(weft_future *f, double timeout, void **result);
 
-/* The task's error (Python's exception(), without waiting): its code, or 0
- * when it succeeded or is not finished; through `message` (may be NULL) its
- * text, valid as long as the caller holds a reference. Marks it read. */
+/* Waits like weft_future_result, then gives the task's error (Python's
+ * exception(timeout)): *code (may be NULL) receives the code the task failed
+ * with, 0 when it succeeded; *message (may be NULL) its text (what the task
+ * passed to weft_fail, or weft_strerror(code)), NULL on success, valid as
+ * long as the caller holds a reference. Marks the error read. Returns 0 when
+ * f finished (succeeded or failed: see *code), or, with *code and *message
+ * untouched: ECANCELED (f was cancelled, or the calling task was cancelled
+ * while waiting), ETIMEDOUT, EDEADLK, EINVAL (bad timeout, NULL f), as
+ * weft_future_result does. Blocks. */
+WEFT_API int weft_future_exception(weft_future *f, double timeout, int *code, const char **message);
+
+/* The task's error without waiting (weft_future_exception with timeout 0,
+ * returning the code): its code, or 0 when it succeeded or is not finished;
+ * through `message` (may be NULL) its text, valid as long as the caller
+ * holds a reference, NULL when the code is 0. Marks it read. Returns EINVAL
+ * for a NULL f. Never blocks. */
 WEFT_API int weft_future_error(weft_future *f, const char **message);
 
 /* Cancels f if it is still pending (Python's cancel()). Returns 0 when f is
@@ -90,8 +103,15 @@ WEFT_API int weft_future_interrupt(weft_future *f);
  * already done. A nonzero return is reported to the unhandled-error hook. */
 typedef int weft_future_callback_fn(weft_future *f, void *ud);
 
-/* Adds a done callback (Python's add_done_callback); callbacks run in the
- * order added. Returns 0 or ENOMEM (the callback is then not added). */
+/* Adds a done callback (Python's add_done_callback): fn(f, ud) runs exactly
+ * once, if and when f completes (finished, cancelled, or failed unrun by a
+ * broken pool), in the order added; at once, before this returns, when f is
+ * already done. An executor holds its task's future until the task ends, so
+ * its callbacks run even if the caller dropped every reference; a
+ * standalone future released before completion never runs them. Returns 0
+ * (added, or already run: the callback's own failure goes to the hook, not
+ * here), ENOMEM (not added, never runs), EINVAL (NULL f or fn). Blocks only
+ * as long as a callback run at once does. */
 WEFT_API int weft_future_add_done_callback(weft_future *f, weft_future_callback_fn *fn, void *ud);
 
 /* For producers of standalone futures (weft_future_new), as Python's

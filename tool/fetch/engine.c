@@ -407,7 +407,7 @@ int fetch_run(const fetch_opts *o, unsigned workers, bool save, FILE *in, const 
     /* Two inputs per worker in flight: every worker has its next URL ready
      * when it finishes one, and the input is read no further ahead. */
     weft_map_opts mo = {.buffersize = 2 * (size_t)workers, .unordered = true};
-    if ((rc = weft_map_new(&m, ex, fetch_task, source_next, &src, &mo)) != 0)
+    if ((rc = weft_map_new(&m, ex, fetch_task, source_next, &src, WEFT_FOREVER, &mo)) != 0)
         goto fail;
 
     d.rows_on_tty = sk->rows && isatty(fileno(sk->rows));
