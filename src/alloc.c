@@ -2,7 +2,7 @@
  *
  * DESIGN: the hot path costs one relaxed atomic load of `armed`; only when a
  * test arms the countdown do allocations count down and then fail. */
-#include "internal.h"
+#include "base-internal.h"
 
 #include <string.h>
 

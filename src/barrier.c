@@ -34,11 +34,11 @@
  * edges from them to the barrier's class (the creator's address), checked
  * for cycles like a lock acquisition.
  *
- * Lock order: a cancel token's mutex before b->mu (internal.h protocol); no
+ * Lock order: a cancel token's mutex before b->mu (cancel-internal.h protocol); no
  * other lock is ever taken with b->mu held.
  */
 #include "deadlock-internal.h"
-#include "internal.h"
+#include "cancel-internal.h"
 
 enum state { FILLING, ACTION, DRAINING, RESETTING, BROKEN };
 

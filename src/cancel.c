@@ -1,7 +1,7 @@
-/* cancel.c: cooperative cancellation tokens; the protocol is in internal.h.
+/* cancel.c: cooperative cancellation tokens; the protocol is in cancel-internal.h.
  *
  * Lock order: tok->mu, then the registered primitive mutex. */
-#include "internal.h"
+#include "cancel-internal.h"
 
 static _Thread_local weft__cancel *current;
 

@@ -4,7 +4,7 @@
  * DESIGN: relative timeouts are converted once to an absolute CLOCK_MONOTONIC
  * deadline; waits loop on the deadline, never on a fresh relative time, so
  * spurious wakeups and retries cannot stretch a timeout. */
-#include "internal.h"
+#include "clock-internal.h"
 
 #include <math.h>
 

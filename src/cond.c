@@ -21,7 +21,8 @@
  *
  * Lock order: the user's lock, then c->m (a notifier holds the first and
  * takes the second; a waiter never acquires the user's lock while holding
- * c->m). A cancel request takes tok->mu, then c->m (internal.h). */
+ * c->m). A cancel request takes tok->mu, then c->m (cancel-internal.h). */
+#include "cancel-internal.h"
 #include "sync-internal.h"
 
 typedef struct waiter {

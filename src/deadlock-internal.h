@@ -11,7 +11,7 @@
 #ifndef WEFT_DEADLOCK_INTERNAL_H
 #define WEFT_DEADLOCK_INTERNAL_H
 
-#include "internal.h"
+#include "base-internal.h"
 
 typedef struct weft__dl_class weft__dl_class;
 

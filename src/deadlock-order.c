@@ -46,6 +46,7 @@
  *
  * Lock order: deadlock-waitfor.c's wf_mu before graph_mu (a wait-for report
  * names lock classes); no weft lock is taken by this file. */
+#include "clock-internal.h"
 #include "deadlock-detector-internal.h"
 #include "sync-internal.h"
 
@@ -320,17 +321,17 @@ static void put_edge(weft__dl_text *r, const weft__dl_class *from, const edge *e
     switch (e->kind) {
     case EDGE_ACQUIRE:
         weft__dl_put(r, "thread \"%s\" acquired \"%s\" at %s while holding \"%s\" (taken at %s)\n",
-            e->thread, e->to->name, at, from->name, held_at);
+                     e->thread, e->to->name, at, from->name, held_at);
         break;
     case EDGE_WAIT:
         weft__dl_put(r, "thread \"%s\" waited on \"%s\" at %s while holding \"%s\" (taken at %s)\n",
-            e->thread, e->to->name, at, from->name, held_at);
+                     e->thread, e->to->name, at, from->name, held_at);
         break;
     case EDGE_RELEASE:
         weft__dl_put(r,
-            "thread \"%s\" released \"%s\" at %s while holding \"%s\" (taken at %s): its "
-            "waiters wait for a holder of \"%s\"\n",
-            e->thread, from->name, at, e->to->name, held_at, e->to->name);
+                     "thread \"%s\" released \"%s\" at %s while holding \"%s\" (taken at %s): its "
+                     "waiters wait for a holder of \"%s\"\n",
+                     e->thread, from->name, at, e->to->name, held_at, e->to->name);
         break;
     }
 }
@@ -363,8 +364,8 @@ static bool find_path(weft__dl_class *start, weft__dl_class *goal)
 
 /* graph_mu held. Adds from -> to unless present; on a cycle appends the
  * report to r and returns true. */
-static bool add_edge(weft__dl_text *r, weft__dl_class *from, weft__dl_class *to, enum edge_kind kind,
-                     const void *pc, const void *held_pc)
+static bool add_edge(weft__dl_text *r, weft__dl_class *from, weft__dl_class *to,
+                     enum edge_kind kind, const void *pc, const void *held_pc)
 {
     for (edge *e = from->out; e; e = e->next)
         if (e->to == to)
@@ -387,16 +388,16 @@ static bool add_edge(weft__dl_text *r, weft__dl_class *from, weft__dl_class *to,
         char at[128];
         weft__dl_fmt_pc(at, sizeof at, pc);
         weft__dl_put(r, "weft: possible deadlock: lock order cycle\n");
-        weft__dl_put(r, "  thread \"%s\" (tid %ld) %s \"%s\" at %s while holding \"%s\",\n", e->thread,
-            (long)gettid(),
-            kind == EDGE_RELEASE ? "releases"
-            : kind == EDGE_WAIT  ? "waits on"
-                                 : "acquires",
-            kind == EDGE_RELEASE ? from->name : to->name, at,
-            kind == EDGE_RELEASE ? to->name : from->name);
+        weft__dl_put(r, "  thread \"%s\" (tid %ld) %s \"%s\" at %s while holding \"%s\",\n",
+                     e->thread, (long)gettid(),
+                     kind == EDGE_RELEASE ? "releases"
+                     : kind == EDGE_WAIT  ? "waits on"
+                                          : "acquires",
+                     kind == EDGE_RELEASE ? from->name : to->name, at,
+                     kind == EDGE_RELEASE ? to->name : from->name);
         weft__dl_put(r, "  but the opposite order was seen before. Threads running these paths at "
-               "once can each\n  wait for a lock another holds. The cycle, each edge "
-               "\"held -> wanted\" where first seen:\n");
+                        "once can each\n  wait for a lock another holds. The cycle, each edge "
+                        "\"held -> wanted\" where first seen:\n");
     } else {
         weft__dl_put(r, "  and another cycle through \"%s\" -> \"%s\":\n", from->name, to->name);
     }
@@ -413,11 +414,11 @@ static bool add_edge(weft__dl_text *r, weft__dl_class *from, weft__dl_class *to,
     return true;
 }
 
-
 static void finish(weft__dl_text *r)
 {
     if (r->started)
-        weft__dl_put(r, "  Fix: take these locks in one order everywhere (see docs/deadlock.md).\n");
+        weft__dl_put(r,
+                     "  Fix: take these locks in one order everywhere (see docs/deadlock.md).\n");
     weft__dl_send(r);
 }
 

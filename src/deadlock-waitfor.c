@@ -10,6 +10,7 @@
  *
  * Lock order: wf_mu before deadlock-order.c's graph_mu (a report names lock
  * classes); no weft lock is taken by this file. */
+#include "clock-internal.h"
 #include "deadlock-detector-internal.h"
 #include "sync-internal.h"
 
@@ -51,13 +52,13 @@ static void wf_line(weft__dl_text *r, const weft__dl_wait *w, const weft__dl_wai
     if (w->lock) {
         const char *cls = weft__dl_class_name(&((weft_lock *)w->lock)->dl);
         weft__dl_put(r, "    thread \"%s\" waits (at %s) for lock \"%s\", held by thread \"%s\"\n",
-            w->thread, at, cls, next->thread);
+                     w->thread, at, cls, next->thread);
     } else {
         const char *name = w->future_name;
         weft__dl_put(r,
-            "    thread \"%s\" waits (at %s) for the result of future \"%s\", whose task "
-            "runs on thread \"%s\"\n",
-            w->thread, at, name ? name : "(unnamed)", next->thread);
+                     "    thread \"%s\" waits (at %s) for the result of future \"%s\", whose task "
+                     "runs on thread \"%s\"\n",
+                     w->thread, at, name ? name : "(unnamed)", next->thread);
     }
 }
 
@@ -86,14 +87,16 @@ static int wf_enter(weft__dl_wait *w, const void *pc)
             break; /* that thread is running: it can still end the chain */
     }
     if (cycle) {
-        weft__dl_put(&r,
+        weft__dl_put(
+            &r,
             "weft: deadlock: wait-for cycle; weft returns EDEADLK to thread \"%s\" instead "
             "of waiting forever\n",
             w->thread);
         for (unsigned i = 0; i < n; i++)
             wf_line(&r, path[i], path[(i + 1) % n]);
-        weft__dl_put(&r, "  Fix: do not wait for a task while holding a lock that the task takes (see "
-                "docs/deadlock.md).\n");
+        weft__dl_put(&r,
+                     "  Fix: do not wait for a task while holding a lock that the task takes (see "
+                     "docs/deadlock.md).\n");
     } else {
         w->next = blocked;
         blocked = w;

@@ -9,6 +9,7 @@
  * detector's own mutexes and emitted after they are released, so the
  * user's hook runs with no weft lock held. hook_mu is a leaf; no weft lock
  * is taken by the detector. */
+#include "clock-internal.h"
 #include "deadlock-detector-internal.h"
 
 #include <dlfcn.h>

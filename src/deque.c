@@ -13,7 +13,7 @@
  * count is also an atomic so that len() takes no lock.
  *
  * Lock order: d->mu is a leaf. */
-#include "internal.h"
+#include "clock-internal.h"
 
 /* The ring's first allocation, in items. */
 #define MIN_CAP 16

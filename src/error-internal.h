@@ -11,7 +11,7 @@
 #ifndef WEFT_ERROR_INTERNAL_H
 #define WEFT_ERROR_INTERNAL_H
 
-#include "internal.h"
+#include "base-internal.h"
 
 #define WEFT__MSG_MAX 1024
 

@@ -17,6 +17,7 @@
  * message becomes weft_strerror(code). The hook is one (function, user data)
  * pair behind a mutex: reports are rare, and the pair must be read
  * consistently. */
+#include "clock-internal.h"
 #include "error-internal.h"
 
 #include <stdio.h>

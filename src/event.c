@@ -10,10 +10,10 @@
  * mutex, even when the flag is already on: it must not return while a set()
  * still touches the event, or its caller could not free it (see wait()).
  *
- * Lock order: a cancel token's mutex before e->mu (internal.h protocol); no
+ * Lock order: a cancel token's mutex before e->mu (cancel-internal.h protocol); no
  * other lock is ever taken with e->mu held.
  */
-#include "internal.h"
+#include "cancel-internal.h"
 #include "sync.h"
 
 struct weft_event {

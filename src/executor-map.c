@@ -5,6 +5,7 @@
  * m->mu; each chunk's future has a done callback that marks it done and
  * wakes the consumer. Lock order: m->mu is only taken by the consumer and by
  * that callback, never together with an executor's or a future's lock. */
+#include "cancel-internal.h"
 #include "executor-internal.h"
 
 /* ------------------------------------------------------------ eager map */

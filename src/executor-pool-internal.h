@@ -5,6 +5,7 @@
 #ifndef WEFT_EXECUTOR_POOL_INTERNAL_H
 #define WEFT_EXECUTOR_POOL_INTERNAL_H
 
+#include "clock-internal.h"
 #include "executor-internal.h"
 #include "runq-internal.h"
 

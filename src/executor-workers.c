@@ -2,6 +2,7 @@
  * sleeping, wakeups, lazy thread starts, breakage by a failed initializer,
  * and the last worker out freeing a pool freed from inside. See the DESIGN
  * at the top of executor.c. */
+#include "clock-internal.h"
 #include "executor-pool-internal.h"
 
 #include <stdio.h>

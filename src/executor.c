@@ -52,6 +52,7 @@
  *   cancelled) are per worker, written by that worker alone (a load and a
  *   store, no lock prefix) and summed by weft_executor_stats_get.
  */
+#include "cancel-internal.h"
 #include "deadlock-internal.h"
 #include "executor-pool-internal.h"
 

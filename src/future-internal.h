@@ -19,7 +19,7 @@
 #ifndef WEFT_FUTURE_INTERNAL_H
 #define WEFT_FUTURE_INTERNAL_H
 
-#include "internal.h"
+#include "cancel-internal.h"
 
 /* An executor's run-queue link (executor.c: an intrusive MPSC queue), the
  * first member of every future, so that the executor converts between the

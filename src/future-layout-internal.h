@@ -6,6 +6,7 @@
 #ifndef WEFT_FUTURE_LAYOUT_INTERNAL_H
 #define WEFT_FUTURE_LAYOUT_INTERNAL_H
 
+#include "cancel-internal.h"
 #include "future-internal.h"
 
 #include <stddef.h>

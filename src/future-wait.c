@@ -3,6 +3,7 @@
  * the waiter (CPython's _Waiter) behind the latter, and the self-deadlock
  * classification shared by all of them. See the DESIGN at the top of
  * future.c. */
+#include "cancel-internal.h"
 #include "deadlock-internal.h"
 #include "future-layout-internal.h"
 
@@ -193,7 +194,7 @@ static void block_end(weft_future *reg, const weft__blocked *b)
 
 /* One wait in progress: the protocol every wait on futures follows (result,
  * exception, wait, as_completed), written once: the cancellation protocol
- * of internal.h on (m, c), the self-deadlock check once before the first
+ * of cancel-internal.h on (m, c), the self-deadlock check once before the first
  * sleep, and the deadline. */
 typedef struct await {
     pthread_mutex_t *m; /* guards what met() reads */

@@ -45,9 +45,10 @@
  *
  * Lock order: a future's `mu` and a waiter's `mu` are never held together
  * (registration, notification and unregistration each take one at a time).
- * The cancellation protocol takes a token's mutex before either (internal.h);
+ * The cancellation protocol takes a token's mutex before either (cancel-internal.h);
  * weft__cancel_request is never called with a future's `mu` held.
  */
+#include "cancel-internal.h"
 #include "deadlock-internal.h"
 #include "error-internal.h"
 #include "future-layout-internal.h"

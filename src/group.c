@@ -24,6 +24,7 @@
  * Lock order: g->mu, then a future's lock (weft_future_ref only); futures'
  * callbacks and every interrupt run with g->mu released.
  */
+#include "cancel-internal.h"
 #include "deadlock-internal.h"
 #include "executor-internal.h"
 

@@ -11,7 +11,7 @@
 #ifndef WEFT_LOCAL_INTERNAL_H
 #define WEFT_LOCAL_INTERNAL_H
 
-#include "internal.h"
+#include "base-internal.h"
 
 /* Destroys the calling thread's values of every weft_local now (the same
  * work as the key destructor, which then finds nothing left). Runs user

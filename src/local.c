@@ -23,6 +23,7 @@
  * (weft__local_thread_exit, local-internal.h), so joins wait for it.
  *
  * Lock order: only `mu` is taken here; user init/dtor run with no lock held. */
+#include "clock-internal.h"
 #include "local-internal.h"
 
 typedef struct node node;

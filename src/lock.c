@@ -4,7 +4,7 @@
  * DESIGN: a three-state word, as in Drepper's "Futexes Are Tricky" mutex,
  * with a pthread mutex and condvar standing in for the futex so that waits
  * can have monotonic deadlines and be cancelled by the protocol of
- * internal.h.
+ * cancel-internal.h.
  *   state 0: unlocked; 1: locked, no waiter; 2: locked, maybe waiters.
  * Fast path: acquire is one CAS 0->1, release one exchange to 0; neither
  * touches m. Slow path, under m: a waiter does exchange(state, 2); if that
@@ -35,7 +35,8 @@
  * waiting; while off, the fast path pays one relaxed load of a global flag.
  *
  * Lock order: l->m is a leaf, except that a cancel request takes tok->mu
- * then l->m (internal.h). No user code runs in here. */
+ * then l->m (cancel-internal.h). No user code runs in here. */
+#include "cancel-internal.h"
 #include "sync-internal.h"
 
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * - As CPython's queue.py: one mutex and three monotonic condvars on it,
  *   not_empty (getters wait), not_full (putters wait) and all_tasks_done
  *   (joiners wait). Every wait loops on one weft__deadline and follows the
- *   cancellation protocol of internal.h.
+ *   cancellation protocol of cancel-internal.h.
  * - FIFO and LIFO items live in a power-of-two ring buffer that doubles when
  *   full, so a put allocates only while the queue grows past its largest size
  *   so far. PRIORITY is a binary min-heap of (priority, sequence, item); the
@@ -29,10 +29,10 @@
  *   of the queue under the lock, then disposed with no lock held: user code
  *   never runs under weft's lock.
  *
- * Lock order: a cancel token's mu before q->mu (internal.h); a waiter never
+ * Lock order: a cancel token's mu before q->mu (cancel-internal.h); a waiter never
  * holds both.
  */
-#include "internal.h"
+#include "cancel-internal.h"
 #include "queue-internal.h"
 
 #include <math.h>

@@ -24,6 +24,7 @@
 #ifndef WEFT_RUNQ_INTERNAL_H
 #define WEFT_RUNQ_INTERNAL_H
 
+#include "clock-internal.h"
 #include "future-internal.h"
 
 #include <sched.h>

@@ -1,5 +1,6 @@
 /* runq.c: the cold parts of an executor's run queue (runq-internal.h):
  * setting it up, and taking back a task whose thread failed to start. */
+#include "clock-internal.h"
 #include "runq-internal.h"
 
 void weft__runq_init(weft__runq *q)

@@ -19,11 +19,11 @@
  * and a release adds edges from the semaphore to the locks its releaser
  * holds; the class is the creator's address.
  *
- * Lock order: a cancel token's mutex before s->mu (internal.h protocol); no
+ * Lock order: a cancel token's mutex before s->mu (cancel-internal.h protocol); no
  * other lock is ever taken with s->mu held.
  */
 #include "deadlock-internal.h"
-#include "internal.h"
+#include "cancel-internal.h"
 #include "sync.h"
 
 #include <limits.h>

@@ -8,7 +8,7 @@
  * ENOMEM) and whose get already has the timeout and cancellation this needs.
  * The queue's unfinished-task count grows with every put and is never read:
  * harmless (a size_t counter). */
-#include "internal.h"
+#include "base-internal.h"
 
 static weft_queue *as_queue(const weft_simplequeue *q)
 {

@@ -2,7 +2,7 @@
  * clock.c because it sits above cancellation (cancel.c), which itself uses
  * clock.c's mutex and condvar helpers: keeping it there made clock.c and
  * cancel.c call each other. */
-#include "internal.h"
+#include "cancel-internal.h"
 
 #include <math.h>
 

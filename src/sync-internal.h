@@ -12,7 +12,7 @@
 #define WEFT_SYNC_INTERNAL_H
 
 #include "deadlock-internal.h"
-#include "internal.h"
+#include "base-internal.h"
 
 struct weft_lock {
     /* 0 unlocked, 1 locked, 2 locked and maybe waiters (see lock.c). */

@@ -7,7 +7,7 @@
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
 
-#include "internal.h"
+#include "base-internal.h"
 
 /* Threads queued in weft_sem_acquire now (a snapshot). */
 unsigned weft__sem_n_waiting(const weft_sem *s);

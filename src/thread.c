@@ -31,7 +31,7 @@
  *
  * Lock order: reg_mu, then a handle's mu (enumerate takes a reference with
  * both held); nothing else is taken with either held. */
-#include "internal.h"
+#include "cancel-internal.h"
 #include "local-internal.h"
 
 #include <limits.h>

@@ -10,7 +10,7 @@
  * shared by the owner and the thread (two references), like weft_thread.
  *
  * Lock order: the timer's mu is never held together with any other lock. */
-#include "internal.h"
+#include "cancel-internal.h"
 
 #include <math.h>
 

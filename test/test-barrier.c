@@ -2,7 +2,7 @@
  * breaks (action failure, timeout, abort, reset, cancellation), with Python's
  * threading.Barrier as the reference. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 
 #include <math.h>
 #include <sched.h>

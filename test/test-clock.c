@@ -1,6 +1,6 @@
 /* Deadlines, weft_sleep, weft_monotonic, error texts and messages. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 
 #include <math.h>
 

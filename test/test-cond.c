@@ -2,7 +2,7 @@
  * with the lock held again, RLock levels restored, wait_for, ownership
  * errors, cancellation, fault injection and a many-producer stress test. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * the other end (with no lock held), never blocking, dispose at free,
  * allocation failure, stress from both ends. */
 #include "test.h"
-#include "internal.h"
+#include "base-internal.h"
 
 #include <sched.h>
 

@@ -1,7 +1,7 @@
 /* Events: set/clear/is_set/wait, the seeds' waiter and signaler, timeouts,
  * wakeups that survive a clear(), cancellation, and publication order. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 #include "sync.h"
 
 #include <math.h>

@@ -3,7 +3,7 @@
  * fault injection. Cancellation tests first fill every worker with a task
  * blocked on a gate (below), so later submissions are surely pending. */
 #include "test.h"
-#include "internal.h"
+#include "base-internal.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -2,6 +2,7 @@
  * unhandled-error rule, weft_futures_wait, as_completed, self-deadlock
  * detection, fault injection and a concurrent stress. Standalone futures are
  * completed from helper pthreads; every hand-over uses a handshake. */
+#include "cancel-internal.h"
 #include "test.h"
 #include "future-internal.h"
 

@@ -2,7 +2,7 @@
  * kept, max_concurrency, cancel, nested spawn, timeouts, EDEADLK, the hook.
  * Handshakes (gates) order everything; nothing sleeps to synchronise. */
 #include "test.h"
-#include "internal.h"
+#include "base-internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

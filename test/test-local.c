@@ -1,7 +1,7 @@
 /* weft_local: per-thread values, init on first get, destructors at thread
  * exit and at free (exactly once each), and the race between the two. */
 #include "test.h"
-#include "internal.h"
+#include "base-internal.h"
 
 #include <stdatomic.h>
 

@@ -1,7 +1,7 @@
 /* weft_lock: the seeds' race counter, try/timed acquire, ownership errors,
  * cancellation, the WEFT_WITH_LOCK guard, fault injection and a stress test. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 
 #include <math.h>
 #include <pthread.h>

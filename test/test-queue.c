@@ -2,7 +2,7 @@
  * task_done/join, shutdown, dispose, cancellation, allocation failures and
  * stress under contention. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 #include "queue-internal.h"
 
 #include <math.h>

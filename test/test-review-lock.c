@@ -8,7 +8,7 @@
  * the object is freed" pattern, which POSIX mutexes allow (a mutex may be
  * destroyed as soon as it is unlocked). */
 #include "test.h"
-#include "internal.h"
+#include "base-internal.h"
 
 #include <pthread.h>
 

@@ -1,6 +1,7 @@
 /* weft_rlock: the seeds' recursion (outer/inner, the bank-account transfer),
  * ownership errors, overflow, timeouts, cancellation, the guard, fault
  * injection and a stress test. */
+#include "cancel-internal.h"
 #include "test.h"
 #include "sync-internal.h" /* white box: the overflow test sets the count */
 

@@ -1,7 +1,7 @@
 /* Semaphores: counting, bounded, FIFO service, timeouts, cancellation, and
  * the seeds' Semaphore(3) over ten threads. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 #include "sync.h"
 
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* SimpleQueue: FIFO order, put never blocks, get's timeout and wakeups,
  * cancellation, dispose at free, allocation failure, stress. */
 #include "test.h"
-#include "internal.h"
+#include "cancel-internal.h"
 #include "queue-internal.h"
 
 #include <sched.h>

@@ -1,5 +1,6 @@
 /* weft_thread: start/join, results and errors, names and idents, unhandled
  * errors, stack sizes, fault injection, exit-time joining, stress. */
+#include "cancel-internal.h"
 #include "test.h"
 #include "error-internal.h"
 

@@ -1,7 +1,7 @@
 /* weft_timer: fires after its delay, cancel before and after firing, the
  * timer thread's result and error, free, fault injection. */
 #include "test.h"
-#include "internal.h"
+#include "base-internal.h"
 
 #include <math.h>
 #include <stdatomic.h>
