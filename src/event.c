@@ -14,7 +14,7 @@
  * other lock is ever taken with e->mu held.
  */
 #include "cancel-internal.h"
-#include "sync.h"
+#include "sync-internal.h"
 
 struct weft_event {
     pthread_mutex_t mu;

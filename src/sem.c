@@ -24,7 +24,7 @@
  */
 #include "deadlock-internal.h"
 #include "cancel-internal.h"
-#include "sync.h"
+#include "sync-internal.h"
 
 #include <limits.h>
 

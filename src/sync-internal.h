@@ -1,7 +1,7 @@
 /* sync-internal.h: what lock.c, rlock.c and cond.c share and nothing else
- * needs. The lock structs live here (not in their .c) so that an RLock can
- * embed its lock and a condition can release and re-acquire either kind
- * without a public API for "release fully".
+ * needs, and the test hooks into sem.c and event.c. The lock structs live here (not in their .c) so
+ * that an RLock can embed its lock and a condition can release and re-acquire either kind without a
+ * public API for "release fully".
  *
  * DESIGN: every acquisition, public or internal, goes through the single
  * function weft__lock_acquire_, and every release through
@@ -55,5 +55,16 @@ int weft__rlock_acquire_pc(weft_rlock *l, double timeout, const void *pc);
 
 /* An RLock whose class is named after pc (a condition's own RLock). */
 int weft__rlock_new_pc(weft_rlock **out, const void *pc);
+
+/* Test hooks into sem.c and event.c. A test of FIFO order or of "set()
+ * wakes waiters that are already blocked" must know that a thread is
+ * blocked inside the call, not merely about to make it; the public API
+ * cannot say so (Python's Semaphore and Event have no n_waiting), so these
+ * snapshots exist for tests only. */
+
+/* Threads queued in weft_sem_acquire now (a snapshot). */
+unsigned weft__sem_n_waiting(const weft_sem *s);
+/* Threads blocked in weft_event_wait now (a snapshot). */
+unsigned weft__event_n_waiting(const weft_event *e);
 
 #endif

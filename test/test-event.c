@@ -2,7 +2,7 @@
  * wakeups that survive a clear(), cancellation, and publication order. */
 #include "test.h"
 #include "cancel-internal.h"
-#include "sync.h"
+#include "sync-internal.h"
 
 #include <math.h>
 #include <sched.h>

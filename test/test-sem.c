@@ -2,7 +2,7 @@
  * the seeds' Semaphore(3) over ten threads. */
 #include "test.h"
 #include "cancel-internal.h"
-#include "sync.h"
+#include "sync-internal.h"
 
 #include <limits.h>
 #include <math.h>
