@@ -541,17 +541,17 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool in_action, finish;
-} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+} action_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
 
 static int gated_action(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&gate.mu);
-    gate.in_action = true;
-    pthread_cond_broadcast(&gate.cv);
-    while (!gate.finish)
-        pthread_cond_wait(&gate.cv, &gate.mu);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    action_gate.in_action = true;
+    pthread_cond_broadcast(&action_gate.cv);
+    while (!action_gate.finish)
+        pthread_cond_wait(&action_gate.cv, &action_gate.mu);
+    pthread_mutex_unlock(&action_gate.mu);
     return 0;
 }
 
@@ -563,10 +563,10 @@ TEST(barrier_cancel_before_arrival_does_not_break)
     party_start(&p[0], b, WEFT_FOREVER, NULL);
     wait_arrived(b, 1);
     party_start(&p[1], b, WEFT_FOREVER, NULL);
-    pthread_mutex_lock(&gate.mu);
-    while (!gate.in_action)
-        pthread_cond_wait(&gate.cv, &gate.mu);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    while (!action_gate.in_action)
+        pthread_cond_wait(&action_gate.cv, &action_gate.mu);
+    pthread_mutex_unlock(&action_gate.mu);
 
     /* The round is complete and in its action: this thread is for the next
      * round, and being cancelled it never gets there. */
@@ -578,10 +578,10 @@ TEST(barrier_cancel_before_arrival_does_not_break)
     weft__cancel_swap(NULL);
     CHECK(!weft_barrier_broken(b));
 
-    pthread_mutex_lock(&gate.mu);
-    gate.finish = true;
-    pthread_cond_broadcast(&gate.cv);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    action_gate.finish = true;
+    pthread_cond_broadcast(&action_gate.cv);
+    pthread_mutex_unlock(&action_gate.mu);
     party_join(&p[0]);
     party_join(&p[1]);
     CHECK_OK(p[0].rc);
@@ -605,18 +605,18 @@ TEST(barrier_cancel_during_action_breaks_round)
     party_start(&p[0], b, WEFT_FOREVER, &tok);
     wait_arrived(b, 1);
     party_start(&p[1], b, WEFT_FOREVER, NULL);
-    pthread_mutex_lock(&gate.mu);
-    while (!gate.in_action)
-        pthread_cond_wait(&gate.cv, &gate.mu);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    while (!action_gate.in_action)
+        pthread_cond_wait(&action_gate.cv, &action_gate.mu);
+    pthread_mutex_unlock(&action_gate.mu);
     weft__cancel_request(&tok);
     party_join(&p[0]);
     CHECK_RC(p[0].rc, ECANCELED);
     CHECK(weft_barrier_broken(b));
-    pthread_mutex_lock(&gate.mu);
-    gate.finish = true;
-    pthread_cond_broadcast(&gate.cv);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    action_gate.finish = true;
+    pthread_cond_broadcast(&action_gate.cv);
+    pthread_mutex_unlock(&action_gate.mu);
     party_join(&p[1]);
     CHECK_RC(p[1].rc, WEFT_EBROKEN);
     weft__cancel_destroy(&tok);
@@ -633,17 +633,17 @@ TEST(barrier_reset_during_action)
     party_start(&p[0], b, WEFT_FOREVER, NULL);
     wait_arrived(b, 1);
     party_start(&p[1], b, WEFT_FOREVER, NULL);
-    pthread_mutex_lock(&gate.mu);
-    while (!gate.in_action)
-        pthread_cond_wait(&gate.cv, &gate.mu);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    while (!action_gate.in_action)
+        pthread_cond_wait(&action_gate.cv, &action_gate.mu);
+    pthread_mutex_unlock(&action_gate.mu);
     weft_barrier_reset(b);
     party_join(&p[0]);
     CHECK_RC(p[0].rc, WEFT_EBROKEN);
-    pthread_mutex_lock(&gate.mu);
-    gate.finish = true;
-    pthread_cond_broadcast(&gate.cv);
-    pthread_mutex_unlock(&gate.mu);
+    pthread_mutex_lock(&action_gate.mu);
+    action_gate.finish = true;
+    pthread_cond_broadcast(&action_gate.cv);
+    pthread_mutex_unlock(&action_gate.mu);
     party_join(&p[1]);
     CHECK_RC(p[1].rc, WEFT_EBROKEN);
     CHECK(!weft_barrier_broken(b));

@@ -7,41 +7,6 @@
 #include <math.h>
 #include <pthread.h>
 
-typedef struct {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int v;
-} flag;
-
-static void flag_init(flag *f)
-{
-    pthread_mutex_init(&f->m, NULL);
-    pthread_cond_init(&f->c, NULL);
-    f->v = 0;
-}
-
-static void flag_set(flag *f, int v)
-{
-    pthread_mutex_lock(&f->m);
-    f->v = v;
-    pthread_cond_broadcast(&f->c);
-    pthread_mutex_unlock(&f->m);
-}
-
-static void flag_wait(flag *f, int v)
-{
-    pthread_mutex_lock(&f->m);
-    while (f->v < v)
-        pthread_cond_wait(&f->c, &f->m);
-    pthread_mutex_unlock(&f->m);
-}
-
-static void flag_destroy(flag *f)
-{
-    pthread_cond_destroy(&f->c);
-    pthread_mutex_destroy(&f->m);
-}
-
 /* ------------------------------------------------------------ the seed */
 
 /* The seeds' example: one producer appends 0..4, notify_all; two consumers

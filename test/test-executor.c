@@ -14,67 +14,6 @@
 
 /* ------------------------------------------------------------ handshakes */
 
-typedef struct gate {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    bool open;
-    int arrived;
-} gate;
-
-static void gate_init(gate *g)
-{
-    pthread_mutex_init(&g->m, NULL);
-    pthread_cond_init(&g->c, NULL);
-    g->open = false;
-    g->arrived = 0;
-}
-
-static void gate_open(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->open = true;
-    pthread_cond_broadcast(&g->c);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_arrive(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->arrived++;
-    pthread_cond_broadcast(&g->c);
-    pthread_mutex_unlock(&g->m);
-}
-
-/* Arrives, then waits for the gate to open. */
-static void gate_pass(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->arrived++;
-    pthread_cond_broadcast(&g->c);
-    while (!g->open)
-        pthread_cond_wait(&g->c, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_wait_arrived(gate *g, int n)
-{
-    pthread_mutex_lock(&g->m);
-    while (g->arrived < n)
-        pthread_cond_wait(&g->c, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static int blocker(void *arg, void **result)
-{
-    gate_pass(arg);
-    return 0;
-}
-
-static int noop(void *arg, void **result)
-{
-    return 0;
-}
-
 static int twice(void *arg, void **result)
 {
     *result = (void *)(2 * (intptr_t)arg);
@@ -90,27 +29,6 @@ static int counting(void *arg, void **result)
 {
     atomic_fetch_add((atomic_int *)arg, 1);
     return 0;
-}
-
-static weft_executor *pool(unsigned workers)
-{
-    weft_executor_opts o = {.max_workers = workers};
-    weft_executor *ex;
-    CHECK_OK(weft_executor_new(&ex, &o));
-    return ex;
-}
-
-/* Spins (yielding) until the pool has n idle workers: the state a worker
- * reaches right after its task completes, not ordered by any handshake. */
-static void wait_idle(weft_executor *ex, unsigned n)
-{
-    weft_executor_stats st;
-    for (;;) {
-        weft_executor_stats_get(ex, &st);
-        if (st.threads_idle >= n)
-            return;
-        sched_yield();
-    }
 }
 
 /* ------------------------------------------------------------ basics */

@@ -13,43 +13,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* A counting semaphore from raw pthread primitives, for handshakes. */
-typedef struct hs {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int n;
-} hs;
-
-static void hs_init(hs *h)
-{
-    pthread_mutex_init(&h->m, NULL);
-    pthread_cond_init(&h->c, NULL);
-    h->n = 0;
-}
-
-static void hs_post(hs *h)
-{
-    pthread_mutex_lock(&h->m);
-    h->n++;
-    pthread_cond_broadcast(&h->c);
-    pthread_mutex_unlock(&h->m);
-}
-
-static void hs_wait(hs *h)
-{
-    pthread_mutex_lock(&h->m);
-    while (h->n == 0)
-        pthread_cond_wait(&h->c, &h->m);
-    h->n--;
-    pthread_mutex_unlock(&h->m);
-}
-
-static void hs_destroy(hs *h)
-{
-    pthread_mutex_destroy(&h->m);
-    pthread_cond_destroy(&h->c);
-}
-
 static weft_future *new_future(const char *name)
 {
     weft_future *f = NULL;

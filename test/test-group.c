@@ -7,66 +7,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-typedef struct gate {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    bool open;
-    int arrived;
-} gate;
-
-static void gate_init(gate *g)
-{
-    pthread_mutex_init(&g->m, NULL);
-    pthread_cond_init(&g->c, NULL);
-    g->open = false;
-    g->arrived = 0;
-}
-
-static void gate_open(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->open = true;
-    pthread_cond_broadcast(&g->c);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_pass(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->arrived++;
-    pthread_cond_broadcast(&g->c);
-    while (!g->open)
-        pthread_cond_wait(&g->c, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_wait_arrived(gate *g, int n)
-{
-    pthread_mutex_lock(&g->m);
-    while (g->arrived < n)
-        pthread_cond_wait(&g->c, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
-static weft_executor *pool(unsigned workers)
-{
-    weft_executor_opts o = {.max_workers = workers};
-    weft_executor *ex;
-    CHECK_OK(weft_executor_new(&ex, &o));
-    return ex;
-}
-
 static atomic_int ran;
 
 static int count(void *arg, void **result)
 {
     atomic_fetch_add(&ran, 1);
-    return 0;
-}
-
-static int blocker(void *arg, void **result)
-{
-    gate_pass(arg);
     return 0;
 }
 

@@ -11,33 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A one-shot handshake on raw pthread primitives. */
-typedef struct gate {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    bool open;
-} gate;
-#define GATE_INIT                                                                                  \
-    {                                                                                              \
-        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false                                 \
-    }
-
-static void gate_open(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    g->open = true;
-    pthread_cond_broadcast(&g->c);
-    pthread_mutex_unlock(&g->m);
-}
-
-static void gate_wait(gate *g)
-{
-    pthread_mutex_lock(&g->m);
-    while (!g->open)
-        pthread_cond_wait(&g->c, &g->m);
-    pthread_mutex_unlock(&g->m);
-}
-
 static int wait_gate(void *arg, void **result)
 {
     gate_wait(arg);
