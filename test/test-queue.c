@@ -11,15 +11,6 @@
 #define ITEM(i) ((void *)(uintptr_t)(i))
 #define NUM(p)  ((uintptr_t)(p))
 
-static weft_queue *make(weft_queue_kind kind, size_t maxsize)
-{
-    weft_queue *q = NULL;
-    weft_queue_opts o = {.kind = kind, .maxsize = maxsize};
-    CHECK_OK(weft_queue_new(&q, &o));
-    CHECK(q != NULL);
-    return q;
-}
-
 /* Handshake: returns once exactly the given numbers of threads sleep in
  * get, put and join. The counts change only when a thread really blocks. */
 static void wait_waiters(weft_queue *q, unsigned getters, unsigned putters, unsigned joiners)
@@ -63,7 +54,7 @@ TEST(new_defaults_and_bad_arguments)
 
 TEST(bad_timeouts_are_einval)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     void *item;
     CHECK_RC(weft_queue_put(q, NULL, NAN), EINVAL);
     CHECK_RC(weft_queue_put(q, NULL, -0.5), EINVAL);
@@ -78,7 +69,7 @@ TEST(bad_timeouts_are_einval)
 
 TEST(fifo_order_with_wraparound_and_growth)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     uintptr_t next_in = 0, next_out = 0;
     /* Move the ring's head, then grow it while wrapped, several times. */
     for (int round = 0; round < 6; round++) {
@@ -95,7 +86,7 @@ TEST(fifo_order_with_wraparound_and_growth)
 
 TEST(null_is_a_valid_item)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 2);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 2);
     CHECK_OK(weft_queue_put(q, NULL, 0));
     CHECK_OK(weft_queue_put(q, ITEM(5), 0));
     CHECK(get_one(q, 0) == NULL);
@@ -105,7 +96,7 @@ TEST(null_is_a_valid_item)
 
 TEST(lifo_order)
 {
-    weft_queue *q = make(WEFT_QUEUE_LIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_LIFO, 0);
     for (uintptr_t i = 0; i < 100; i++)
         CHECK_OK(weft_queue_put(q, ITEM(i), 0));
     for (uintptr_t i = 0; i < 50; i++)
@@ -124,7 +115,7 @@ TEST(lifo_order)
 
 TEST(fifo_ignores_priority)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     CHECK_OK(weft_queue_put_priority(q, ITEM(1), 9, 0));
     CHECK_OK(weft_queue_put_priority(q, ITEM(2), -9, 0));
     CHECK_EQ(NUM(get_one(q, 0)), 1);
@@ -134,7 +125,7 @@ TEST(fifo_ignores_priority)
 
 TEST(priority_order_is_stable)
 {
-    weft_queue *q = make(WEFT_QUEUE_PRIORITY, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_PRIORITY, 0);
     /* 300 items over 5 priorities, put in a scrambled priority order; each
      * item records (priority, rank within its priority). */
     enum { N = 300, P = 5 };
@@ -169,7 +160,7 @@ TEST(priority_order_is_stable)
 
 TEST(qsize_empty_full)
 {
-    weft_queue *q = make(WEFT_QUEUE_LIFO, 2);
+    weft_queue *q = new_queue(WEFT_QUEUE_LIFO, 2);
     CHECK(weft_queue_empty(q));
     CHECK(!weft_queue_full(q));
     CHECK_EQ(weft_queue_qsize(q), 0);
@@ -188,7 +179,7 @@ TEST(qsize_empty_full)
 
 TEST(nowait_eagain)
 {
-    weft_queue *q = make(WEFT_QUEUE_PRIORITY, 1);
+    weft_queue *q = new_queue(WEFT_QUEUE_PRIORITY, 1);
     void *item = ITEM(7);
     CHECK_RC(weft_queue_get(q, &item, 0), EAGAIN);
     CHECK_EQ(NUM(item), 7); /* untouched on failure */
@@ -201,7 +192,7 @@ TEST(nowait_eagain)
 
 TEST(timed_get_and_put_not_early)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 1);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 1);
     void *item;
     double t0 = weft_monotonic();
     CHECK_RC(weft_queue_get(q, &item, 0.05), ETIMEDOUT);
@@ -250,7 +241,7 @@ static void *do_join(void *arg)
 
 TEST(bounded_put_blocks_until_get)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 2);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 2);
     CHECK_OK(weft_queue_put(q, ITEM(1), 0));
     CHECK_OK(weft_queue_put(q, ITEM(2), 0));
     call c = {q, ITEM(3), WEFT_FOREVER, -1, NULL};
@@ -268,7 +259,7 @@ TEST(bounded_put_blocks_until_get)
 
 TEST(blocked_get_wakes_on_put)
 {
-    weft_queue *q = make(WEFT_QUEUE_PRIORITY, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_PRIORITY, 0);
     call c = {q, ITEM(0xdead), 30, -1, NULL};
     pthread_t th;
     CHECK_OK(pthread_create(&th, NULL, do_get, &c));
@@ -282,7 +273,7 @@ TEST(blocked_get_wakes_on_put)
 
 TEST(task_done_and_join)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     CHECK_RC(weft_queue_task_done(q), EINVAL); /* nothing put yet */
     CHECK_OK(weft_queue_put(q, ITEM(1), 0));
     CHECK_OK(weft_queue_put(q, ITEM(2), 0));
@@ -357,7 +348,7 @@ static void run_seed(bool use_shutdown)
 {
     static seed_run s;
     memset(&s, 0, sizeof s);
-    s.q = make(WEFT_QUEUE_FIFO, SEED_MAX);
+    s.q = new_queue(WEFT_QUEUE_FIFO, SEED_MAX);
     s.use_shutdown = use_shutdown;
     pthread_t prod, cons[2];
     CHECK_OK(pthread_create(&prod, NULL, seed_producer, &s));
@@ -398,7 +389,7 @@ TEST(seed_producer_consumer_shutdown)
 
 TEST(shutdown_wakes_blocked_getters)
 {
-    weft_queue *q = make(WEFT_QUEUE_LIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_LIFO, 0);
     call c[2] = {{q, NULL, WEFT_FOREVER, -1, NULL}, {q, NULL, 60, -1, NULL}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
@@ -414,7 +405,7 @@ TEST(shutdown_wakes_blocked_getters)
 
 TEST(shutdown_wakes_blocked_putters)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 1);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 1);
     CHECK_OK(weft_queue_put(q, ITEM(1), 0));
     call c[2] = {{q, ITEM(2), WEFT_FOREVER, -1, NULL}, {q, ITEM(3), 60, -1, NULL}};
     pthread_t th[2];
@@ -436,7 +427,7 @@ TEST(shutdown_wakes_blocked_putters)
 
 TEST(shutdown_puts_fail_gets_drain)
 {
-    weft_queue *q = make(WEFT_QUEUE_PRIORITY, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_PRIORITY, 0);
     CHECK_OK(weft_queue_put_priority(q, ITEM(2), 2, 0));
     CHECK_OK(weft_queue_put_priority(q, ITEM(1), 1, 0));
     weft_queue_shutdown(q, false, NULL, NULL);
@@ -469,7 +460,7 @@ static void collect(void *ud, void *item)
 
 TEST(immediate_shutdown_discards_and_join_returns)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     for (uintptr_t i = 1; i <= 5; i++)
         CHECK_OK(weft_queue_put(q, ITEM(i), 0));
     CHECK_EQ(NUM(get_one(q, 0)), 1); /* gotten, not yet done */
@@ -499,7 +490,7 @@ TEST(immediate_shutdown_discards_and_join_returns)
 
 TEST(immediate_shutdown_wakes_getters_at_once)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     call g = {q, NULL, WEFT_FOREVER, -1, NULL};
     pthread_t th;
     CHECK_OK(pthread_create(&th, NULL, do_get, &g));
@@ -513,7 +504,7 @@ TEST(immediate_shutdown_wakes_getters_at_once)
 
 static void check_free_order(weft_queue_kind kind, const uintptr_t *want, int n)
 {
-    weft_queue *q = make(kind, 0);
+    weft_queue *q = new_queue(kind, 0);
     /* Wrap the ring first so free must unwrap it. */
     for (int i = 0; i < 10; i++)
         CHECK_OK(weft_queue_put(q, ITEM(100), 0));
@@ -540,7 +531,7 @@ TEST(free_disposes_every_item_in_queue_order)
     check_free_order(WEFT_QUEUE_FIFO, fifo, 12);
     check_free_order(WEFT_QUEUE_LIFO, lifo, 12);
     check_free_order(WEFT_QUEUE_PRIORITY, prio, 12);
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 0);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 0);
     CHECK_OK(weft_queue_put(q, NULL, 0));
     weft_queue_free(q, NULL, NULL); /* dispose may be NULL */
 }
@@ -549,7 +540,7 @@ TEST(free_disposes_every_item_in_queue_order)
 
 TEST(cancel_blocked_get_put_join)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 1);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 1);
     weft__cancel tok[3];
     for (int i = 0; i < 3; i++)
         weft__cancel_init(&tok[i]);
@@ -590,7 +581,7 @@ TEST(cancel_blocked_get_put_join)
 
 TEST(cancelled_token_fails_only_calls_that_would_block)
 {
-    weft_queue *q = make(WEFT_QUEUE_FIFO, 1);
+    weft_queue *q = new_queue(WEFT_QUEUE_FIFO, 1);
     weft__cancel tok;
     weft__cancel_init(&tok);
     weft__cancel_request(&tok); /* before any wait: the flag alone must do */
@@ -630,7 +621,7 @@ TEST(new_under_fault_injection)
 
 static void check_grow_failure(weft_queue_kind kind)
 {
-    weft_queue *q = make(kind, 0);
+    weft_queue *q = new_queue(kind, 0);
     /* Fill until a put fails under fault injection: that put needed to grow. */
     uintptr_t n = 0;
     for (;;) {
@@ -747,7 +738,7 @@ static void run_stress(weft_queue_kind kind, bool timed)
 {
     static stress s;
     memset(&s, 0, sizeof s);
-    s.q = make(kind, 16);
+    s.q = new_queue(kind, 16);
     s.timed = timed;
     s.seen = calloc(STRESS_ITEMS, sizeof *s.seen);
     CHECK(s.seen != NULL);

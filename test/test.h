@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 
 #include "weft.h"
 
@@ -245,6 +246,48 @@ static inline int noop(void *arg, void **result)
     return 0;
 }
 
+/* twice doubles its argument; fail_io fails with EIO; counting adds one to
+ * the atomic_int given as arg. */
+static inline int twice(void *arg, void **result)
+{
+    *result = (void *)(2 * (intptr_t)arg);
+    return 0;
+}
+
+static inline int fail_io(void *arg, void **result)
+{
+    (void)result;
+    return weft_fail(EIO, "task %d failed", (int)(intptr_t)arg);
+}
+
+static inline int counting(void *arg, void **result)
+{
+    (void)result;
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return 0;
+}
+
+/* A task that spins a little, then adds one to the atomic_int given as
+ * arg (if any). */
+static inline int busy_task(void *arg, void **result)
+{
+    (void)result;
+    for (volatile int i = 0; i < 20000; i++)
+        ;
+    if (arg)
+        atomic_fetch_add((atomic_int *)arg, 1);
+    return 0;
+}
+
+/* An unhandled-error hook that reports nothing. */
+static inline void quiet_hook(const char *who, int code, const char *message, void *ud)
+{
+    (void)who;
+    (void)code;
+    (void)message;
+    (void)ud;
+}
+
 /* Spins (yielding) until the pool has n idle workers: the state a worker
  * reaches right after its task completes, not ordered by any handshake. */
 static inline void wait_idle(weft_executor *ex, unsigned n)
@@ -257,5 +300,94 @@ static inline void wait_idle(weft_executor *ex, unsigned n)
         sched_yield();
     }
 }
+
+/* ------------------------------------------------------------ threads */
+
+/* A thread or task body: waits for the gate given as arg, returns it. */
+static inline int wait_gate(void *arg, void **result)
+{
+    gate_wait(arg);
+    *result = arg;
+    return 0;
+}
+
+/* Whether a thread of this process has an OS name (comm) starting with
+ * prefix (helpers.c). */
+bool some_thread_named(const char *prefix);
+
+/* A thread body that writes its stack's size to the size_t at arg and uses
+ * some of it. */
+static inline int stack_probe(void *arg, void **result)
+{
+    (void)result;
+    size_t *size = arg;
+    pthread_attr_t a;
+    CHECK_OK(pthread_getattr_np(pthread_self(), &a));
+    CHECK_OK(pthread_attr_getstacksize(&a, size));
+    pthread_attr_destroy(&a);
+    volatile char buf[2048];
+    memset((char *)buf, 1, sizeof buf);
+    return buf[100] == 1 ? 0 : EIO;
+}
+
+/* ------------------------------------------------------------ queues */
+
+/* A queue of `kind`, bounded by maxsize (0: unbounded). */
+static inline weft_queue *new_queue(weft_queue_kind kind, size_t maxsize)
+{
+    weft_queue *q = NULL;
+    weft_queue_opts o = {.kind = kind, .maxsize = maxsize};
+    CHECK_OK(weft_queue_new(&q, &o));
+    CHECK(q != NULL);
+    return q;
+}
+
+/* ------------------------------------------------------------ futures */
+
+static inline weft_future *new_future(const char *name)
+{
+    weft_future *f = NULL;
+    CHECK_OK(weft_future_new(&f, name));
+    CHECK(f != NULL);
+    return f;
+}
+
+/* n new unnamed futures into fs; and their release (each error read, so
+ * the unhandled-error hook stays quiet). */
+static inline void new_futures(weft_future **fs, int n)
+{
+    for (int i = 0; i < n; i++)
+        fs[i] = new_future(NULL);
+}
+
+static inline void drop_futures(weft_future **fs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        weft_future_error(fs[i], NULL);
+        weft_future_unref(fs[i]);
+    }
+}
+
+/* An unhandled-error hook (weft_set_error_hook(log_hook, NULL)) that
+ * records its calls in hook_log (helpers.c). */
+extern struct hook_log {
+    pthread_mutex_t m;
+    int calls;
+    char who[128];
+    int code;
+    char message[128];
+} hook_log;
+void log_hook(const char *who, int code, const char *message, void *ud);
+
+/* ------------------------------------------------------------ deadlock reports */
+
+/* A deadlock hook that appends every report to one buffer (helpers.c);
+ * report_mode() turns the detector on in report mode with it. */
+void capture_report(const char *report, void *arg);
+/* Reports captured so far. */
+int reports(void);
+/* Whether the captured reports contain s. */
+bool captured_has(const char *s);
+void report_mode(void);
 
 #endif
