@@ -388,8 +388,11 @@ int weft__pool_start_worker(weft_executor *ex, unsigned index)
     pthread_attr_t attr;
     WEFT__CHECK(pthread_attr_init(&attr));
     int rc = 0;
-    if (ex->stack_size)
-        rc = pthread_attr_setstacksize(&attr, ex->stack_size);
+    /* 0: the default of new threads at this start (threading.stack_size
+     * applies to pool workers too), itself 0 for the system's. */
+    size_t stack = ex->stack_size ? ex->stack_size : weft_thread_stack_size();
+    if (stack)
+        rc = pthread_attr_setstacksize(&attr, stack);
     pthread_t tid;
     if (!rc)
         rc = start_injected_failure(ex, index) ? EAGAIN

@@ -359,3 +359,19 @@ TEST(shutdown_wait_from_worker_is_edeadlk)
     CHECK_RC(weft_executor_submit(ex, noop, NULL, NULL), ESHUTDOWN); /* it still shut down */
     weft_executor_free(ex);
 }
+
+TEST(stack_size_zero_follows_the_thread_default)
+{
+    /* Python's threading.stack_size applies to pool workers too. */
+    size_t want = 512 * 1024;
+    CHECK_OK(weft_thread_set_stack_size(want));
+    weft_executor *ex = pool(1);
+    size_t got = 0;
+    weft_future *f;
+    CHECK_OK(weft_executor_submit(ex, stack_probe, &got, &f));
+    CHECK_OK(weft_future_result(f, WEFT_FOREVER, NULL));
+    weft_future_unref(f);
+    weft_executor_free(ex);
+    CHECK_OK(weft_thread_set_stack_size(0));
+    CHECK_EQ(got, want);
+}

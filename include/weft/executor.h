@@ -42,7 +42,7 @@ typedef struct weft_executor_opts {
     weft_worker_init_fn *initializer;
     weft_worker_fini_fn *finalizer;
     void *init_arg;           /* passed to both */
-    size_t stack_size;        /* 0: the system default */
+    size_t stack_size;        /* 0: weft_thread_stack_size() as each worker starts */
     size_t max_queued;        /* tasks waiting for a worker; 0: unbounded */
     weft_admission admission; /* when max_queued is reached */
     /* For WEFT_ADMIT_BLOCK, the common timeout convention (weft/common.h):
