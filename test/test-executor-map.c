@@ -303,7 +303,9 @@ TEST(map_timeout_bounds_the_whole_map_not_each_task)
     CHECK(results[3] == (void *)8);
     CHECK_OK(weft_executor_shutdown(ex, true, false));
     weft_executor_stats_get(ex, &st);
-    CHECK(st.cancelled >= 1); /* the fourth at least had not started */
+    /* One task at least had not finished at the deadline: never started
+     * (cancelled) or, on a slow run (sanitizers), interrupted (failed). */
+    CHECK(st.cancelled + st.failed >= 1);
     CHECK_EQ(st.completed + st.failed + st.cancelled, 4 + 4);
     weft_executor_free(ex);
 }

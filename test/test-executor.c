@@ -373,5 +373,8 @@ TEST(stack_size_zero_follows_the_thread_default)
     weft_future_unref(f);
     weft_executor_free(ex);
     CHECK_OK(weft_thread_set_stack_size(0));
-    CHECK_EQ(got, want);
+    /* Not the system default (8 MiB, or 2 MiB when unlimited); sanitizers
+     * such as TSan add their own share on top of the size asked for. */
+    CHECK(got >= want);
+    CHECK(got < 4 * want);
 }
