@@ -103,18 +103,15 @@ kills=0 runs=0 final=-1 bad_rc=0
 instants=(3 8 15 25 40 60 80 110 140 170 200 230 260 290 320 350 380 410 440 470 500 530 560 590)
 for t in "${instants[@]}" 0 0 0 0 0 0 0 0 0 0; do
     runs=$((runs + 1))
+    if [ "$t" = 0 ]; then
+        # No more kills: let it finish (bounded).
+        timeout $((120 * SCALE)) "$W" crawl -q -d 100 -j $JOBS --state "$db" "$K/" >/dev/null 2>>"$tmp/kill-err"
+        final=$?
+        break
+    fi
     "$W" crawl -q -d 100 -j $JOBS --state "$db" "$K/" >/dev/null 2>>"$tmp/kill-err" &
     p=$!
     pids+=($p)
-    if [ "$t" = 0 ]; then
-        # No more kills: let it finish (bounded).
-        ( sleep $((120 * SCALE)); kill -9 $p 2>/dev/null ) &
-        w=$!
-        wait $p
-        final=$?
-        kill $w 2>/dev/null
-        break
-    fi
     sleep "$(printf '0.%03d' "$t")"
     if kill -9 $p 2>/dev/null; then
         kills=$((kills + 1))

@@ -95,7 +95,8 @@ int crawl_state_begin(crawl_opts *o, const char *product)
         return 0;
     }
     if (!info.created)
-        fprintf(stderr, "weft crawl: resuming: %s pages done, %s queued, %s in flight were re-queued\n",
+        fprintf(stderr,
+                "weft crawl: resuming: %s pages done, %s queued, %s in flight were re-queued\n",
                 thousands(a, sizeof a, info.pages), thousands(b, sizeof b, info.queued),
                 thousands(c, sizeof c, info.requeued));
     o->state = st;

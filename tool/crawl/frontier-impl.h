@@ -18,8 +18,8 @@ typedef struct frontier_ops {
     void (*retry)(frontier *f, frontier_item *it, double delay);
     void (*giveback)(frontier *f, frontier_item *it);
     void (*skip_done)(frontier *f, frontier_item *it);
-    void (*robots_done)(frontier *f, frontier_item *it, robots *rb, long status,
-                        const char *body, size_t len);
+    void (*robots_done)(frontier *f, frontier_item *it, robots *rb, long status, const char *body,
+                        size_t len);
     void (*stats)(frontier *f, frontier_stats *out);
     const char *(*error)(frontier *f);
 } frontier_ops;

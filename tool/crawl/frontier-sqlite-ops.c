@@ -55,8 +55,8 @@ static void fill_item(sfrontier *f, frontier_item *it, frontier_kind kind, crawl
                           .priv = q};
 }
 
-static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_item *it,
-                      double now, double *wake)
+static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_item *it, double now,
+                      double *wake)
 {
     unsigned k = level % NQ;
     if (h->rs == R_FETCHING || !sq_host_head(f, h, level))
@@ -68,9 +68,8 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
         f->accepted--;
         sq_set_seen_state(f, q->h, q->depth, U_SEEN);
         fill_item(f, it, FRONTIER_SKIP, SKIP_ROBOTS, q, h);
-        /* The skip's state and its record commit together. */
-        if (sq_open_item(f, q))
-            sq_set_state(f, q->h, U_SEEN);
+        /* The skip's record (naming its row) ends it, in the same batch. */
+        sq_open_item(f, q);
         return true;
     }
     if (f->o.per_host && h->active >= f->o.per_host)
@@ -93,8 +92,7 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
     if (f->o.max_pages && f->started >= f->o.max_pages) {
         sq_set_seen_state(f, q->h, q->depth, U_SEEN);
         fill_item(f, it, FRONTIER_SKIP, SKIP_LIMIT, q, h);
-        if (sq_open_item(f, q))
-            sq_set_state(f, q->h, U_SEEN);
+        sq_open_item(f, q);
         return true;
     }
     f->started++;
@@ -102,7 +100,7 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
     f->inflight[k]++;
     h->next_start = now + h->delay;
     sq_set_seen_state(f, q->h, q->depth, U_INFLIGHT);
-    sq_set_state(f, q->h, U_INFLIGHT);
+    sq_out_row(f, q->id);
     fill_item(f, it, FRONTIER_PAGE, SKIP_NONE, q, h);
     return true;
 }
@@ -133,14 +131,20 @@ static sitem *next_held(sfrontier *f, struct fhost **host)
 {
     if (!f->heldq && f->held > 0) {
         sqlite3_stmt *s = f->s[S_HELD];
+        sqlite3_bind_int64(s, 1, f->held_seq);
         sitem **tail = &f->heldq;
-        int rc;
+        int rc, rows = 0;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            sitem *q = sq_item_make((uint64_t)sqlite3_column_int64(s, 0),
-                                    (const char *)sqlite3_column_text(s, 1),
-                                    (const char *)sqlite3_column_text(s, 2),
-                                    (unsigned)sqlite3_column_int(s, 3), 0,
-                                    sqlite3_column_int64(s, 4));
+            rows++;
+            f->held_seq = sqlite3_column_int64(s, 6);
+            sslot *sl = sq_seen_find(f, (uint64_t)sqlite3_column_int64(s, 1));
+            if (!sl || (sl->meta & 0xff) != U_HELD)
+                continue; /* ended in an earlier run, or moved up */
+            /* seq carries the row's host id here (see below) */
+            sitem *q = sq_item_make(
+                (uint64_t)sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 0),
+                (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+                (unsigned)sqlite3_column_int(s, 4), 0, sqlite3_column_int64(s, 5));
             if (!q)
                 break;
             *tail = q;
@@ -148,9 +152,10 @@ static sitem *next_held(sfrontier *f, struct fhost **host)
         }
         bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
         sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
         if (!ok)
             sq_fail(f, "cannot read the state file");
-        if (!f->heldq)
+        if (!f->heldq && rows == 0)
             f->held = 0; /* the count said more than the file has */
     }
     sitem *q = f->heldq;
@@ -201,8 +206,7 @@ static int sq_next(frontier *base, frontier_item *it)
             if (q) {
                 sq_set_seen_state(f, q->h, q->depth, U_SEEN);
                 fill_item(f, it, FRONTIER_SKIP, SKIP_DEPTH, q, h);
-                if (sq_open_item(f, q))
-                    sq_set_state(f, q->h, U_SEEN);
+                sq_open_item(f, q);
                 rc = f->failed ? EIO : 0;
                 break;
             }
@@ -241,23 +245,26 @@ static int sq_seed(frontier *base, const char *url)
     sq_lock(f);
     int rc = 0;
     uint64_t hh = sq_hash_of(url);
-    size_t slot;
     struct fhost *h = sq_host_get(f, url);
     if (!h) {
         rc = f->failed ? EIO : strstr(url, "://") ? ENOMEM : EINVAL;
         goto out;
     }
-    int ins = sq_seen_put(f, hh, sq_meta_of(0, U_QUEUED), &slot);
-    if (ins <= 0) {
+    int ins;
+    sslot *sl = sq_seen_put(f, hh, sq_meta_of(0, U_QUEUED), &ins);
+    if (!sl || !ins) {
         /* A resumed crawl has its seed already. */
-        rc = ins == 0 ? EEXIST : ENOMEM;
+        rc = sl ? EEXIST : ENOMEM;
         goto out;
     }
-    if (!sq_write_url(f, hh, url, 0, 0, h, U_QUEUED, f->seq_tail + 1)) {
+    long long seq = ++f->seq_tail;
+    long long id = sq_write_url(f, hh, url, 0, 0, h, U_QUEUED, seq);
+    if (!id) {
         rc = EIO;
         goto out;
     }
-    sq_enqueue(f, h, hh, url, NULL, 0);
+    sl->id = (uint32_t)id;
+    sq_enqueue(f, h, hh, id, url, NULL, 0, seq);
     f->accepted++;
     sq_maybe_commit(f, true);
     weft_cond_notify_all(f->cond);
@@ -266,34 +273,45 @@ out:
     return rc;
 }
 
-/* Moves a queued or held URL (slot i) up to depth cd, found by page q. */
-static bool lower(sfrontier *f, size_t i, unsigned cd, sitem *q, frontier_link *l, bool *ok)
+/* Moves a queued or held URL (its slot sl) up to depth cd, found by page q.
+ * False when it stays where it is (*ok false: the file failed). */
+static bool lower(sfrontier *f, sslot *sl, unsigned cd, sitem *q, frontier_link *l, bool *ok)
 {
-    uint32_t m = f->sm[i];
-    unsigned st = m & 0xff, od = m >> 8;
+    unsigned st = sl->meta & 0xff, od = sl->meta >> 8;
     *ok = true;
-    if ((st != U_QUEUED && st != U_HELD) || od <= cd || cd > f->o.max_depth)
+    if ((st != U_QUEUED && st != U_HELD) || od <= cd || cd > f->o.max_depth || !sl->id)
         return false;
-    uint64_t hh = f->sh[i];
+    uint64_t hh = sl->h;
+    long long id = sl->id;
+    char origin[URLNORM_MAX + 8];
+    struct fhost *h =
+        urlnorm_origin(l->url, origin, sizeof origin) ? sq_host_by_origin(f, origin) : NULL;
+    if (!h)
+        return false;
     /* The earlier sighting's parent, for its duplicate record. */
     sqlite3_stmt *s = f->s[S_PARENT_OF];
-    sqlite3_bind_int64(s, 1, sq_key(hh));
+    sqlite3_bind_int64(s, 1, id);
     char *dup_parent = NULL;
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
         dup_parent = strdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    char origin[URLNORM_MAX + 8];
-    struct fhost *h =
-        urlnorm_origin(l->url, origin, sizeof origin) ? sq_host_by_origin(f, origin) : NULL;
-    if (!h) {
+    long long seq = f->seq_tail + 1;
+    sqlite3_stmt *u = f->s[S_LOWER];
+    sqlite3_bind_int64(u, 1, cd);
+    sqlite3_bind_int64(u, 2, q->id);
+    sqlite3_bind_int64(u, 3, seq);
+    sqlite3_bind_int64(u, 4, id);
+    if (!sq_begin(f) || !sq_run(f, S_LOWER)) {
         free(dup_parent);
+        *ok = false;
         return false;
     }
+    f->seq_tail = seq;
     if (st == U_QUEUED) {
         unsigned ok2 = od % NQ;
         for (sitem *c = h->head[ok2]; c; c = c->next)
-            if (c->h == hh && !c->dead)
+            if (c->id == id)
                 c->dead = true;
         h->n[ok2]--;
         f->queued[ok2]--;
@@ -301,20 +319,8 @@ static bool lower(sfrontier *f, size_t i, unsigned cd, sitem *q, frontier_link *
         f->held--;
         f->accepted++;
     }
-    long long seq = ++f->seq_tail;
-    sqlite3_stmt *u = f->s[S_LOWER];
-    sqlite3_bind_int64(u, 1, cd);
-    sqlite3_bind_int64(u, 2, sq_key(q->h));
-    sqlite3_bind_int64(u, 3, seq);
-    sqlite3_bind_int64(u, 4, sq_key(hh));
-    if (!sq_run(f, S_LOWER)) {
-        free(dup_parent);
-        *ok = false;
-        return false;
-    }
-    f->seq_tail--; /* sq_enqueue takes the same seq again */
-    sq_enqueue(f, h, hh, l->url, q->url, cd);
-    f->sm[i] = sq_meta_of(cd, U_QUEUED);
+    sq_enqueue(f, h, hh, id, l->url, q->url, cd, seq);
+    sl->meta = sq_meta_of(cd, U_QUEUED);
     l->lowered = true;
     l->dup_parent = dup_parent;
     l->dup_depth = od;
@@ -340,17 +346,17 @@ static int sq_add_links(frontier *base, frontier_item *it, frontier_link *links,
             continue;
         }
         uint64_t hh = sq_hash_of(l->url);
-        size_t slot;
-        int ins = sq_seen_put(f, hh, sq_meta_of(cd, U_SEEN), &slot);
-        if (ins < 0) {
+        int ins;
+        sslot *sl = sq_seen_put(f, hh, sq_meta_of(cd, U_SEEN), &ins);
+        if (!sl) {
             rc = ENOMEM;
             l->result = SKIP_LIMIT;
             continue;
         }
-        if (ins == 0) {
+        if (!ins) {
             l->result = SKIP_DUPLICATE;
             bool ok;
-            if (lower(f, slot, cd, q, l, &ok)) {
+            if (lower(f, sl, cd, q, l, &ok)) {
                 l->result = SKIP_NONE;
                 queued++;
             } else if (!ok) {
@@ -373,20 +379,23 @@ static int sq_add_links(frontier *base, frontier_item *it, frontier_link *links,
             else
                 state = U_QUEUED;
         }
-        f->sm[slot] = sq_meta_of(cd, state);
-        long long seq = state == U_SEEN ? 0 : f->seq_tail + 1;
-        if (!sq_write_url(f, hh, l->url, q ? q->h : 0, cd, state == U_SEEN ? NULL : h, state,
-                          seq)) {
+        /* host_get may have grown the set: find the slot again. */
+        sl = sq_seen_find(f, hh);
+        sl->meta = sq_meta_of(cd, state);
+        long long seq = state == U_SEEN ? 0 : ++f->seq_tail;
+        long long id =
+            sq_write_url(f, hh, l->url, q ? q->id : 0, cd, state == U_SEEN ? NULL : h, state, seq);
+        if (!id) {
             rc = EIO;
             l->result = SKIP_LIMIT;
             continue;
         }
+        sl->id = (uint32_t)id;
         l->result = why;
         if (state == U_HELD) {
-            f->seq_tail++;
             f->held++;
         } else if (state == U_QUEUED) {
-            sq_enqueue(f, h, hh, l->url, it->url, cd);
+            sq_enqueue(f, h, hh, id, l->url, it->url, cd, seq);
             f->accepted++;
             queued++;
         }
@@ -409,10 +418,11 @@ static frontier_claim_result sq_claim(frontier *base, frontier_item *it, const c
     struct fhost *h = sq_host_by_origin(f, origin);
     if (h && h->rs == R_READY) {
         uint64_t hh = sq_hash_of(url);
-        size_t slot;
         size_t len = strlen(url);
         claim *c = malloc(sizeof *c + len + 1);
-        int ins = c && q ? sq_seen_put(f, hh, sq_meta_of(it->depth, U_SEEN), &slot) : -1;
+        int ins = -1;
+        if (c && q && !sq_seen_put(f, hh, sq_meta_of(it->depth, U_SEEN), &ins))
+            ins = -1;
         if (ins < 0) {
             r = CLAIM_BAD;
         } else if (ins == 0) {
@@ -438,12 +448,17 @@ static bool sq_mark(frontier *base, frontier_item *it, const char *s)
     sfrontier *f = (sfrontier *)base;
     sitem *q = it->priv;
     uint64_t hh = sq_hash_of(s);
-    size_t slot;
     bool fresh = false;
     sq_lock(f);
     if (sq_open_item(f, q)) {
-        int ins = sq_seen_put(f, hh, sq_meta_of(it->depth + 1, U_SEEN), &slot);
-        fresh = ins == 1 && sq_write_url(f, hh, s, q ? q->h : 0, it->depth + 1, NULL, U_SEEN, 0);
+        int ins = 0;
+        sslot *sl = sq_seen_put(f, hh, sq_meta_of(it->depth + 1, U_SEEN), &ins);
+        long long id = 0;
+        if (sl && ins)
+            id = sq_write_url(f, hh, s, q ? q->id : 0, it->depth + 1, NULL, U_SEEN, 0);
+        fresh = id != 0;
+        if (fresh && (sl = sq_seen_find(f, hh)))
+            sl->id = (uint32_t)id;
     }
     sq_unlock(f);
     return fresh;
@@ -492,6 +507,13 @@ static int sq_records(frontier *base, frontier_item *it, const crawl_record *rec
         } else {
             sqlite3_bind_int(s, 21, -1);
         }
+        /* The item's own record names its row: that ends it in the file. */
+        sitem *q = it->priv;
+        if (q && !q->recorded && r->url && strcmp(r->url, q->url) == 0 &&
+            (r->skip == SKIP_NONE) == (it->kind == FRONTIER_PAGE)) {
+            sqlite3_bind_int64(s, 24, q->id);
+            q->recorded = true;
+        }
         if (!sq_run(f, S_INS_REC))
             rc = EIO;
     }
@@ -518,7 +540,7 @@ static void sq_page_done(frontier *base, frontier_item *it)
     f->inflight[it->depth % NQ]--;
     sq_set_seen_state(f, q->h, q->depth, U_DONE);
     if (sq_open_item(f, q))
-        sq_set_state(f, q->h, U_DONE);
+        sq_ended(f, q);
     sq_close_item(f, q, true);
     sq_out_remove(f, q);
     wake_after_done(f, old_cur, true);
@@ -535,11 +557,16 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
     unsigned k = it->depth % NQ;
     long long seq = --f->seq_head;
     if (sq_begin(f)) {
-        sqlite3_stmt *s = f->s[S_REQUEUE];
-        sqlite3_bind_int64(s, 1, attempt);
-        sqlite3_bind_int64(s, 2, seq);
-        sqlite3_bind_int64(s, 3, sq_key(q->h));
-        sq_run(f, S_REQUEUE);
+        sqlite3_bind_int64(f->s[S_OUT_DEL], 1, q->id);
+        sq_run(f, S_OUT_DEL);
+        if (attempt != q->attempt) {
+            /* A retry: its attempts and its place at the head are kept. */
+            sqlite3_stmt *s = f->s[S_REQUEUE];
+            sqlite3_bind_int64(s, 1, attempt);
+            sqlite3_bind_int64(s, 2, seq);
+            sqlite3_bind_int64(s, 3, q->id);
+            sq_run(f, S_REQUEUE);
+        }
     }
     /* Its hops were never written: forget them. */
     sq_item_free_claims(q);
@@ -590,6 +617,10 @@ static void sq_skip_done(frontier *base, frontier_item *it)
     sfrontier *f = (sfrontier *)base;
     sitem *q = it->priv;
     sq_lock(f);
+    if (q && !q->recorded && sq_open_item(f, q)) {
+        sqlite3_bind_int64(f->s[S_DONE], 1, q->id);
+        sq_run(f, S_DONE);
+    }
     sq_close_item(f, q, false);
     sq_out_remove(f, q);
     sq_unlock(f);
@@ -637,7 +668,7 @@ static void sq_stats(frontier *base, frontier_stats *out)
     out->fetched = f->started;
     out->level = f->cur;
     out->hosts = f->nhosts;
-    out->arena_bytes = f->cap * (sizeof *f->sh + sizeof *f->sm);
+    out->arena_bytes = sq_seen_bytes(f);
     sq_unlock(f);
 }
 
@@ -674,8 +705,7 @@ static void sq_free(frontier *base)
         f->heldq = q->next;
         sq_item_free(q);
     }
-    free(f->sh);
-    free(f->sm);
+    sq_seen_free(f);
     weft_cond_free(f->cond);
     weft_lock_free(f->lock);
     free(f);
@@ -702,11 +732,30 @@ static const frontier_ops sq_ops = {
 
 /* Everything a run needs from the file: in-flight URLs queued again,
  * hosts with their robots.txt and pauses, the seen set, the queue counts. */
+/* Marks the slots of the rows a query (h, skip) names as ended. */
+static int load_ended(sfrontier *f, const char *sql)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(f->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return EIO;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        sslot *sl = sq_seen_find(f, (uint64_t)sqlite3_column_int64(s, 0));
+        if (!sl)
+            continue;
+        bool page = sqlite3_column_int(s, 1) == 0;
+        sl->meta = sq_meta_of(sl->meta >> 8, page ? U_DONE : U_SEEN);
+        f->started += page;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : EIO;
+}
+
 static int load(sfrontier *f)
 {
     sqlite3 *db = f->db;
-    if (sqlite3_exec(db, "UPDATE url SET state = 0 WHERE state = 1", NULL, NULL, NULL) !=
-        SQLITE_OK)
+    /* What was in flight is simply queued: it never ended. */
+    if (sqlite3_exec(db, "DELETE FROM inflight", NULL, NULL, NULL) != SQLITE_OK)
         return EIO;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db, "SELECT id, origin, robots_status, robots, pause_until FROM host",
@@ -719,6 +768,8 @@ static int load(sfrontier *f)
             sq_host_add(f, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
         if (!h)
             break;
+        if (h->id > f->next_host_id)
+            f->next_host_id = h->id;
         if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
             const char *body = sqlite3_column_blob(s, 3);
             robots *rb = NULL;
@@ -737,52 +788,66 @@ static int load(sfrontier *f)
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return rc == SQLITE_ROW ? ENOMEM : EIO;
-    if (sqlite3_prepare_v2(db, "SELECT h, depth, state, seq FROM url", -1, &s, NULL) != SQLITE_OK)
+    /* The seen set, from every row. */
+    if (sqlite3_prepare_v2(db, "SELECT id, h, depth, state, seq FROM url", -1, &s, NULL) !=
+        SQLITE_OK)
         return EIO;
-    f->cur = UINT32_MAX;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        uint64_t hh = (uint64_t)sqlite3_column_int64(s, 0);
-        unsigned depth = (unsigned)sqlite3_column_int64(s, 1);
-        unsigned st = (unsigned)sqlite3_column_int(s, 2);
-        long long seq = sqlite3_column_int64(s, 3);
-        size_t slot;
-        if (sq_seen_put(f, hh, sq_meta_of(depth, st), &slot) < 0)
+        long long id = sqlite3_column_int64(s, 0);
+        uint64_t hh = (uint64_t)sqlite3_column_int64(s, 1);
+        unsigned depth = (unsigned)sqlite3_column_int64(s, 2);
+        unsigned st = (unsigned)sqlite3_column_int(s, 3);
+        long long seq = sqlite3_column_int64(s, 4);
+        int ins;
+        sslot *sl = sq_seen_put(f, hh, sq_meta_of(depth, st), &ins);
+        if (!sl)
             break;
+        sl->id = (uint32_t)id;
+        if (id > f->next_id)
+            f->next_id = id;
         if (seq > f->seq_tail)
             f->seq_tail = seq;
         if (seq < f->seq_head)
             f->seq_head = seq;
-        if (st == U_QUEUED || st == U_DONE)
-            f->accepted++;
-        if (st == U_DONE)
-            f->started++;
-        if (st == U_HELD)
-            f->held++;
-        if (st == U_QUEUED && depth < f->cur)
-            f->cur = depth;
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return rc == SQLITE_ROW ? ENOMEM : EIO;
-    if (f->cur == UINT32_MAX)
-        f->cur = 0;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT host, depth, count(*) FROM url WHERE state = 0 "
-                           "GROUP BY host, depth",
-                           -1, &s, NULL) != SQLITE_OK)
+    /* Which of them ended: a record names them, or done has them. */
+    if ((rc = load_ended(f, "SELECT u.h, r.skip FROM record r JOIN url u ON u.id = r.url_id "
+                            "WHERE r.url_id IS NOT NULL")) != 0 ||
+        (rc = load_ended(f, "SELECT u.h, 0 FROM done d JOIN url u ON u.id = d.id")) != 0)
+        return rc;
+    /* The queue and the held-back URLs: the rows that did not end. */
+    if (sqlite3_prepare_v2(db, "SELECT h, depth, host FROM url WHERE state IN (0, 3)", -1, &s,
+                           NULL) != SQLITE_OK)
         return EIO;
+    f->cur = UINT32_MAX;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct fhost *h = host_by_id(f, sqlite3_column_int64(s, 0));
-        unsigned k = (unsigned)sqlite3_column_int64(s, 1) % NQ;
-        size_t n = (size_t)sqlite3_column_int64(s, 2);
-        if (!h)
+        sslot *sl = sq_seen_find(f, (uint64_t)sqlite3_column_int64(s, 0));
+        unsigned st = sl ? sl->meta & 0xff : U_SEEN;
+        unsigned depth = (unsigned)sqlite3_column_int64(s, 1);
+        if (st == U_HELD) {
+            f->held++;
             continue;
-        h->n[k] += n;
+        }
+        struct fhost *h = host_by_id(f, sqlite3_column_int64(s, 2));
+        if (st != U_QUEUED || !h)
+            continue;
+        unsigned k = depth % NQ;
+        h->n[k]++;
         h->all[k] = false;
         h->last_seq[k] = INT64_MIN;
-        f->queued[k] += n;
+        f->queued[k]++;
+        f->accepted++;
+        if (depth < f->cur)
+            f->cur = depth;
     }
     sqlite3_finalize(s);
+    if (f->cur == UINT32_MAX)
+        f->cur = 0;
+    f->accepted += f->started;
+    f->held_seq = INT64_MIN;
     return rc == SQLITE_DONE ? 0 : EIO;
 }
 
@@ -798,12 +863,11 @@ int frontier_new_sqlite(frontier **out, const frontier_opts *o, crawl_state *st,
     f->db = st->db;
     snprintf(f->product, sizeof f->product, "%s", product ? product : "weft");
     int rc;
-    if ((rc = weft_lock_new(&f->lock)) != 0 || (rc = weft_cond_new(&f->cond, f->lock)) != 0 ||
-        (rc = sq_seen_grow(f)) != 0)
+    if ((rc = weft_lock_new(&f->lock)) != 0 || (rc = weft_cond_new(&f->cond, f->lock)) != 0)
         goto fail;
     for (int i = 0; i < S_N; i++)
-        if (sqlite3_prepare_v3(f->db, sq_sqls[i], -1, SQLITE_PREPARE_PERSISTENT, &f->s[i],
-                               NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(f->db, sq_sqls[i], -1, SQLITE_PREPARE_PERSISTENT, &f->s[i], NULL) !=
+            SQLITE_OK) {
             rc = EIO;
             goto fail;
         }

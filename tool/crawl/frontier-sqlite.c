@@ -39,26 +39,27 @@
 #include <string.h>
 #include <time.h>
 
-
-
 const char *const sq_sqls[S_N] = {
-    "INSERT OR IGNORE INTO url(h, url, parent, depth, host, state, attempt, seq) "
-    "VALUES(?, ?, ?, ?, ?, ?, 0, ?)",
-    "UPDATE url SET state = ? WHERE h = ?",
-    "UPDATE url SET state = 0, attempt = ?, seq = ? WHERE h = ?",
-    "UPDATE url SET depth = ?, parent = ?, state = 0, seq = ? WHERE h = ?",
+    "INSERT INTO url(id, h, url, parent, depth, host, state, attempt, seq) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)",
+    "INSERT OR IGNORE INTO inflight(id) VALUES(?)",
+    "DELETE FROM inflight WHERE id = ?",
+    "INSERT OR IGNORE INTO done(id) VALUES(?)",
+    "UPDATE url SET state = 0, attempt = ?, seq = ? WHERE id = ?",
+    "UPDATE url SET depth = ?, parent = ?, state = 0, seq = ? WHERE id = ?",
     "INSERT INTO record(skip, url, parent, depth, final_url, status, title, words, links, "
     "links_new, links_seen, content_type, bytes, wire_bytes, truncated, parsed, attempts, "
-    "time, start, end, worker, error, dups) "
-    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "INSERT INTO host(origin) VALUES(?)",
+    "time, start, end, worker, error, dups, url_id) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO host(id, origin) VALUES(?, ?)",
     "UPDATE host SET robots_status = ?, robots = ? WHERE id = ?",
     "UPDATE host SET pause_until = ? WHERE id = ?",
-    "SELECT u.h, u.url, p.url, u.attempt, u.seq FROM url u LEFT JOIN url p ON p.h = u.parent "
+    "SELECT u.id, u.h, u.url, p.url, u.attempt, u.seq FROM url u "
+    "LEFT JOIN url p ON p.id = u.parent "
     "WHERE u.state = 0 AND u.host = ? AND u.depth = ? AND u.seq > ? ORDER BY u.seq LIMIT ?",
-    "SELECT u.h, u.url, p.url, u.depth, u.host FROM url u LEFT JOIN url p ON p.h = u.parent "
-    "WHERE u.state = 3 ORDER BY u.seq LIMIT 64",
-    "SELECT p.url FROM url u JOIN url p ON p.h = u.parent WHERE u.h = ?",
+    "SELECT u.id, u.h, u.url, p.url, u.depth, u.host, u.seq FROM url u "
+    "LEFT JOIN url p ON p.id = u.parent WHERE u.state = 3 AND u.seq > ? ORDER BY u.seq LIMIT 64",
+    "SELECT p.url FROM url u JOIN url p ON p.id = u.parent WHERE u.id = ?",
 };
 
 /* ------------------------------------------------------------ plumbing */
@@ -159,11 +160,6 @@ bool sq_run(sfrontier *f, int i)
     return true;
 }
 
-long long sq_key(uint64_t h)
-{
-    return (long long)h;
-}
-
 /* ------------------------------------------------------------ seen set */
 
 uint64_t sq_hash_of(const char *s)
@@ -172,53 +168,72 @@ uint64_t sq_hash_of(const char *s)
     return h ? h : 1; /* 0 marks an empty slot */
 }
 
-size_t sq_find(const sfrontier *f, uint64_t h)
+/* NSEG tables, chosen by the hash's top bits, each growing on its own: a
+ * resize copies 1/NSEG of the set, so the peak memory of a growing crawl
+ * is the set plus a sliver, never twice the set. */
+static sseg *seg_of(sfrontier *f, uint64_t h)
 {
-    size_t i = (size_t)(h ^ (h >> 29)) & (f->cap - 1);
-    while (f->sh[i] && f->sh[i] != h)
-        i = (i + 1) & (f->cap - 1);
-    return i;
+    return &f->seg[h >> (64 - SEG_BITS)];
 }
 
-int sq_seen_grow(sfrontier *f)
+static sslot *seg_find(const sseg *g, uint64_t h)
 {
-    size_t cap = f->cap ? 2 * f->cap : 4096;
-    uint64_t *sh = calloc(cap, sizeof *sh);
-    uint32_t *sm = malloc(cap * sizeof *sm);
-    if (!sh || !sm) {
-        free(sh);
-        free(sm);
+    size_t i = (size_t)(h ^ (h >> 29)) & (g->cap - 1);
+    while (g->t[i].h && g->t[i].h != h)
+        i = (i + 1) & (g->cap - 1);
+    return &g->t[i];
+}
+
+static int seg_grow(sseg *g)
+{
+    size_t cap = g->cap ? 2 * g->cap : 64;
+    sseg n = {.t = calloc(cap, sizeof(sslot)), .cap = cap, .n = g->n};
+    if (!n.t)
         return ENOMEM;
-    }
-    sfrontier g = {.sh = sh, .sm = sm, .cap = cap};
-    for (size_t i = 0; i < f->cap; i++)
-        if (f->sh[i]) {
-            size_t j = sq_find(&g, f->sh[i]);
-            sh[j] = f->sh[i];
-            sm[j] = f->sm[i];
-        }
-    free(f->sh);
-    free(f->sm);
-    f->sh = sh;
-    f->sm = sm;
-    f->cap = cap;
+    for (size_t i = 0; i < g->cap; i++)
+        if (g->t[i].h)
+            *seg_find(&n, g->t[i].h) = g->t[i];
+    free(g->t);
+    *g = n;
     return 0;
 }
 
-/* The slot of h: *slot. Returns 1 when inserted (meta set), 0 when there,
- * -1 out of memory. */
-int sq_seen_put(sfrontier *f, uint64_t h, uint32_t meta, size_t *slot)
+sslot *sq_seen_find(sfrontier *f, uint64_t h)
 {
-    if ((f->nseen + 1) * 4 > f->cap * 3 && sq_seen_grow(f) != 0)
-        return -1;
-    size_t i = sq_find(f, h);
-    *slot = i;
-    if (f->sh[i])
-        return 0;
-    f->sh[i] = h;
-    f->sm[i] = meta;
-    f->nseen++;
-    return 1;
+    sseg *g = seg_of(f, h);
+    if (!g->cap)
+        return NULL;
+    sslot *sl = seg_find(g, h);
+    return sl->h ? sl : NULL;
+}
+
+sslot *sq_seen_put(sfrontier *f, uint64_t h, uint32_t meta, int *ins)
+{
+    sseg *g = seg_of(f, h);
+    if ((g->n + 1) * 4 > g->cap * 3 && seg_grow(g) != 0)
+        return NULL;
+    sslot *sl = seg_find(g, h);
+    *ins = !sl->h;
+    if (!sl->h) {
+        *sl = (sslot){.h = h, .id = 0, .meta = meta};
+        g->n++;
+        f->nseen++;
+    }
+    return sl;
+}
+
+size_t sq_seen_bytes(const sfrontier *f)
+{
+    size_t b = 0;
+    for (int i = 0; i < NSEG; i++)
+        b += f->seg[i].cap * sizeof(sslot);
+    return b;
+}
+
+void sq_seen_free(sfrontier *f)
+{
+    for (int i = 0; i < NSEG; i++)
+        free(f->seg[i].t);
 }
 
 uint32_t sq_meta_of(unsigned depth, unsigned state)
@@ -266,10 +281,12 @@ struct fhost *sq_host_get(sfrontier *f, const char *url)
         return h;
     if (!sq_begin(f))
         return NULL;
-    sqlite3_bind_text(f->s[S_INS_HOST], 1, origin, -1, SQLITE_STATIC);
+    long long id = ++f->next_host_id;
+    sqlite3_bind_int64(f->s[S_INS_HOST], 1, id);
+    sqlite3_bind_text(f->s[S_INS_HOST], 2, origin, -1, SQLITE_STATIC);
     if (!sq_run(f, S_INS_HOST))
         return NULL;
-    return sq_host_add(f, sqlite3_last_insert_rowid(f->db), origin);
+    return sq_host_add(f, id, origin);
 }
 
 void sq_item_free_claims(sitem *q)
@@ -292,8 +309,8 @@ void sq_item_free(sitem *q)
     free(q);
 }
 
-sitem *sq_item_make(uint64_t h, const char *url, const char *parent, unsigned depth,
-                        unsigned attempt, long long seq)
+sitem *sq_item_make(uint64_t h, long long id, const char *url, const char *parent, unsigned depth,
+                    unsigned attempt, long long seq)
 {
     sitem *q = calloc(1, sizeof *q);
     if (!q || !(q->url = strdup(url)) || (parent && !(q->parent = strdup(parent)))) {
@@ -301,6 +318,7 @@ sitem *sq_item_make(uint64_t h, const char *url, const char *parent, unsigned de
         return NULL;
     }
     q->h = h;
+    q->id = id;
     q->depth = depth;
     q->attempt = attempt;
     q->seq = seq;
@@ -344,17 +362,25 @@ static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
     sqlite3_bind_int64(s, 2, level);
     sqlite3_bind_int64(s, 3, h->last_seq[k]);
     sqlite3_bind_int(s, 4, CACHE_MAX);
-    int rc, got = 0;
+    int rc, got = 0, taken = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *parent = (const char *)sqlite3_column_text(s, 2);
-        sitem *q = sq_item_make((uint64_t)sqlite3_column_int64(s, 0),
-                             (const char *)sqlite3_column_text(s, 1), parent, level,
-                             (unsigned)sqlite3_column_int(s, 3), sqlite3_column_int64(s, 4));
+        uint64_t hh = (uint64_t)sqlite3_column_int64(s, 1);
+        long long seq = sqlite3_column_int64(s, 5);
+        sslot *sl = sq_seen_find(f, hh);
+        got++;
+        if (!sl || (sl->meta & 0xff) != U_QUEUED) {
+            h->last_seq[k] = seq; /* ended in an earlier run: not queued */
+            continue;
+        }
+        sitem *q =
+            sq_item_make(hh, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 2),
+                         (const char *)sqlite3_column_text(s, 3), level,
+                         (unsigned)sqlite3_column_int(s, 4), sqlite3_column_int64(s, 5));
         if (!q)
             break;
         sq_cache_push(h, k, q, false);
         h->last_seq[k] = q->seq;
-        got++;
+        taken++;
     }
     bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
     sqlite3_reset(s);
@@ -365,7 +391,7 @@ static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
     }
     if (rc == SQLITE_DONE && got < CACHE_MAX)
         h->all[k] = true;
-    if (got == 0 && h->all[k]) {
+    if (taken == 0 && h->all[k] && !h->head[k]) {
         /* The counts say more than the file has: believe the file. */
         f->queued[k] -= h->n[k];
         h->n[k] = 0;
@@ -389,13 +415,12 @@ sitem *sq_host_head(sfrontier *f, struct fhost *h, unsigned level)
 
 /* A new queued URL (already in the seen set) at its host's tail: written,
  * and cached while the cache holds the whole level. */
-void sq_enqueue(sfrontier *f, struct fhost *h, uint64_t hh, const char *url,
-                const char *parent_url, unsigned depth)
+void sq_enqueue(sfrontier *f, struct fhost *h, uint64_t hh, long long id, const char *url,
+                const char *parent_url, unsigned depth, long long seq)
 {
     unsigned k = depth % NQ;
-    long long seq = ++f->seq_tail;
     if (h->all[k] && h->ncache[k] < CACHE_MAX) {
-        sitem *q = sq_item_make(hh, url, parent_url, depth, 0, seq);
+        sitem *q = sq_item_make(hh, id, url, parent_url, depth, 0, seq);
         if (!q)
             h->all[k] = false; /* the file has it; read it back later */
         else {
@@ -409,38 +434,52 @@ void sq_enqueue(sfrontier *f, struct fhost *h, uint64_t hh, const char *url,
     f->queued[k]++;
 }
 
-bool sq_write_url(sfrontier *f, uint64_t hh, const char *url, uint64_t parent,
-                      unsigned depth, const struct fhost *h, unsigned state, long long seq)
+long long sq_write_url(sfrontier *f, uint64_t hh, const char *url, long long parent, unsigned depth,
+                       const struct fhost *h, unsigned state, long long seq)
 {
     if (!sq_begin(f))
-        return false;
+        return 0;
+    long long id = ++f->next_id;
     sqlite3_stmt *s = f->s[S_INS_URL];
-    sqlite3_bind_int64(s, 1, sq_key(hh));
-    sqlite3_bind_text(s, 2, url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, (long long)hh);
+    sqlite3_bind_text(s, 3, url, -1, SQLITE_STATIC);
     if (parent)
-        sqlite3_bind_int64(s, 3, sq_key(parent));
-    sqlite3_bind_int64(s, 4, depth);
+        sqlite3_bind_int64(s, 4, parent);
+    sqlite3_bind_int64(s, 5, depth);
     if (h)
-        sqlite3_bind_int64(s, 5, h->id);
-    sqlite3_bind_int(s, 6, (int)state);
-    sqlite3_bind_int64(s, 7, seq);
-    return sq_run(f, S_INS_URL);
+        sqlite3_bind_int64(s, 6, h->id);
+    sqlite3_bind_int(s, 7, (int)state);
+    sqlite3_bind_int64(s, 8, seq);
+    return sq_run(f, S_INS_URL) ? id : 0;
 }
 
-bool sq_set_state(sfrontier *f, uint64_t hh, unsigned state)
+bool sq_out_row(sfrontier *f, long long id)
 {
     if (!sq_begin(f))
         return false;
-    sqlite3_bind_int(f->s[S_SET_STATE], 1, (int)state);
-    sqlite3_bind_int64(f->s[S_SET_STATE], 2, sq_key(hh));
-    return sq_run(f, S_SET_STATE);
+    sqlite3_bind_int64(f->s[S_OUT_ADD], 1, id);
+    return sq_run(f, S_OUT_ADD);
+}
+
+bool sq_ended(sfrontier *f, sitem *q)
+{
+    if (!sq_begin(f))
+        return false;
+    sqlite3_bind_int64(f->s[S_OUT_DEL], 1, q->id);
+    if (!sq_run(f, S_OUT_DEL))
+        return false;
+    if (q->recorded)
+        return true;
+    sqlite3_bind_int64(f->s[S_DONE], 1, q->id);
+    return sq_run(f, S_DONE);
 }
 
 void sq_set_seen_state(sfrontier *f, uint64_t hh, unsigned depth, unsigned state)
 {
-    size_t i = sq_find(f, hh);
-    if (f->sh[i])
-        f->sm[i] = sq_meta_of(depth, state);
+    sslot *sl = sq_seen_find(f, hh);
+    if (sl)
+        sl->meta = sq_meta_of(depth, state);
 }
 
 /* ------------------------------------------------------ opening a page */
@@ -457,9 +496,14 @@ bool sq_open_item(sfrontier *f, sitem *q)
         return false;
     q->open = true;
     f->open_items++;
-    for (claim *c = q->claims; c; c = c->next)
-        if (!sq_write_url(f, c->h, c->url, q->h, q->depth, NULL, U_SEEN, 0))
+    for (claim *c = q->claims; c; c = c->next) {
+        long long id = sq_write_url(f, c->h, c->url, q->id, q->depth, NULL, U_SEEN, 0);
+        if (!id)
             return false;
+        sslot *sl = sq_seen_find(f, c->h);
+        if (sl)
+            sl->id = (uint32_t)id;
+    }
     return true;
 }
 
@@ -473,7 +517,6 @@ void sq_close_item(sfrontier *f, sitem *q, bool page)
         f->txn_pages++;
     sq_maybe_commit(f, false);
 }
-
 
 void sq_out_add(sfrontier *f, sitem *q)
 {

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const skip_names[SKIP_N] = {"",      "robots",   "depth",  "off-site", "duplicate",
-                                               "limit", "filtered", "scheme", "too-long"};
+static const char *const skip_names[SKIP_N] = {
+    "", "robots", "depth", "off-site", "duplicate", "limit", "filtered", "scheme", "too-long"};
 
 const char *crawl_skip_name(crawl_skip s)
 {
@@ -87,8 +87,8 @@ void frontier_skip_done(frontier *f, frontier_item *it)
     f->ops->skip_done(f, it);
 }
 
-void frontier_robots_done(frontier *f, frontier_item *it, robots *rb, long status,
-                          const char *body, size_t len)
+void frontier_robots_done(frontier *f, frontier_item *it, robots *rb, long status, const char *body,
+                          size_t len)
 {
     f->ops->robots_done(f, it, rb, status, body, len);
 }

@@ -9,8 +9,8 @@
 /* URL states in the url table (and the frontier's memory of them). */
 enum {
     U_QUEUED = 0,   /* waiting in its host's queue */
-    U_INFLIGHT = 1, /* handed out; queued again when a run ends without it */
-    U_DONE = 2,     /* fetched: its record is in the file */
+    U_INFLIGHT = 1, /* handed out (memory only; the file's inflight table) */
+    U_DONE = 2,     /* fetched (memory only: in the file, a record names it) */
     U_HELD = 3,     /* beyond --depth: reported as skipped at the end */
     U_SEEN = 4,     /* skipped, or a redirect hop, or a raw href: seen only */
 };

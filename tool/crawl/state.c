@@ -17,18 +17,28 @@ static const char schema_sql[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE host(id INTEGER PRIMARY KEY, origin TEXT NOT NULL UNIQUE,"
     " robots_status INTEGER, robots BLOB, pause_until REAL NOT NULL DEFAULT 0);"
-    /* h: the URL's 64-bit hash, the seen set's key; parent: the parent's h. */
-    "CREATE TABLE url(h INTEGER PRIMARY KEY, url TEXT NOT NULL, parent INTEGER,"
+    /* Rows are appended in id order (no random inserts); h is the URL's
+     * 64-bit hash, which the frontier's seen set keys on in memory; parent
+     * is the parent's id. */
+    "CREATE TABLE url(id INTEGER PRIMARY KEY, h INTEGER NOT NULL, url TEXT NOT NULL, parent "
+    "INTEGER,"
     " depth INTEGER NOT NULL, host INTEGER, state INTEGER NOT NULL,"
     " attempt INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
     "CREATE INDEX url_queue ON url(host, depth, seq) WHERE state = 0;"
     "CREATE INDEX url_held ON url(seq) WHERE state = 3;"
-    "CREATE TABLE record(id INTEGER PRIMARY KEY, skip INTEGER NOT NULL, url TEXT NOT NULL,"
+    /* A URL handed out is in inflight until it ends; it has ended when a
+     * record names it (url_id) or, without one, when done has it. So the
+     * url table is written once per URL and never updated per page. */
+    "CREATE TABLE inflight(id INTEGER PRIMARY KEY);"
+    "CREATE TABLE done(id INTEGER PRIMARY KEY);"
+    "CREATE TABLE record(id INTEGER PRIMARY KEY, url_id INTEGER, skip INTEGER NOT NULL, url TEXT "
+    "NOT NULL,"
     " parent TEXT, depth INTEGER NOT NULL, final_url TEXT, status INTEGER, title TEXT,"
     " words INTEGER, links INTEGER, links_new INTEGER, links_seen INTEGER,"
     " content_type TEXT, bytes INTEGER, wire_bytes INTEGER, truncated INTEGER,"
     " parsed INTEGER, attempts INTEGER, time REAL, start REAL, end REAL, worker INTEGER,"
-    " error TEXT, dups INTEGER);";
+    " error TEXT, dups INTEGER);"
+    "CREATE INDEX record_url ON record(url_id) WHERE url_id IS NOT NULL;";
 
 int state_sqlite_error(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
@@ -66,8 +76,8 @@ static int meta_get(sqlite3 *db, const char *k, char *buf, size_t n)
 static int meta_put(sqlite3 *db, const char *k, const char *v)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", -1, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
@@ -90,8 +100,7 @@ static int create_file(const char *path, const state_option *opts, size_t n, cha
     unlink(tmp);
     sqlite3 *db = NULL;
     int rc = 0;
-    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         rc = state_sqlite_error(db, "cannot create it", err, errlen);
         goto out;
     }
@@ -153,8 +162,7 @@ static bool is_corrupt_code(int rc)
 
 /* Compares the stored identity with opts: EEXIST and err naming the first
  * option that differs. */
-static int check_identity(sqlite3 *db, const state_option *opts, size_t n, char *err,
-                          size_t errlen)
+static int check_identity(sqlite3 *db, const state_option *opts, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         char k[80], v[4096];
@@ -254,14 +262,23 @@ int crawl_state_open(crawl_state **out, const char *path, const state_option *op
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    /* One process owns the file (the flock): SQLite's own locks and its
+     * shared-memory index (-shm) are not needed, so a full disk or a
+     * read-only directory cannot stop the file being read. */
+    sqlite3_exec(s->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL);
     char v[64];
     int src = meta_get(s->db, "format", v, sizeof v);
     if (is_corrupt_code(src)) {
         rc = corrupt(s->db, err, errlen);
         goto fail;
     }
+    if (src != SQLITE_OK && !strstr(sqlite3_errmsg(s->db), "no such table")) {
+        rc = state_sqlite_error(s->db, "cannot read it", err, errlen);
+        goto fail;
+    }
     if (src != SQLITE_OK || strcmp(v, "weft-crawl-state") != 0) {
-        snprintf(err, errlen, "is an SQLite database but not a weft state file; it was left as it is");
+        snprintf(err, errlen,
+                 "is an SQLite database but not a weft state file; it was left as it is");
         rc = EINVAL;
         goto fail;
     }
@@ -293,9 +310,15 @@ int crawl_state_open(crawl_state **out, const char *path, const state_option *op
         goto fail;
     }
     info->finished = strcmp(v, "1") == 0;
-    info->pages = count(s->db, "SELECT count(*) FROM url WHERE state = 2");
-    info->queued = count(s->db, "SELECT count(*) FROM url WHERE state IN (0, 1)");
-    info->requeued = count(s->db, "SELECT count(*) FROM url WHERE state = 1");
+    /* done: pages that ended without a record of their own (none in a crawl
+     * by the CLI, which writes one for every page). */
+    info->pages =
+        count(s->db, "SELECT count(*) FROM record WHERE skip = 0 AND url_id IS NOT NULL") +
+        count(s->db, "SELECT count(*) FROM done");
+    info->queued = count(s->db, "SELECT count(*) FROM url u WHERE state = 0 AND NOT EXISTS "
+                                "(SELECT 1 FROM record r WHERE r.url_id = u.id) AND NOT EXISTS "
+                                "(SELECT 1 FROM done d WHERE d.id = u.id)");
+    info->requeued = count(s->db, "SELECT count(*) FROM inflight");
     if (sqlite3_errcode(s->db) != SQLITE_OK && is_corrupt_code(sqlite3_errcode(s->db))) {
         rc = corrupt(s->db, err, errlen);
         goto fail;
