@@ -1,18 +1,84 @@
-/* test-frontier.c: the frontier alone, driven by hand on one thread: the
- * de-dup set, the two-level window, moving a URL up when a slower page finds
- * it shallower, holding depth skips back to the end, the page limit, robots
- * rules applied at hand-out, fault-free teardown with items left. */
+/* test-frontier.c: the frontier conformance suite, driven by hand on one
+ * thread: the de-dup set, the two-level window, moving a URL up when a
+ * slower page finds it shallower, holding depth skips back to the end, the
+ * page limit, robots rules applied at hand-out, Retry-After pauses, redirect
+ * claims, teardown with items left. The same bodies run on every backend:
+ * this file is the memory backend's run; test-frontier-sqlite.c includes it
+ * with FRONTIER_SQLITE for the SQLite backend's. */
 #include "crawl/frontier.h"
+#include "crawl/state.h"
 #include "test.h"
 
 #include <weft.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef FRONTIER_SQLITE
+/* One frontier at a time per test: its file and state. */
+static char state_path[64];
+static crawl_state *state;
+
+static frontier *open_on(const frontier_opts *o, bool fresh)
+{
+    if (fresh) {
+        snprintf(state_path, sizeof state_path, "/tmp/weft-frontier-XXXXXX");
+        int fd = mkstemp(state_path);
+        CHECK(fd >= 0);
+        close(fd);
+        unlink(state_path);
+    }
+    state_info info;
+    char err[256];
+    CHECK_OK(crawl_state_open(&state, state_path, NULL, 0, true, &info, err, sizeof err));
+    frontier *f;
+    CHECK_OK(frontier_new_sqlite(&f, o, state, "weft"));
+    return f;
+}
+
+static frontier *open_frontier(const frontier_opts *o)
+{
+    return open_on(o, true);
+}
+
+/* Frees f and its state; the file stays for a reopen (drop removes it). */
+static void close_frontier(frontier *f)
+{
+    frontier_free(f);
+    crawl_state_close(state);
+    state = NULL;
+}
+
+static void drop(frontier *f)
+{
+    close_frontier(f);
+    char side[80];
+    unlink(state_path);
+    snprintf(side, sizeof side, "%s-wal", state_path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", state_path);
+    unlink(side);
+}
+#else
+static frontier *open_frontier(const frontier_opts *o)
+{
+    frontier *f;
+    CHECK_OK(frontier_new(&f, o));
+    return f;
+}
+
+static void drop(frontier *f)
+{
+    frontier_free(f);
+}
+#endif
+
 static frontier *make(unsigned max_depth, size_t max_pages)
 {
     frontier_opts o = {.max_depth = max_depth, .max_pages = max_pages};
-    frontier *f;
-    CHECK_OK(frontier_new(&f, &o));
-    return f;
+    return open_frontier(&o);
 }
 
 static frontier_item take(frontier *f, frontier_kind kind, const char *url)
@@ -41,7 +107,7 @@ TEST(frontier_dedup_and_order)
     CHECK(s.parent == NULL);
     frontier_link l[4] = {link_to("http://h/a"), link_to("http://h/b"), link_to("http://h/a"),
                           link_to("http://h/")};
-    CHECK_OK(frontier_add_links(f, l, 4, s.url, s.depth));
+    CHECK_OK(frontier_add_links(f, &s, l, 4));
     CHECK_EQ(l[0].result, SKIP_NONE);
     CHECK_EQ(l[1].result, SKIP_NONE);
     CHECK_EQ(l[2].result, SKIP_DUPLICATE);
@@ -61,7 +127,7 @@ TEST(frontier_dedup_and_order)
     CHECK_EQ(st.seen, 3);
     CHECK_EQ(st.fetched, 3);
     CHECK_EQ(st.queued, 0);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_moves_a_url_up_when_found_shallower)
@@ -73,18 +139,19 @@ TEST(frontier_moves_a_url_up_when_found_shallower)
     CHECK_OK(frontier_seed(f, "http://h/"));
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
     frontier_link la = link_to("http://h/a");
-    CHECK_OK(frontier_add_links(f, &la, 1, s.url, 0));
+    CHECK_OK(frontier_add_links(f, &s, &la, 1));
     frontier_item a = take(f, FRONTIER_PAGE, "http://h/a"); /* the window: level 1 */
     frontier_link lx = link_to("http://h/x");
-    CHECK_OK(frontier_add_links(f, &lx, 1, a.url, a.depth));
+    CHECK_OK(frontier_add_links(f, &a, &lx, 1));
     CHECK_EQ(lx.result, SKIP_NONE);
     CHECK(!lx.lowered);
     frontier_link lx2 = link_to("http://h/x");
-    CHECK_OK(frontier_add_links(f, &lx2, 1, s.url, s.depth));
+    CHECK_OK(frontier_add_links(f, &s, &lx2, 1));
     CHECK_EQ(lx2.result, SKIP_NONE);
     CHECK(lx2.lowered);
     CHECK_STR(lx2.dup_parent, "http://h/a");
     CHECK_EQ(lx2.dup_depth, 2);
+    free(lx2.dup_parent);
     frontier_page_done(f, &s);
     frontier_item x = take(f, FRONTIER_PAGE, "http://h/x");
     CHECK_EQ(x.depth, 1);
@@ -93,7 +160,7 @@ TEST(frontier_moves_a_url_up_when_found_shallower)
     frontier_page_done(f, &a);
     frontier_item none;
     CHECK_RC(frontier_next(f, &none), ENOENT);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_window_holds_level_plus_two)
@@ -103,10 +170,10 @@ TEST(frontier_window_holds_level_plus_two)
     CHECK_OK(frontier_seed(f, "http://h/"));
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
     frontier_link l[2] = {link_to("http://h/a"), link_to("http://h/b")};
-    CHECK_OK(frontier_add_links(f, l, 2, s.url, 0));
+    CHECK_OK(frontier_add_links(f, &s, l, 2));
     frontier_item a = take(f, FRONTIER_PAGE, "http://h/a");
     frontier_link lx = link_to("http://h/x");
-    CHECK_OK(frontier_add_links(f, &lx, 1, a.url, 1));
+    CHECK_OK(frontier_add_links(f, &a, &lx, 1));
     frontier_page_done(f, &a);
     /* b (level 1) comes before x (level 2), and x only after S is done. */
     frontier_item b = take(f, FRONTIER_PAGE, "http://h/b");
@@ -119,7 +186,7 @@ TEST(frontier_window_holds_level_plus_two)
     frontier_item x = take(f, FRONTIER_PAGE, "http://h/x");
     CHECK_EQ(x.depth, 2);
     frontier_page_done(f, &x);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_depth_skips_held_to_the_end)
@@ -128,17 +195,18 @@ TEST(frontier_depth_skips_held_to_the_end)
     CHECK_OK(frontier_seed(f, "http://h/"));
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
     frontier_link la = link_to("http://h/a");
-    CHECK_OK(frontier_add_links(f, &la, 1, s.url, 0));
+    CHECK_OK(frontier_add_links(f, &s, &la, 1));
     frontier_item a = take(f, FRONTIER_PAGE, "http://h/a");
     /* From a (depth 1 = max): y and z would be depth 2: held back. */
     frontier_link l[2] = {link_to("http://h/y"), link_to("http://h/z")};
-    CHECK_OK(frontier_add_links(f, l, 2, a.url, 1));
+    CHECK_OK(frontier_add_links(f, &a, l, 2));
     CHECK_EQ(l[0].result, SKIP_NONE);
     CHECK_EQ(l[1].result, SKIP_NONE);
     /* S, still running, links y: depth 1 after all, fetched. */
     frontier_link ly = link_to("http://h/y");
-    CHECK_OK(frontier_add_links(f, &ly, 1, s.url, 0));
+    CHECK_OK(frontier_add_links(f, &s, &ly, 1));
     CHECK(ly.lowered);
+    free(ly.dup_parent);
     frontier_page_done(f, &s);
     frontier_page_done(f, &a);
     frontier_item y = take(f, FRONTIER_PAGE, "http://h/y");
@@ -148,9 +216,10 @@ TEST(frontier_depth_skips_held_to_the_end)
     frontier_item z = take(f, FRONTIER_SKIP, "http://h/z");
     CHECK_EQ(z.skip, SKIP_DEPTH);
     CHECK_EQ(z.depth, 2);
+    frontier_skip_done(f, &z);
     frontier_item none;
     CHECK_RC(frontier_next(f, &none), ENOENT);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_page_limit)
@@ -159,7 +228,7 @@ TEST(frontier_page_limit)
     CHECK_OK(frontier_seed(f, "http://h/"));
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
     frontier_link l[3] = {link_to("http://h/a"), link_to("http://h/b"), link_to("http://h/c")};
-    CHECK_OK(frontier_add_links(f, l, 3, s.url, 0));
+    CHECK_OK(frontier_add_links(f, &s, l, 3));
     CHECK_EQ(l[0].result, SKIP_NONE);
     CHECK_EQ(l[1].result, SKIP_LIMIT); /* two accepted: the seed and a */
     CHECK_EQ(l[2].result, SKIP_LIMIT);
@@ -168,32 +237,31 @@ TEST(frontier_page_limit)
     frontier_page_done(f, &a);
     frontier_item none;
     CHECK_RC(frontier_next(f, &none), ENOENT);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_robots_first_then_rules)
 {
     frontier_opts o = {.max_depth = 5, .robots = true};
-    frontier *f;
-    CHECK_OK(frontier_new(&f, &o));
+    frontier *f = open_frontier(&o);
     CHECK_OK(frontier_seed(f, "http://h/"));
     frontier_item r = take(f, FRONTIER_ROBOTS, "http://h");
     const char *txt = "User-agent: *\nDisallow: /no\nCrawl-delay: 0.05\n";
     robots *rb;
     CHECK_OK(robots_parse(txt, strlen(txt), "weft", &rb));
-    frontier_robots_done(f, &r, rb);
+    frontier_robots_done(f, &r, rb, 200, txt, strlen(txt));
     double t0 = weft_monotonic();
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
     /* The robots.txt request counts for the Crawl-delay. */
     CHECK(weft_monotonic() - t0 >= 0.05 - 0.01);
     frontier_link l[2] = {link_to("http://h/no/1"), link_to("http://h/yes")};
-    CHECK_OK(frontier_add_links(f, l, 2, s.url, 0));
+    CHECK_OK(frontier_add_links(f, &s, l, 2));
     CHECK_EQ(l[0].result, SKIP_ROBOTS);
     CHECK_EQ(l[1].result, SKIP_NONE);
     frontier_page_done(f, &s);
     frontier_item y = take(f, FRONTIER_PAGE, "http://h/yes");
     frontier_page_done(f, &y);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_retry_pauses_host)
@@ -209,7 +277,7 @@ TEST(frontier_retry_pauses_host)
     frontier_page_done(f, &again);
     frontier_item none;
     CHECK_RC(frontier_next(f, &none), ENOENT);
-    frontier_free(f);
+    drop(f);
 }
 
 TEST(frontier_free_with_items_left)
@@ -218,8 +286,9 @@ TEST(frontier_free_with_items_left)
     CHECK_OK(frontier_seed(f, "http://h/"));
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
     frontier_link l[2] = {link_to("http://h/a"), link_to("http://other/b")};
-    CHECK_OK(frontier_add_links(f, l, 2, s.url, 0));
-    frontier_free(f); /* ASan: nothing leaks */
+    CHECK_OK(frontier_add_links(f, &s, l, 2));
+    frontier_giveback(f, &s);
+    drop(f); /* ASan: nothing queued leaks */
 }
 
 /* A redirect hop is claimed only on a host whose robots.txt is in, and
@@ -227,24 +296,68 @@ TEST(frontier_free_with_items_left)
 TEST(frontier_claim)
 {
     frontier_opts o = {.max_depth = 5, .robots = true};
-    frontier *f;
-    CHECK_OK(frontier_new(&f, &o));
+    frontier *f = open_frontier(&o);
     CHECK_OK(frontier_seed(f, "http://h/"));
-    /* Before robots.txt is in: not claimed, not marked seen. */
-    CHECK_EQ(frontier_claim(f, "http://h/x"), CLAIM_UNKNOWN_HOST);
-    CHECK_EQ(frontier_claim(f, "http://other/x"), CLAIM_UNKNOWN_HOST);
-    CHECK_EQ(frontier_claim(f, "no-origin"), CLAIM_BAD);
     frontier_item r = take(f, FRONTIER_ROBOTS, "http://h");
+    /* Before robots.txt is in: not claimed, not marked seen. */
+    CHECK_EQ(frontier_claim(f, &r, "http://h/x"), CLAIM_UNKNOWN_HOST);
+    CHECK_EQ(frontier_claim(f, &r, "http://other/x"), CLAIM_UNKNOWN_HOST);
+    CHECK_EQ(frontier_claim(f, &r, "no-origin"), CLAIM_BAD);
     const char *txt = "User-agent: *\nDisallow: /no\n";
     robots *rb;
     CHECK_OK(robots_parse(txt, strlen(txt), "weft", &rb));
-    frontier_robots_done(f, &r, rb);
-    CHECK_EQ(frontier_claim(f, "http://h/x"), CLAIM_OK);
-    CHECK_EQ(frontier_claim(f, "http://h/x"), CLAIM_SEEN);
-    CHECK_EQ(frontier_claim(f, "http://h/"), CLAIM_SEEN); /* the seed */
-    CHECK_EQ(frontier_claim(f, "http://h/no/1"), CLAIM_ROBOTS);
-    CHECK_EQ(frontier_claim(f, "http://h/no/1"), CLAIM_SEEN);
+    frontier_robots_done(f, &r, rb, 200, txt, strlen(txt));
     frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
+    CHECK_EQ(frontier_claim(f, &s, "http://h/x"), CLAIM_OK);
+    CHECK_EQ(frontier_claim(f, &s, "http://h/x"), CLAIM_SEEN);
+    CHECK_EQ(frontier_claim(f, &s, "http://h/"), CLAIM_SEEN); /* the seed */
+    CHECK_EQ(frontier_claim(f, &s, "http://h/no/1"), CLAIM_ROBOTS);
+    CHECK_EQ(frontier_claim(f, &s, "http://h/no/1"), CLAIM_SEEN);
     frontier_page_done(f, &s);
-    frontier_free(f);
+    frontier_item none;
+    CHECK_RC(frontier_next(f, &none), ENOENT);
+    drop(f);
+}
+
+/* Raw hrefs are reported once. */
+TEST(frontier_mark_once)
+{
+    frontier *f = make(5, 0);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    frontier_item s = take(f, FRONTIER_PAGE, "http://h/");
+    CHECK(frontier_mark(f, &s, "mailto:a@b"));
+    CHECK(!frontier_mark(f, &s, "mailto:a@b"));
+    frontier_page_done(f, &s);
+    drop(f);
+}
+
+/* Per-host cap: the second page of a host waits for the first. */
+TEST(frontier_per_host_cap)
+{
+    frontier_opts o = {.max_depth = 5, .per_host = 1};
+    frontier *f = open_frontier(&o);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    CHECK_OK(frontier_seed(f, "http://g/"));
+    frontier_item s = take(f, FRONTIER_PAGE, NULL);
+    frontier_item t = take(f, FRONTIER_PAGE, NULL);
+    CHECK(strcmp(s.url, t.url) != 0); /* one per host: both hosts at once */
+    frontier_link l[2] = {link_to("http://h/a"), link_to("http://g/b")};
+    CHECK_OK(frontier_add_links(f, &s, l, 2));
+    frontier_stats st;
+    frontier_stats_get(f, &st);
+    CHECK_EQ(st.queued, 2);
+    char host_s[16], host_a[16];
+    snprintf(host_s, sizeof host_s, "%.8s", s.url); /* s.url is gone once s is done */
+    frontier_page_done(f, &s);
+    /* Only s's host is free: its page comes next, t's host still busy. */
+    frontier_item a = take(f, FRONTIER_PAGE, NULL);
+    snprintf(host_a, sizeof host_a, "%.8s", a.url);
+    CHECK_STR(host_a, host_s);
+    frontier_page_done(f, &a);
+    frontier_page_done(f, &t);
+    frontier_item b = take(f, FRONTIER_PAGE, NULL);
+    frontier_page_done(f, &b);
+    frontier_item none;
+    CHECK_RC(frontier_next(f, &none), ENOENT);
+    drop(f);
 }

@@ -4,6 +4,7 @@
 #include "cli/args.h"
 #include "cli/stop.h"
 #include "crawl/crawl.h"
+#include "cli/crawl-state.h"
 #include "commands.h"
 #include "fetch/fetch.h"
 #include "parse/html.h"
@@ -61,7 +62,8 @@ static const char usage_head[] =
 static const char usage_tail[] =
     "Exit status: 0 every page fetched fine, 1 some page failed (an HTTP error\n"
     "status or a transfer error), 2 bad usage, 3 the output could not be written\n"
-    "(the crawl stops), 130 interrupted.\n";
+    "(the crawl stops), 130 interrupted (with --state: saved; the message says\n"
+    "how to resume).\n";
 
 int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
 {
@@ -117,17 +119,32 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
          "print a per-worker timeline after the crawl"},
         {"trace", 0, ARGS_STRING, &o->trace, 0, 0, 0, 0, false, "FILE",
          "write a Chrome Trace Event file (open in Perfetto)"},
+        {"state", 0, ARGS_STRING, &o->state_path, 0, 0, 0, 0, false, "FILE",
+         "keep the crawl in FILE (SQLite): it survives kill -9, and the\n"
+         "same command resumes it; a finished crawl is not fetched again"},
+        {"dump", 0, ARGS_FLAG, &o->dump, 0, 0, 0, 0, false, NULL,
+         "with --state: print every record of the crawl in FILE (no URL,\n"
+         "no network), however many runs it took"},
         {"quiet", 'q', ARGS_FLAG, &o->quiet, 0, 0, 0, 0, false, NULL, "summary only"},
         {"help", 'h', ARGS_HELP, NULL, 0, 0, 0, 0, false, NULL, "this text"},
     };
     const args_spec sp = {"crawl", usage_head, usage_tail, opts, sizeof opts / sizeof opts[0],
-                          1,       1,          "URL"};
+                          0,       1,          "URL"};
     size_t nops = 0;
     int rc = args_parse(&sp, argc, argv, &nops, out, err);
     o->allow = allow.v;
     o->nallow = allow.n;
     o->deny = deny.v;
     o->ndeny = deny.n;
+    if (rc == 0 && o->dump && !o->state_path)
+        rc = args_usage_error(err, "crawl", "%s", "--dump wants --state FILE");
+    else if (rc == 0 && o->dump && nops > 0)
+        rc = args_usage_error(err, "crawl", "--dump prints FILE: it takes no URL ('%s')", argv[1]);
+    else if (rc == 0 && !o->dump && nops == 0)
+        rc = args_usage_error(err, "crawl", "%s", "no URL given");
+    if (rc == 0 && o->state_path && o->compare)
+        rc = args_usage_error(err, "crawl", "%s",
+                              "--compare crawls twice from scratch: it does not go with --state");
     if (rc == 0 && json && csv)
         rc = args_usage_error(err, "crawl", "%s", "--json and --csv exclude each other");
     if (rc == 0 && skipped) {
@@ -151,7 +168,7 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
         return rc;
     }
     o->format = json ? REPORT_JSON : csv ? REPORT_CSV : REPORT_TABLE;
-    o->start_url = argv[1];
+    o->start_url = nops ? argv[1] : NULL;
     return 0;
 }
 
@@ -250,14 +267,45 @@ static void print_compare(FILE *out, const crawl_result *seq, const crawl_result
     print_levels_side_by_side(out, seq, thr);
 }
 
+/* --dump: the records in the state file, then the whole crawl's summary. */
+static int crawl_dump(crawl_opts *o)
+{
+    printer p = {.o = o, .rows = o->quiet ? NULL : stdout};
+    FILE *info = o->format == REPORT_TABLE ? stdout : stderr;
+    if (p.rows && o->format == REPORT_CSV)
+        crawl_csv_header(p.rows);
+    crawl_result tot = {0};
+    int status = crawl_state_print(o, print_record, &p, &tot);
+    if (status != 2) {
+        if (p.table_more)
+            fprintf(info, "... and %zu more pages\n", p.table_more);
+        if (p.rows && o->format == REPORT_TABLE && p.table_rows)
+            fputc('\n', info);
+        crawl_summary(info, &tot, "Crawl in the state file");
+    }
+    bool out_ok = cli_output_ok(stdout, "crawl", "the output", p.out_failed ? p.out_errno : 0);
+    if (info != stdout)
+        out_ok &= cli_output_ok(info, "crawl", "the summary", 0);
+    crawl_result_free(&tot);
+    crawl_opts_free(o);
+    return out_ok ? status : WEFT_EXIT_OUTPUT;
+}
+
 int cmd_crawl(int argc, char **argv)
 {
     crawl_opts o;
+    /* The command as typed, to say how to resume (parsing permutes argv). */
+    char **typed = malloc(((size_t)argc + 1) * sizeof *typed);
+    if (!typed) {
+        fprintf(stderr, "weft crawl: out of memory\n");
+        return 1;
+    }
+    memcpy(typed, argv, (size_t)argc * sizeof *typed);
     int rc = crawl_parse_args(argc, argv, &o, stdout, stderr);
-    if (rc == 1)
-        return 0;
-    if (rc != 0)
-        return 2;
+    if (rc == 1 || rc != 0 || o.dump) {
+        free(typed);
+        return rc == 1 ? 0 : rc != 0 ? 2 : crawl_dump(&o);
+    }
     char *check = NULL;
     urlnorm_status st = urlnorm(o.start_url, &check);
     free(check);
@@ -270,15 +318,32 @@ int cmd_crawl(int argc, char **argv)
         fprintf(stderr, "weft crawl: '%s' is not an http(s) URL (%s)\nTry 'weft crawl --help'.\n",
                 o.start_url, urlnorm_strstatus(st));
         crawl_opts_free(&o);
+        free(typed);
         return 2;
     }
     trace tr = {0};
     if (o.trace && (rc = trace_open(&tr, o.trace)) != 0) {
         fprintf(stderr, "weft crawl: --trace %s: %s\n", o.trace, strerror(rc));
         crawl_opts_free(&o);
+        free(typed);
         return 2;
     }
     html_global_init();
+    if (o.state_path) {
+        char product[64];
+        if (o.robots_agent)
+            snprintf(product, sizeof product, "%s", o.robots_agent);
+        else
+            robots_product_token(o.user_agent, product, sizeof product);
+        int sst = crawl_state_begin(&o, product);
+        if (sst >= 0) {
+            if (o.trace)
+                trace_close(&tr);
+            free(typed);
+            crawl_opts_free(&o);
+            return sst;
+        }
+    }
     cli_stop_on_signals(&crawl_stop);
     o.stop = &crawl_stop;
     FILE *info = o.format == REPORT_TABLE ? stdout : stderr;
@@ -289,6 +354,7 @@ int cmd_crawl(int argc, char **argv)
     bool *traced = calloc(o.jobs, sizeof *traced);
     if (!traced) {
         fprintf(stderr, "weft crawl: out of memory\n");
+        free(typed);
         return 1;
     }
     printer p = {.o = &o,
@@ -324,9 +390,13 @@ int cmd_crawl(int argc, char **argv)
             trace_process(&tr, 1, "weft crawl");
         rc = crawl_run(&o, o.jobs, print_record, &p, &thr);
     }
-    if (rc != 0) {
+    if (o.state && rc == 0 && thr.error == 0)
+        crawl_state_totals(o.state, &thr);
+    if (o.state)
+        crawl_state_end(&o, &thr, argc, typed);
+    if (rc != 0 && !thr.error_text[0]) {
         fprintf(stderr, "weft crawl: %s\n", weft_strerror(rc));
-    } else {
+    } else if (rc == 0) {
         if (p.table_more)
             fprintf(info, "... and %zu more pages\n", p.table_more);
         if (p.rows && o.format == REPORT_TABLE && p.table_rows)
@@ -339,7 +409,11 @@ int cmd_crawl(int argc, char **argv)
                 print_compare(info, &seq, &thr, o.jobs);
             }
         } else {
-            crawl_summary(info, &thr, thr.interrupted ? "Interrupted" : "Crawled");
+            crawl_summary(info, &thr,
+                          thr.interrupted
+                              ? (o.state ? "Interrupted; the crawl so far" : "Interrupted")
+                          : o.state ? "Crawled (all runs)"
+                                    : "Crawled");
         }
         if (o.timeline) {
             if (o.compare) {
@@ -375,7 +449,9 @@ int cmd_crawl(int argc, char **argv)
     crawl_result_free(&seq);
     crawl_result_free(&thr);
     free(traced);
+    crawl_state_close(o.state);
     crawl_opts_free(&o);
+    free(typed);
     return status;
 }
 

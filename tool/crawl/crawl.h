@@ -67,6 +67,10 @@ typedef struct crawl_opts {
     bool no_compressed;         /* --no-compressed: no Accept-Encoding */
     crawl_skipped_mode skipped; /* --skipped */
     atomic_bool *stop;          /* set (by a signal handler) to end the crawl; may be NULL */
+    const char *state_path;     /* --state FILE */
+    bool dump;                  /* --dump: print the records in FILE, fetch nothing */
+    struct crawl_state *state;  /* the open state file (crawl/state.h): the crawl lives
+                                 * there; NULL: in memory */
 } crawl_opts;
 
 void crawl_opts_default(crawl_opts *o);
@@ -77,32 +81,7 @@ void crawl_opts_default(crawl_opts *o);
 int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err);
 void crawl_opts_free(crawl_opts *o);
 
-/* One record: a page fetched, or a URL not fetched (skip != SKIP_NONE).
- * Strings are valid only during the callback. */
-typedef struct crawl_record {
-    crawl_skip skip;
-    const char *url;    /* as queued (normalised); for SKIP_SCHEME the raw href */
-    const char *parent; /* the page that linked it, NULL for the start URL */
-    unsigned depth;
-    /* pages only: */
-    const char *final_url; /* after redirects */
-    long status;           /* 0: no HTTP response */
-    const char *title;     /* "" when none */
-    unsigned long words;
-    size_t links;             /* <a href> links on the page */
-    size_t links_new;         /* of which to URLs first seen here (queued or skipped) */
-    size_t links_seen;        /* of which to URLs seen before (fetched, queued or skipped) */
-    const char *content_type; /* "" when none */
-    long long bytes;          /* body bytes, decoded (what --max-bytes counts) */
-    long long wire_bytes;     /* body bytes on the wire (compressed, when it was) */
-    bool truncated;           /* cut at --max-bytes */
-    bool parsed;              /* HTML that was parsed */
-    unsigned attempts;
-    double time;       /* seconds, this page's last attempt */
-    double start, end; /* seconds since the crawl started */
-    int worker;
-    const char *error; /* NULL when the page is fine */
-} crawl_record;
+/* crawl_record (one record: a page or a URL not fetched) is in frontier.h. */
 
 /* Called once per record, never concurrently. */
 typedef void crawl_record_fn(void *ud, const crawl_record *r);
@@ -124,10 +103,15 @@ typedef struct crawl_result {
     size_t seen;                 /* URLs in the de-dup set at the end */
     size_t set_bytes;            /* its memory */
     bool interrupted;
-    int error; /* a failure of the crawl itself (ENOMEM...), or 0 */
+    int error;            /* a failure of the crawl itself (ENOMEM, EIO...), or 0 */
+    char error_text[320]; /* a durable backend's failure, as a sentence, or "" */
 } crawl_result;
 
 void crawl_result_free(crawl_result *r);
+
+/* Counts one record into r (pages, errors, bytes, skips, per-depth figures,
+ * checksum), and a page's unwritten duplicates. */
+void crawl_result_count(crawl_result *r, const crawl_record *rec);
 
 /* Crawls o->start_url with `workers` workers, calling fn (may be NULL) for
  * every record. Returns 0 (the outcome of each page is in its record and in

@@ -7,6 +7,7 @@
  * frontier calls return); curl's share locks are taken only inside curl,
  * with neither held. */
 #include "crawl/crawl.h"
+#include "crawl/state.h"
 #include "http/http.h"
 #include "http/retry.h"
 #include "output/report.h"
@@ -114,66 +115,30 @@ static void out_lock(crawl_ctx *c)
             sched_yield();
 }
 
-static crawl_level *level_of(crawl_result *r, unsigned depth)
+/* Records go out in batches (a page and its skipped links): first to the
+ * frontier, which keeps them with the page when it is durable, then under
+ * one acquisition of the output lock to the result and the callback. */
+static void emit_counting(crawl_ctx *c, frontier_item *it, crawl_record *recs, size_t n,
+                          size_t unwritten_dups)
 {
-    if (depth >= r->nlevels) {
-        size_t n = (size_t)depth + 1;
-        crawl_level *l = realloc(r->levels, n * sizeof *l);
-        if (!l)
-            return NULL;
-        for (size_t i = r->nlevels; i < n; i++)
-            l[i] = (crawl_level){.first = INFINITY, .last = 0};
-        r->levels = l;
-        r->nlevels = n;
-    }
-    return &r->levels[depth];
-}
-
-/* Records go out in batches (a page and its skipped links) under one
- * acquisition of the output lock. */
-static void emit_counting(crawl_ctx *c, const crawl_record *recs, size_t n, size_t unwritten_dups)
-{
+    /* The first record is the page's, whenever there are duplicates. */
+    if (n > 0 && recs[0].skip == SKIP_NONE)
+        recs[0].dups = unwritten_dups;
+    frontier_records(c->f, it, recs, n);
     out_lock(c);
     crawl_result *r = c->res;
-    r->skipped[SKIP_DUPLICATE] += unwritten_dups;
     for (size_t i = 0; i < n; i++) {
         const crawl_record *rec = &recs[i];
-        if (rec->skip != SKIP_NONE) {
-            r->skipped[rec->skip]++;
-        } else {
-            r->pages++;
-            r->bytes += rec->bytes;
-            r->checksum += frontier_hash(rec->url);
-            bool failed = rec->error != NULL;
-            if (failed)
-                r->errors++;
-            crawl_level *l = level_of(r, rec->depth);
-            if (l) {
-                l->pages++;
-                l->errors += failed;
-                l->bytes += rec->bytes;
-                if (rec->start < l->first)
-                    l->first = rec->start;
-                if (rec->end > l->last)
-                    l->last = rec->end;
-            }
-        }
+        crawl_result_count(r, rec);
         if (c->fn && (rec->skip == SKIP_NONE || c->o->skipped != CRAWL_SKIPPED_NONE))
             c->fn(c->ud, rec);
     }
     weft_lock_release(c->out);
 }
 
-static void emit(crawl_ctx *c, const crawl_record *recs, size_t n)
+static void emit(crawl_ctx *c, frontier_item *it, crawl_record *recs, size_t n)
 {
-    emit_counting(c, recs, n, 0);
-}
-
-static void emit_skip(crawl_ctx *c, crawl_skip why, const char *url, const char *parent,
-                      unsigned depth)
-{
-    crawl_record r = {.skip = why, .url = url, .parent = parent, .depth = depth, .worker = -1};
-    emit(c, &r, 1);
+    emit_counting(c, it, recs, n, 0);
 }
 
 /* -------------------------------------------------------------- fetching */
@@ -243,7 +208,7 @@ static bool hop_url(const char *location, char **out, crawl_skip *why)
  * to any host; the rules then apply to the origin that asked. */
 #define ROBOTS_MAX_HOPS 5
 
-static void fetch_robots(crawl_ctx *c, const frontier_item *it)
+static void fetch_robots(crawl_ctx *c, frontier_item *it)
 {
     char url[URLNORM_MAX + 32];
     snprintf(url, sizeof url, "%s/robots.txt", it->url);
@@ -274,15 +239,15 @@ static void fetch_robots(crawl_ctx *c, const frontier_item *it)
      * reads it as "no rules" (RFC 9309: unavailable). Out of memory: no
      * rules is the only answer we can give. */
     robots_from_response(status, b.buf ? b.buf : "", b.len, c->product, &rb);
+    frontier_robots_done(c->f, it, rb, status, b.buf ? b.buf : "", b.len);
     free(b.buf);
     free(next);
     http_attempt_free(&a);
-    frontier_robots_done(c->f, it, rb);
 }
 
 /* The links of a parsed page, resolved and classified, handed to the
  * frontier, and the resulting records (the page first) emitted. */
-static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, html_page *hp,
+static void expand(crawl_ctx *c, frontier_item *it, crawl_record *page, html_page *hp,
                    const char *base_url)
 {
     size_t n = hp->nlinks;
@@ -291,7 +256,7 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
     crawl_record *recs = calloc(n + 1, sizeof *recs);
     if (!links || !norm || !recs) {
         page->error = "out of memory while following links";
-        emit(c, page, 1);
+        emit(c, it, page, 1);
         free(links);
         free(norm);
         free(recs);
@@ -311,7 +276,7 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
             /* Not a URL the frontier holds: the raw href is marked seen so
              * that it is reported once, like any URL. */
             crawl_skip why = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME;
-            if (!frontier_mark(c->f, hp->links[i])) {
+            if (!frontier_mark(c->f, it, hp->links[i])) {
                 seen++;
                 why = SKIP_DUPLICATE;
                 if (!all) {
@@ -333,7 +298,7 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
         links[nl].pre = scope_check(&c->sc, u);
         nl++;
     }
-    frontier_add_links(c->f, links, nl, it->url, it->depth);
+    frontier_add_links(c->f, it, links, nl);
     for (size_t i = 0; i < nl; i++) {
         if (links[i].result == SKIP_DUPLICATE) {
             seen++;
@@ -366,9 +331,11 @@ static void expand(crawl_ctx *c, const frontier_item *it, crawl_record *page, ht
     recs[0] = *page;
     recs[0].links_new = fresh;
     recs[0].links_seen = seen;
-    emit_counting(c, recs, nr, dups);
-    for (size_t i = 0; i < nl; i++)
+    emit_counting(c, it, recs, nr, dups);
+    for (size_t i = 0; i < nl; i++) {
         free(norm[i]);
+        free(links[i].dup_parent);
+    }
     free(base);
     free(links);
     free(norm);
@@ -390,7 +357,7 @@ typedef struct refused_hop {
  * before it is requested, so a redirect cannot take the crawler where a
  * link could not. A refused hop ends the page (its record keeps the 3xx)
  * and is reported as a skipped record with its reason. */
-static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
+static void fetch_page(crawl_ctx *c, frontier_item *it, int worker)
 {
     const crawl_opts *o = c->o;
     body b = {0};
@@ -435,7 +402,7 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
         }
         crawl_skip why = scope_check(&c->sc, next);
         if (why == SKIP_NONE) {
-            switch (frontier_claim(c->f, next)) {
+            switch (frontier_claim(c->f, it, next)) {
             case CLAIM_OK:
                 chain[nchain++] = next;
                 cur = next;
@@ -468,7 +435,7 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
             double ra = cc == 0 ? a.retry_after : -1;
             frontier_retry(c->f, it, retry_delay(it->attempt, ra, retry_jitter()));
         } else {
-            frontier_page_done(c->f, it);
+            frontier_giveback(c->f, it);
         }
         html_parser_free(b.parser);
         http_attempt_free(&a);
@@ -524,7 +491,7 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
         /* Another origin in scope (--domain) whose robots.txt is not in:
          * the frontier queues the target like a link of this page. */
         frontier_link l = {.url = refused.url, .pre = SKIP_NONE};
-        frontier_add_links(c->f, &l, 1, it->url, it->depth);
+        frontier_add_links(c->f, it, &l, 1);
         crawl_record recs[2] = {rec};
         size_t n = 1;
         if (l.result != SKIP_NONE)
@@ -533,7 +500,7 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
                                        .parent = it->url,
                                        .depth = it->depth + 1,
                                        .worker = -1};
-        emit(c, recs, n);
+        emit(c, it, recs, n);
     } else if (refused.url || refused.why == SKIP_SCHEME || refused.why == SKIP_TOO_LONG) {
         crawl_record recs[2] = {rec,
                                 {.skip = refused.why,
@@ -541,9 +508,9 @@ static void fetch_page(crawl_ctx *c, const frontier_item *it, int worker)
                                  .parent = it->url,
                                  .depth = it->depth,
                                  .worker = -1}};
-        emit(c, recs, recs[1].url ? 2 : 1);
+        emit(c, it, recs, recs[1].url ? 2 : 1);
     } else {
-        emit(c, &rec, 1);
+        emit(c, it, &rec, 1);
     }
     html_page_free(&hp);
     http_attempt_free(&a);
@@ -564,9 +531,16 @@ static int worker_main(void *arg, void **result)
         if (rc != 0)
             break;
         switch (it.kind) {
-        case FRONTIER_SKIP:
-            emit_skip(c, it.skip, it.url, it.parent, it.depth);
+        case FRONTIER_SKIP: {
+            crawl_record r = {.skip = it.skip,
+                              .url = it.url,
+                              .parent = it.parent,
+                              .depth = it.depth,
+                              .worker = -1};
+            emit(c, &it, &r, 1);
+            frontier_skip_done(c->f, &it);
             break;
+        }
         case FRONTIER_ROBOTS:
             fetch_robots(c, &it);
             break;
@@ -625,7 +599,8 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
                         .min_delay = o->delay,
                         .robots = o->robots,
                         .stop = c.stop};
-    if ((rc = frontier_new(&c.f, &fo)) != 0 || (rc = weft_lock_new(&c.out)) != 0)
+    rc = o->state ? frontier_new_sqlite(&c.f, &fo, o->state, c.product) : frontier_new(&c.f, &fo);
+    if (rc != 0 || (rc = weft_lock_new(&c.out)) != 0)
         goto out;
     http_opts ho = {.timeout = o->timeout,
                     .connect_timeout = o->connect_timeout,
@@ -635,7 +610,8 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
                     .no_compressed = o->no_compressed};
     if ((rc = http_client_new(&c.http, &ho)) != 0)
         goto out;
-    if ((rc = frontier_seed(c.f, start)) != 0)
+    /* EEXIST: a resumed crawl knows its start URL already. */
+    if ((rc = frontier_seed(c.f, start)) != 0 && rc != EEXIST)
         goto out;
 
     weft_executor_opts eo = {.max_workers = workers, .thread_name_prefix = "crawl"};
@@ -666,6 +642,12 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
     res->seen = fs.seen;
     res->set_bytes = fs.arena_bytes;
 out:
+    if (c.f && frontier_error(c.f)) {
+        /* The state file failed: the crawl stopped for that, not a Ctrl-C. */
+        snprintf(res->error_text, sizeof res->error_text, "%s", frontier_error(c.f));
+        res->interrupted = false;
+        rc = EIO;
+    }
     weft_group_free(g);
     weft_executor_free(ex);
     /* After the executor: its workers' easy handles are gone by now. */
@@ -674,7 +656,7 @@ out:
     frontier_free(c.f);
     free(c.sc.origin);
     free(start);
-    if (rc != 0 && rc != EEXIST)
+    if (rc != 0)
         res->error = rc;
-    return rc == EEXIST ? 0 : rc;
+    return rc;
 }

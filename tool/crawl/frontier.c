@@ -1,99 +1,24 @@
-/* frontier.c: the breadth-first frontier, de-dup set and per-host
- * politeness of `weft crawl`.
- *
- * DESIGN: see frontier.h. One lock (f->lock) and its condition (f->cond);
- * no other lock is ever taken while holding it. Queued items wait in their
- * host's queue for their level (so a busy or paused host does not hold up
- * the others); live items span at most three levels (cur, cur+1, and cur+2
- * found by cur+1 pages), so each host has three queues indexed by depth % 3.
- * frontier_next scans the hosts that have work, which is cheap because a
- * crawl has few hosts (only in-scope hosts ever get a queue). An item moved
- * up a level is not unlinked: the old one is marked dead and dropped when it
- * reaches the head of its queue; the de-dup set's slot points at the live
- * item while it waits. */
-#include "crawl/frontier.h"
-#include "parse/urlnorm.h"
+/* frontier.c: the frontier interface: each verb goes to its backend's ops
+ * table (frontier-impl.h); the names and the hash every backend shares. */
+#include "crawl/frontier-impl.h"
 
-#include <weft.h>
-
-#include <errno.h>
-#include <math.h>
-#include <sched.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define ARENA_CHUNK (64 * 1024)
-/* How long a waiting worker sleeps at most before looking at the stop flag
- * again (the flag is set from a signal handler, which cannot notify). */
-#define POLL_SLICE 0.1
-
-typedef struct qitem {
-    struct qitem *next;
-    const char *url, *parent;
-    unsigned depth, attempt;
-    struct fhost *host;
-    bool dead;     /* replaced by a copy at a smaller depth */
-    bool deferred; /* beyond max_depth: in the held-back list */
-} qitem;
-
-#define NQ 3 /* levels that can have live items: cur, cur+1, cur+2 */
-
-typedef enum rstate { R_UNKNOWN, R_FETCHING, R_READY } rstate;
-
-struct fhost {
-    struct fhost *next;
-    char *origin;
-    rstate rs;
-    robots *rb;
-    unsigned active;
-    double next_start;          /* monotonic: no request starts before this */
-    double delay;               /* between request starts */
-    qitem *head[NQ], *tail[NQ]; /* by depth % NQ, dead items included */
-    size_t n[NQ];
-};
-
-typedef struct chunk {
-    struct chunk *next;
-    size_t used, cap;
-    char data[];
-} chunk;
-
-typedef struct slot {
-    uint64_t hash;
-    const char *s;
-    qitem *q; /* the live item while it waits (queued or held back), else NULL */
-} slot;
-
-struct frontier {
-    frontier_opts o;
-    weft_lock *lock;
-    weft_cond *cond;
-    /* the de-dup set */
-    slot *tab;
-    size_t tab_cap, tab_n;
-    chunk *arena;
-    size_t arena_bytes;
-    /* the queue */
-    struct fhost *hosts;
-    size_t nhosts;
-    qitem *free_items;
-    unsigned cur;            /* lowest level with pages queued or in flight */
-    size_t queued[NQ];       /* live queued items by depth % NQ */
-    size_t inflight[NQ];     /* pages being fetched by depth % NQ */
-    size_t robots_inflight;  /* robots.txt being fetched */
-    qitem *held, *held_tail; /* beyond max_depth, reported at the end */
-    size_t accepted;         /* URLs queued or fetched, for max_pages */
-    size_t started;          /* pages handed out */
-    bool done;
-};
+static const char *const skip_names[SKIP_N] = {
+    "", "robots", "depth", "off-site", "duplicate", "limit", "filtered", "scheme", "too-long"};
 
 const char *crawl_skip_name(crawl_skip s)
 {
-    static const char *names[SKIP_N] = {"",      "robots",   "depth",  "off-site", "duplicate",
-                                        "limit", "filtered", "scheme", "too-long"};
-    return (unsigned)s < SKIP_N ? names[s] : "?";
+    return (unsigned)s < SKIP_N ? skip_names[s] : "?";
+}
+
+crawl_skip crawl_skip_from_name(const char *s)
+{
+    for (int i = 1; i < SKIP_N; i++)
+        if (strcmp(s, skip_names[i]) == 0)
+            return (crawl_skip)i;
+    return SKIP_N;
 }
 
 unsigned long long frontier_hash(const char *s)
@@ -106,681 +31,74 @@ unsigned long long frontier_hash(const char *s)
     return h;
 }
 
-/* weft_lock_acquire only fails for a cancelled task; the critical sections
- * here are short, so wait regardless (the caller checks cancellation). */
-static void lock(frontier *f)
-{
-    for (;;) {
-        int rc = weft_lock_acquire(f->lock, WEFT_FOREVER);
-        if (rc == 0)
-            return;
-        if (rc != ECANCELED) {
-            fprintf(stderr, "weft crawl: frontier lock: %s\n", weft_strerror(rc));
-            abort();
-        }
-        if (weft_lock_acquire(f->lock, 0) == 0)
-            return;
-        sched_yield();
-    }
-}
-
-static void unlock(frontier *f)
-{
-    weft_lock_release(f->lock);
-}
-
-/* ---------------------------------------------------------- de-dup set */
-
-static const char *arena_put(frontier *f, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    chunk *c = f->arena;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        c = malloc(sizeof *c + cap);
-        if (!c)
-            return NULL;
-        c->used = 0;
-        c->cap = cap;
-        c->next = f->arena;
-        f->arena = c;
-        f->arena_bytes += sizeof *c + cap;
-    }
-    char *p = c->data + c->used;
-    memcpy(p, s, n);
-    c->used += n;
-    return p;
-}
-
-static slot *find_slot(slot *tab, size_t cap, uint64_t h, const char *s)
-{
-    size_t i = (size_t)h & (cap - 1);
-    for (;;) {
-        slot *sl = &tab[i];
-        if (!sl->s || (sl->hash == h && strcmp(sl->s, s) == 0))
-            return sl;
-        i = (i + 1) & (cap - 1);
-    }
-}
-
-static int grow(frontier *f)
-{
-    size_t cap = f->tab_cap ? 2 * f->tab_cap : 1024;
-    slot *t = calloc(cap, sizeof *t);
-    if (!t)
-        return ENOMEM;
-    for (size_t i = 0; i < f->tab_cap; i++)
-        if (f->tab[i].s)
-            *find_slot(t, cap, f->tab[i].hash, f->tab[i].s) = f->tab[i];
-    free(f->tab);
-    f->tab = t;
-    f->tab_cap = cap;
-    return 0;
-}
-
-/* Looks url up; if absent inserts it. *sl gets its slot (valid until the
- * next insert). Returns 1 when inserted, 0 when already there, -1 out of
- * memory. */
-static int seen_insert(frontier *f, const char *url, slot **sl)
-{
-    if ((f->tab_n + 1) * 2 > f->tab_cap && grow(f) != 0)
-        return -1;
-    uint64_t h = frontier_hash(url);
-    slot *e = find_slot(f->tab, f->tab_cap, h, url);
-    *sl = e;
-    if (e->s)
-        return 0;
-    const char *s = arena_put(f, url);
-    if (!s)
-        return -1;
-    e->hash = h;
-    e->s = s;
-    e->q = NULL;
-    f->tab_n++;
-    return 1;
-}
-
-/* The item for url has left the queue: its slot no longer points at it. */
-static void seen_detach(frontier *f, const char *url)
-{
-    slot *e = find_slot(f->tab, f->tab_cap, frontier_hash(url), url);
-    if (e->s)
-        e->q = NULL;
-}
-
-/* ---------------------------------------------------------------- hosts */
-
-static struct fhost *host_get(frontier *f, const char *url)
-{
-    char origin[URLNORM_MAX + 8];
-    if (!urlnorm_origin(url, origin, sizeof origin))
-        return NULL;
-    for (struct fhost *h = f->hosts; h; h = h->next)
-        if (strcmp(h->origin, origin) == 0)
-            return h;
-    struct fhost *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    h->origin = strdup(origin);
-    if (!h->origin) {
-        free(h);
-        return NULL;
-    }
-    h->rs = f->o.robots ? R_UNKNOWN : R_READY;
-    h->delay = f->o.min_delay;
-    h->next = f->hosts;
-    f->hosts = h;
-    f->nhosts++;
-    return h;
-}
-
-static qitem *item_new(frontier *f)
-{
-    qitem *q = f->free_items;
-    if (q) {
-        f->free_items = q->next;
-        return q;
-    }
-    return malloc(sizeof *q);
-}
-
-static void item_release(frontier *f, qitem *q)
-{
-    q->next = f->free_items;
-    f->free_items = q;
-}
-
-static void host_push(frontier *f, struct fhost *h, qitem *q, bool front)
-{
-    unsigned k = q->depth % NQ;
-    q->host = h;
-    if (front) {
-        q->next = h->head[k];
-        h->head[k] = q;
-        if (!h->tail[k])
-            h->tail[k] = q;
-    } else {
-        q->next = NULL;
-        if (h->tail[k])
-            h->tail[k]->next = q;
-        else
-            h->head[k] = q;
-        h->tail[k] = q;
-    }
-    h->n[k]++;
-    f->queued[k]++;
-}
-
-/* Pops the head of h's queue k (dead or alive; the caller counts). */
-static qitem *host_pop(struct fhost *h, unsigned k)
-{
-    qitem *q = h->head[k];
-    h->head[k] = q->next;
-    if (!h->head[k])
-        h->tail[k] = NULL;
-    h->n[k]--;
-    return q;
-}
-
-/* Drops dead items from the head of h's queue k; returns the live head or
- * NULL. */
-static qitem *host_head(frontier *f, struct fhost *h, unsigned k)
-{
-    while (h->head[k] && h->head[k]->dead)
-        item_release(f, host_pop(h, k));
-    return h->head[k];
-}
-
-/* A new live item for url at depth, queued at its host's tail. */
-static qitem *enqueue(frontier *f, struct fhost *h, const char *url, const char *parent,
-                      unsigned depth)
-{
-    qitem *q = item_new(f);
-    if (!q)
-        return NULL;
-    *q = (qitem){.url = url, .parent = parent, .depth = depth};
-    host_push(f, h, q, false);
-    return q;
-}
-
-/* --------------------------------------------------------------- public */
-
-int frontier_new(frontier **out, const frontier_opts *o)
-{
-    frontier *f = calloc(1, sizeof *f);
-    if (!f)
-        return ENOMEM;
-    f->o = *o;
-    int rc;
-    if ((rc = weft_lock_new(&f->lock)) != 0 || (rc = weft_cond_new(&f->cond, f->lock)) != 0 ||
-        (rc = grow(f)) != 0) {
-        frontier_free(f);
-        return rc;
-    }
-    *out = f;
-    return 0;
-}
-
-static void free_list(qitem *q)
-{
-    while (q) {
-        qitem *n = q->next;
-        free(q);
-        q = n;
-    }
-}
-
 void frontier_free(frontier *f)
 {
-    if (!f)
-        return;
-    for (struct fhost *h = f->hosts; h;) {
-        struct fhost *n = h->next;
-        for (int k = 0; k < NQ; k++)
-            free_list(h->head[k]);
-        robots_free(h->rb);
-        free(h->origin);
-        free(h);
-        h = n;
-    }
-    free_list(f->held);
-    free_list(f->free_items);
-    for (chunk *c = f->arena; c;) {
-        chunk *n = c->next;
-        free(c);
-        c = n;
-    }
-    free(f->tab);
-    weft_cond_free(f->cond);
-    weft_lock_free(f->lock);
-    free(f);
+    if (f)
+        f->ops->free(f);
 }
 
 int frontier_seed(frontier *f, const char *url)
 {
-    lock(f);
-    int rc = 0;
-    slot *sl;
-    struct fhost *h = host_get(f, url);
-    if (!h) {
-        rc = strstr(url, "://") ? ENOMEM : EINVAL;
-        goto out;
-    }
-    int ins = seen_insert(f, url, &sl);
-    if (ins <= 0) {
-        rc = ins == 0 ? EEXIST : ENOMEM;
-        goto out;
-    }
-    /* Seeds start at depth 0; cur stays at 0. */
-    qitem *q = enqueue(f, h, sl->s, NULL, 0);
-    if (!q) {
-        rc = ENOMEM;
-        goto out;
-    }
-    sl->q = q;
-    f->accepted++;
-    weft_cond_notify_all(f->cond);
-out:
-    unlock(f);
-    return rc;
-}
-
-static bool stopped(frontier *f)
-{
-    return (f->o.stop && atomic_load(f->o.stop)) || weft_cancelled();
-}
-
-/* Moves cur past finished levels. With the lock held. */
-static void advance(frontier *f)
-{
-    for (;;) {
-        unsigned k = f->cur % NQ;
-        if (f->queued[k] || f->inflight[k])
-            return;
-        bool later = false;
-        for (unsigned j = 1; j < NQ; j++) {
-            unsigned kk = (f->cur + j) % NQ;
-            later |= f->queued[kk] || f->inflight[kk];
-        }
-        if (!later)
-            return;
-        f->cur++;
-    }
-}
-
-/* Tries to hand out one item of level `level` from host h. */
-static bool pick_host(frontier *f, struct fhost *h, unsigned level, frontier_item *it, double now,
-                      double *wake)
-{
-    unsigned k = level % NQ;
-    if (h->rs == R_FETCHING || !host_head(f, h, k))
-        return false;
-    if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
-        /* Skips cost no request: hand them out at once. */
-        qitem *q = host_pop(h, k);
-        f->queued[k]--;
-        seen_detach(f, q->url);
-        *it = (frontier_item){.kind = FRONTIER_SKIP,
-                              .skip = SKIP_ROBOTS,
-                              .url = q->url,
-                              .parent = q->parent,
-                              .depth = q->depth,
-                              .host = h};
-        f->accepted--;
-        item_release(f, q);
-        return true;
-    }
-    if (f->o.per_host && h->active >= f->o.per_host)
-        return false;
-    if (now < h->next_start) {
-        if (h->next_start < *wake)
-            *wake = h->next_start;
-        return false;
-    }
-    if (h->rs == R_UNKNOWN) {
-        h->rs = R_FETCHING;
-        h->active++;
-        f->robots_inflight++;
-        /* The worker fetches h->origin + "/robots.txt". */
-        *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
-        return true;
-    }
-    qitem *q = host_pop(h, k);
-    f->queued[k]--;
-    seen_detach(f, q->url);
-    if (f->o.max_pages && f->started >= f->o.max_pages) {
-        *it = (frontier_item){.kind = FRONTIER_SKIP,
-                              .skip = SKIP_LIMIT,
-                              .url = q->url,
-                              .parent = q->parent,
-                              .depth = q->depth,
-                              .host = h};
-        item_release(f, q);
-        return true;
-    }
-    f->started++;
-    h->active++;
-    f->inflight[k]++;
-    h->next_start = now + h->delay;
-    *it = (frontier_item){.kind = FRONTIER_PAGE,
-                          .url = q->url,
-                          .parent = q->parent,
-                          .depth = q->depth,
-                          .attempt = q->attempt,
-                          .host = h};
-    item_release(f, q);
-    return true;
-}
-
-/* Tries to hand out one item: level cur first, then cur+1 (the window, see
- * frontier.h). *wake gets the earliest time a paused host becomes ready
- * (INFINITY if none). */
-static bool pick(frontier *f, frontier_item *it, double now, double *wake)
-{
-    *wake = INFINITY;
-    for (unsigned level = f->cur; level <= f->cur + 1; level++) {
-        if (f->queued[level % NQ] == 0)
-            continue;
-        for (struct fhost *h = f->hosts; h; h = h->next)
-            if (pick_host(f, h, level, it, now, wake))
-                return true;
-    }
-    return false;
-}
-
-static bool idle(const frontier *f)
-{
-    for (int k = 0; k < NQ; k++)
-        if (f->queued[k] || f->inflight[k])
-            return false;
-    return f->robots_inflight == 0;
+    return f->ops->seed(f, url);
 }
 
 int frontier_next(frontier *f, frontier_item *it)
 {
-    lock(f);
-    int rc;
-    for (;;) {
-        if (stopped(f)) {
-            rc = ECANCELED;
-            break;
-        }
-        if (f->done) {
-            rc = ENOENT;
-            break;
-        }
-        double now = weft_monotonic(), wake;
-        advance(f);
-        if (pick(f, it, now, &wake)) {
-            rc = 0;
-            break;
-        }
-        if (idle(f)) {
-            /* Nothing can lower a held-back URL's depth any more: report
-             * them, then the crawl is over. */
-            qitem *q = f->held;
-            while (q && q->dead) {
-                f->held = q->next;
-                item_release(f, q);
-                q = f->held;
-            }
-            if (q) {
-                f->held = q->next;
-                if (!f->held)
-                    f->held_tail = NULL;
-                seen_detach(f, q->url);
-                *it = (frontier_item){.kind = FRONTIER_SKIP,
-                                      .skip = SKIP_DEPTH,
-                                      .url = q->url,
-                                      .parent = q->parent,
-                                      .depth = q->depth,
-                                      .host = q->host};
-                item_release(f, q);
-                rc = 0;
-                break;
-            }
-            f->done = true;
-            weft_cond_notify_all(f->cond);
-            rc = ENOENT;
-            break;
-        }
-        double t = wake - now;
-        if (!(t < POLL_SLICE))
-            t = POLL_SLICE;
-        if (t < 0)
-            t = 0;
-        int wrc = weft_cond_wait(f->cond, t);
-        if (wrc != 0 && wrc != ETIMEDOUT) {
-            /* ECANCELED: the lock is held again; report it. */
-            rc = ECANCELED;
-            break;
-        }
-    }
-    unlock(f);
-    return rc;
+    return f->ops->next(f, it);
 }
 
-int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *parent,
-                       unsigned depth)
+int frontier_add_links(frontier *f, frontier_item *it, frontier_link *links, size_t n)
 {
-    int rc = 0;
-    unsigned cd = depth + 1;
-    unsigned queued = 0;
-    lock(f);
-    for (size_t i = 0; i < n; i++) {
-        frontier_link *l = &links[i];
-        l->lowered = false;
-        if (rc != 0) {
-            l->result = SKIP_LIMIT;
-            continue;
-        }
-        slot *sl;
-        int ins = seen_insert(f, l->url, &sl);
-        if (ins < 0) {
-            rc = ENOMEM;
-            l->result = SKIP_LIMIT;
-            continue;
-        }
-        l->url = sl->s;
-        if (ins == 0) {
-            qitem *old = sl->q;
-            l->result = SKIP_DUPLICATE;
-            if (!old || old->dead || old->depth <= cd || cd > f->o.max_depth)
-                continue;
-            /* Seen first at a greater depth, still waiting: this sighting
-             * is its real depth. The old one becomes the duplicate. */
-            qitem *q = enqueue(f, old->host, sl->s, parent, cd);
-            if (!q)
-                continue; /* keep the old one: a wrong depth beats a lost page */
-            old->dead = true;
-            if (old->deferred)
-                f->accepted++;
-            else
-                f->queued[old->depth % NQ]--;
-            sl->q = q;
-            l->result = SKIP_NONE;
-            l->lowered = true;
-            l->dup_parent = old->parent;
-            l->dup_depth = old->depth;
-            queued++;
-            continue;
-        }
-        if (l->pre != SKIP_NONE) {
-            l->result = l->pre;
-            continue;
-        }
-        struct fhost *h = host_get(f, sl->s);
-        if (!h) {
-            l->result = SKIP_SCHEME;
-            continue;
-        }
-        if (cd > f->o.max_depth) {
-            /* Held back: a slower page may still find it at a smaller depth. */
-            qitem *q = item_new(f);
-            if (!q) {
-                rc = ENOMEM;
-                l->result = SKIP_DEPTH;
-                continue;
-            }
-            *q = (qitem){.url = sl->s, .parent = parent, .depth = cd, .host = h, .deferred = true};
-            if (f->held_tail)
-                f->held_tail->next = q;
-            else
-                f->held = q;
-            f->held_tail = q;
-            sl->q = q;
-            l->result = SKIP_NONE;
-            continue;
-        }
-        if (f->o.max_pages && f->accepted >= f->o.max_pages) {
-            l->result = SKIP_LIMIT;
-            continue;
-        }
-        if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(sl->s))) {
-            l->result = SKIP_ROBOTS;
-            continue;
-        }
-        qitem *q = enqueue(f, h, sl->s, parent, cd);
-        if (!q) {
-            rc = ENOMEM;
-            l->result = SKIP_LIMIT;
-            continue;
-        }
-        sl->q = q;
-        f->accepted++;
-        l->result = SKIP_NONE;
-        queued++;
-    }
-    /* Idle workers can start on these now, while this one reports: one
-     * each, but for the item the caller takes itself when it comes back to
-     * frontier_next (on its warm connection, without a wake-up). Waking all
-     * of them for one new URL is what made every early, one-page level a
-     * thundering herd. */
-    if (queued > 1)
-        weft_cond_notify(f->cond, queued - 1);
-    unlock(f);
-    return rc;
+    return f->ops->add_links(f, it, links, n);
 }
 
-frontier_claim_result frontier_claim(frontier *f, const char *url)
+frontier_claim_result frontier_claim(frontier *f, frontier_item *it, const char *url)
 {
-    char origin[URLNORM_MAX + 8];
-    if (!urlnorm_origin(url, origin, sizeof origin))
-        return CLAIM_BAD;
-    frontier_claim_result r = CLAIM_UNKNOWN_HOST;
-    lock(f);
-    struct fhost *h = NULL;
-    for (struct fhost *e = f->hosts; e; e = e->next)
-        if (strcmp(e->origin, origin) == 0)
-            h = e;
-    /* A host whose robots.txt is not in yet: the caller queues the URL as a
-     * link instead, so the rules are fetched before it is requested. */
-    if (h && h->rs == R_READY) {
-        slot *sl;
-        int ins = seen_insert(f, url, &sl);
-        if (ins < 0)
-            r = CLAIM_BAD;
-        else if (ins == 0)
-            r = CLAIM_SEEN;
-        else
-            r = robots_allowed(h->rb, urlnorm_path(url)) ? CLAIM_OK : CLAIM_ROBOTS;
-    }
-    unlock(f);
-    return r;
+    return f->ops->claim(f, it, url);
 }
 
-bool frontier_mark(frontier *f, const char *s)
+bool frontier_mark(frontier *f, frontier_item *it, const char *s)
 {
-    slot *sl;
-    lock(f);
-    int ins = seen_insert(f, s, &sl);
-    unlock(f);
-    return ins == 1;
+    return f->ops->mark(f, it, s);
 }
 
-/* After a page or robots.txt is done: wakes the workers that can now do
- * something the caller (who comes back to frontier_next) cannot do alone.
- * With the lock held. */
-static void wake_after_done(frontier *f, unsigned old_cur, bool slot_freed)
+int frontier_records(frontier *f, frontier_item *it, const crawl_record *recs, size_t n)
 {
-    advance(f);
-    if (f->cur != old_cur || idle(f)) {
-        /* A new level entered the window (many items at once), or the
-         * crawl is over (everyone must see it). */
-        weft_cond_notify_all(f->cond);
-    } else if (slot_freed && f->o.per_host) {
-        /* A host under its limit again: the caller may pick another
-         * host's item, so wake one more for this one. */
-        weft_cond_notify(f->cond, 1);
-    }
+    return f->ops->records(f, it, recs, n);
 }
 
-void frontier_page_done(frontier *f, const frontier_item *it)
+void frontier_page_done(frontier *f, frontier_item *it)
 {
-    lock(f);
-    unsigned old_cur = f->cur;
-    it->host->active--;
-    f->inflight[it->depth % NQ]--;
-    wake_after_done(f, old_cur, true);
-    unlock(f);
+    f->ops->page_done(f, it);
 }
 
-void frontier_retry(frontier *f, const frontier_item *it, double delay)
+void frontier_retry(frontier *f, frontier_item *it, double delay)
 {
-    lock(f);
-    struct fhost *h = it->host;
-    qitem *q = item_new(f);
-    if (q) {
-        /* Its depth is final (it was handed out): no slot points at it. */
-        *q = (qitem){
-            .url = it->url, .parent = it->parent, .depth = it->depth, .attempt = it->attempt + 1};
-        host_push(f, h, q, true);
-        f->started--;
-    }
-    /* Without memory for the item the page is dropped: its record was the
-     * caller's to make, and the crawl goes on. */
-    double until = weft_monotonic() + delay;
-    if (until > h->next_start)
-        h->next_start = until;
-    h->active--;
-    f->inflight[it->depth % NQ]--;
-    weft_cond_notify_all(f->cond);
-    unlock(f);
+    f->ops->retry(f, it, delay);
 }
 
-void frontier_robots_done(frontier *f, const frontier_item *it, robots *rb)
+void frontier_giveback(frontier *f, frontier_item *it)
 {
-    lock(f);
-    struct fhost *h = it->host;
-    h->rb = rb;
-    h->rs = R_READY;
-    double d = robots_crawl_delay(rb);
-    if (d > h->delay)
-        h->delay = d;
-    /* The robots.txt request counts as the host's first, for --delay too
-     * (counted from its end: never sooner than asked). */
-    if (h->delay > 0 && weft_monotonic() + h->delay > h->next_start)
-        h->next_start = weft_monotonic() + h->delay;
-    h->active--;
-    f->robots_inflight--;
-    /* The host's queue is open now: one worker per waiting item of the
-     * window but the caller's. */
-    unsigned old_cur = f->cur;
-    size_t n = h->n[f->cur % NQ] + h->n[(f->cur + 1) % NQ];
-    if (n > 1)
-        weft_cond_notify(f->cond, n - 1 > 4096 ? 4096u : (unsigned)(n - 1));
-    wake_after_done(f, old_cur, false);
-    unlock(f);
+    f->ops->giveback(f, it);
+}
+
+void frontier_skip_done(frontier *f, frontier_item *it)
+{
+    f->ops->skip_done(f, it);
+}
+
+void frontier_robots_done(frontier *f, frontier_item *it, robots *rb, long status, const char *body,
+                          size_t len)
+{
+    f->ops->robots_done(f, it, rb, status, body, len);
 }
 
 void frontier_stats_get(frontier *f, frontier_stats *out)
 {
-    lock(f);
-    out->seen = f->tab_n;
-    out->queued = f->queued[0] + f->queued[1] + f->queued[2];
-    out->fetched = f->started;
-    out->level = f->cur;
-    out->hosts = f->nhosts;
-    out->arena_bytes = f->arena_bytes + f->tab_cap * sizeof(slot);
-    unlock(f);
+    f->ops->stats(f, out);
+}
+
+const char *frontier_error(frontier *f)
+{
+    return f->ops->error(f);
 }

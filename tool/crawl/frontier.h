@@ -1,7 +1,18 @@
 /* frontier.h: the crawler's to-do list: breadth-first by levels, each URL
- * at most once, polite to every host.
+ * at most once, polite to every host. One interface, two backends: memory
+ * (frontier_new: this process only) and SQLite (frontier_new_sqlite: the
+ * crawl lives in a file, survives kill -9 and resumes; see crawl/state.h).
+ * The engine sees only the verbs below; each is atomic.
  *
- * DESIGN: one weft_lock guards everything here, and one weft_cond over it
+ * Items: every item frontier_next hands out is given back by exactly one
+ * verb: frontier_page_done, frontier_retry or frontier_giveback (a page),
+ * frontier_robots_done (a robots.txt), frontier_skip_done (a skip). Between
+ * frontier_next and that verb, the page's own writes (frontier_add_links,
+ * frontier_mark, frontier_claim, frontier_records) name the item, so a
+ * durable backend commits them together with the page's end: after a crash
+ * a page is either done with all its links and records, or queued again.
+ *
+ * DESIGN (memory backend): one weft_lock guards everything here, and one weft_cond over it
  * wakes workers waiting for something to do. Workers call frontier_next to
  * take the next URL (or a robots.txt to fetch, or a URL to report as
  * skipped), fetch it with no lock held, and call frontier_add_links /
@@ -72,6 +83,37 @@ typedef enum crawl_skip {
 /* "robots", "depth", "off-site", "duplicate", "limit", "filtered", "scheme",
  * "too-long". */
 const char *crawl_skip_name(crawl_skip s);
+/* The reason named s, or SKIP_N. */
+crawl_skip crawl_skip_from_name(const char *s);
+
+/* One record: a page fetched, or a URL not fetched (skip != SKIP_NONE).
+ * Strings are valid only during the call that passes it. */
+typedef struct crawl_record {
+    crawl_skip skip;
+    const char *url;    /* as queued (normalised); for SKIP_SCHEME the raw href */
+    const char *parent; /* the page that linked it, NULL for the start URL */
+    unsigned depth;
+    /* pages only: */
+    const char *final_url; /* after redirects */
+    long status;           /* 0: no HTTP response */
+    const char *title;     /* "" when none */
+    unsigned long words;
+    size_t links;             /* <a href> links on the page */
+    size_t links_new;         /* of which to URLs first seen here (queued or skipped) */
+    size_t links_seen;        /* of which to URLs seen before (fetched, queued or skipped) */
+    const char *content_type; /* "" when none */
+    long long bytes;          /* body bytes, decoded (what --max-bytes counts) */
+    long long wire_bytes;     /* body bytes on the wire (compressed, when it was) */
+    bool truncated;           /* cut at --max-bytes */
+    bool parsed;              /* HTML that was parsed */
+    unsigned attempts;
+    double time;       /* seconds, this page's last attempt */
+    double start, end; /* seconds since the crawl (this run of it) started */
+    int worker;
+    const char *error;  /* NULL when the page is fine */
+    unsigned long dups; /* pages: links to seen URLs not written as records of
+                         * their own (all but --skipped all), for the summary */
+} crawl_record;
 
 typedef struct frontier_opts {
     unsigned max_depth;
@@ -83,9 +125,9 @@ typedef struct frontier_opts {
 } frontier_opts;
 
 typedef enum frontier_kind {
-    FRONTIER_PAGE,   /* fetch url; then frontier_page_done or frontier_retry */
-    FRONTIER_ROBOTS, /* fetch url (a robots.txt); then frontier_robots_done */
-    FRONTIER_SKIP,   /* do not fetch url: report it skipped for `skip` */
+    FRONTIER_PAGE,   /* fetch url; then frontier_page_done, _retry or _giveback */
+    FRONTIER_ROBOTS, /* fetch url (an origin) + "/robots.txt"; then frontier_robots_done */
+    FRONTIER_SKIP,   /* do not fetch url: report it skipped for `skip`; then frontier_skip_done */
 } frontier_kind;
 
 struct fhost;
@@ -93,53 +135,56 @@ struct fhost;
 typedef struct frontier_item {
     frontier_kind kind;
     crawl_skip skip;    /* FRONTIER_SKIP: why */
-    const char *url;    /* valid until frontier_free */
+    const char *url;    /* valid until the item is given back */
     const char *parent; /* the page that linked it; NULL for the start */
     unsigned depth;
     unsigned attempt; /* earlier attempts of this URL (retries) */
     struct fhost *host;
+    void *priv; /* the backend's */
 } frontier_item;
 
 typedef struct frontier frontier;
 
-/* Returns 0, ENOMEM. */
+/* A new memory frontier. Returns 0, ENOMEM. */
 int frontier_new(frontier **out, const frontier_opts *o);
+/* Frees f (either backend; a SQLite one commits first). NULL is a no-op. */
 void frontier_free(frontier *f);
 
 /* Queues a start URL (normalised) at depth 0. Returns 0, EEXIST (already
- * seen), ENOMEM, or EINVAL (no origin). */
+ * seen: in a resumed crawl, the start URL is), ENOMEM, or EINVAL (no origin);
+ * EIO when a durable backend cannot write (frontier_error says why). */
 int frontier_seed(frontier *f, const char *url);
 
 /* Blocks until there is something to do and hands it out: 0 with *it
  * filled, ENOENT when the crawl is over (nothing queued, nothing in flight),
- * ECANCELED when stop was set or the calling task was cancelled. */
+ * ECANCELED when stop was set or the calling task was cancelled, EIO when a
+ * durable backend failed (it stops handing out work; frontier_error). */
 int frontier_next(frontier *f, frontier_item *it);
 
 /* A link found on a page: in: url (normalised), pre (SKIP_NONE, or the
  * reason the caller already has: off-site, filtered); out: result (SKIP_NONE:
- * the frontier has it, queued or held back for depth), url replaced by the
- * frontier's own copy, and when `lowered`, an earlier sighting of the same
- * URL at a greater depth that this one replaces: the caller reports that
- * one (dup_parent, dup_depth) as a duplicate. */
+ * the frontier has it, queued or held back for depth), and when `lowered`,
+ * an earlier sighting of the same URL at a greater depth that this one
+ * replaces: the caller reports that one (dup_parent, malloc'd: the caller
+ * frees it; dup_depth) as a duplicate. url stays the caller's. */
 typedef struct frontier_link {
     const char *url;
     crawl_skip pre;
     crawl_skip result;
     bool lowered;
-    const char *dup_parent;
+    char *dup_parent;
     unsigned dup_depth;
 } frontier_link;
 
-/* Adds the links of a page at depth `depth` (so the links are at depth + 1),
- * under one lock acquisition. Each link ends as SKIP_NONE (queued, or held
- * back to be handed out as a SKIP_DEPTH item at the end) or the reason it
- * was not: pre if given, else duplicate, limit, robots.
- * Returns 0 or ENOMEM (links not yet processed get SKIP_LIMIT). */
-int frontier_add_links(frontier *f, frontier_link *links, size_t n, const char *parent,
-                       unsigned depth);
+/* Adds the links of page `it` (so the links are at depth it->depth + 1).
+ * Each link ends as SKIP_NONE (queued, or held back to be handed out as a
+ * SKIP_DEPTH item at the end) or the reason it was not: pre if given, else
+ * duplicate, limit, robots. Returns 0 or ENOMEM / EIO (links not yet
+ * processed get SKIP_LIMIT). */
+int frontier_add_links(frontier *f, frontier_item *it, frontier_link *links, size_t n);
 
 /* A redirect's target (url, normalised), before the crawler requests it as
- * the next hop of the item it is fetching. */
+ * the next hop of page `it`. */
 typedef enum frontier_claim_result {
     CLAIM_OK,           /* new, and robots.txt allows it: now marked seen */
     CLAIM_SEEN,         /* seen before (queued, fetched or skipped) */
@@ -149,23 +194,39 @@ typedef enum frontier_claim_result {
     CLAIM_BAD,          /* no origin, or out of memory */
 } frontier_claim_result;
 
-frontier_claim_result frontier_claim(frontier *f, const char *url);
+frontier_claim_result frontier_claim(frontier *f, frontier_item *it, const char *url);
 
-/* Marks s (any string: a raw href the crawler cannot follow) seen. Returns
- * true when it was new, so it is reported once. False also when out of
- * memory. */
-bool frontier_mark(frontier *f, const char *s);
+/* Marks s (any string: a raw href of page `it` the crawler cannot follow)
+ * seen. Returns true when it was new, so it is reported once. False also
+ * when out of memory. */
+bool frontier_mark(frontier *f, frontier_item *it, const char *s);
+
+/* Keeps the records of item `it` (its page record and the records of its
+ * links not fetched; or a skip item's record). The memory backend keeps
+ * nothing; SQLite stores them with the page. Returns 0, ENOMEM or EIO. */
+int frontier_records(frontier *f, frontier_item *it, const crawl_record *recs, size_t n);
 
 /* The page of it is done (whatever the outcome): frees its host slot. */
-void frontier_page_done(frontier *f, const frontier_item *it);
+void frontier_page_done(frontier *f, frontier_item *it);
 
 /* The page of it will be tried again after `delay` seconds: it goes back to
  * the head of its host's queue and the host pauses until then. */
-void frontier_retry(frontier *f, const frontier_item *it, double delay);
+void frontier_retry(frontier *f, frontier_item *it, double delay);
+
+/* The page of it was not fetched after all (the crawl is stopping): it is
+ * neither done nor failed. Memory: as page_done. SQLite: queued again, so
+ * the next run fetches it. */
+void frontier_giveback(frontier *f, frontier_item *it);
+
+/* The skip item it is reported. */
+void frontier_skip_done(frontier *f, frontier_item *it);
 
 /* The robots.txt fetch for it->host is done: installs rb (owned by the
- * frontier from now on; NULL: no rules) and frees the host's slot. */
-void frontier_robots_done(frontier *f, const frontier_item *it, robots *rb);
+ * frontier from now on; NULL: no rules) and frees the host's slot. status,
+ * body and len are the response it came from (status 0: no response), which
+ * a durable backend keeps to rebuild the rules when the crawl resumes. */
+void frontier_robots_done(frontier *f, frontier_item *it, robots *rb, long status, const char *body,
+                          size_t len);
 
 typedef struct frontier_stats {
     size_t seen;    /* URLs in the de-dup set */
@@ -177,6 +238,10 @@ typedef struct frontier_stats {
 } frontier_stats;
 
 void frontier_stats_get(frontier *f, frontier_stats *out);
+
+/* A durable backend's failure (disk full, I/O error), as a sentence, or
+ * NULL when there was none. Valid until frontier_free. */
+const char *frontier_error(frontier *f);
 
 /* The FNV-1a 64-bit hash the set uses (for order-independent checksums). */
 unsigned long long frontier_hash(const char *s);

@@ -2,6 +2,7 @@
  * and its summary with the per-depth table. */
 #include "crawl/crawl.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,5 +143,47 @@ void crawl_summary(FILE *out, const crawl_result *r, const char *label)
         report_bytes(b, sizeof b, l->bytes);
         fprintf(out, "%5zu %7zu %7zu %10s %7.2fs\n", d, l->pages, l->errors, b,
                 l->last > l->first ? l->last - l->first : 0.0);
+    }
+}
+
+/* ------------------------------------------------------------- counting */
+
+static crawl_level *level_of(crawl_result *r, unsigned depth)
+{
+    if (depth >= r->nlevels) {
+        size_t n = (size_t)depth + 1;
+        crawl_level *l = realloc(r->levels, n * sizeof *l);
+        if (!l)
+            return NULL;
+        for (size_t i = r->nlevels; i < n; i++)
+            l[i] = (crawl_level){.first = INFINITY, .last = 0};
+        r->levels = l;
+        r->nlevels = n;
+    }
+    return &r->levels[depth];
+}
+
+void crawl_result_count(crawl_result *r, const crawl_record *rec)
+{
+    if (rec->skip != SKIP_NONE) {
+        r->skipped[rec->skip]++;
+        return;
+    }
+    r->pages++;
+    r->skipped[SKIP_DUPLICATE] += rec->dups;
+    r->bytes += rec->bytes;
+    r->checksum += frontier_hash(rec->url);
+    bool failed = rec->error != NULL;
+    if (failed)
+        r->errors++;
+    crawl_level *l = level_of(r, rec->depth);
+    if (l) {
+        l->pages++;
+        l->errors += failed;
+        l->bytes += rec->bytes;
+        if (rec->start < l->first)
+            l->first = rec->start;
+        if (rec->end > l->last)
+            l->last = rec->end;
     }
 }

@@ -1,0 +1,211 @@
+/* cli/crawl-state.c: `weft crawl --state FILE`: opening the file for the
+ * command's crawl (or refusing it), what a resumed run says, the whole
+ * crawl's totals, how a stopped run says to resume, and --dump. */
+#include "cli/crawl-state.h"
+#include "parse/urlnorm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "1,234,567" */
+static const char *thousands(char *buf, size_t n, size_t v)
+{
+    char raw[32];
+    int len = snprintf(raw, sizeof raw, "%zu", v);
+    size_t j = 0;
+    for (int i = 0; i < len && j + 2 < n; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[j++] = ',';
+        buf[j++] = raw[i];
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+/* The options that decide the crawl's page set, as text. Changing any of
+ * them would make a different crawl; -j, --timeout, --retries, the output
+ * format and the like may change between runs. */
+typedef struct identity {
+    state_option v[9];
+    size_t n;
+    char depth[32], max_pages[32], allow[4096], deny[4096];
+    char *url;
+} identity;
+
+static void join(char *buf, size_t n, const char **v, size_t k)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < k && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "\n" : "", v[i]);
+}
+
+static int identity_make(identity *id, const crawl_opts *o, const char *product)
+{
+    memset(id, 0, sizeof *id);
+    if (urlnorm(o->start_url, &id->url) != URLNORM_OK) {
+        free(id->url);
+        id->url = NULL;
+        return EINVAL;
+    }
+    snprintf(id->depth, sizeof id->depth, "%u", o->depth);
+    snprintf(id->max_pages, sizeof id->max_pages, "%zu", o->max_pages);
+    join(id->allow, sizeof id->allow, o->allow, o->nallow);
+    join(id->deny, sizeof id->deny, o->deny, o->ndeny);
+    state_option *v = id->v;
+    size_t n = 0;
+    v[n++] = (state_option){"URL", id->url};
+    v[n++] = (state_option){"--depth", id->depth};
+    v[n++] = (state_option){"--domain", o->domain ? "yes" : "no"};
+    v[n++] = (state_option){"--allow", id->allow};
+    v[n++] = (state_option){"--deny", id->deny};
+    v[n++] = (state_option){"--no-robots", o->robots ? "no" : "yes"};
+    v[n++] = (state_option){"--robots-agent", o->robots ? product : ""};
+    v[n++] = (state_option){"--max-pages", id->max_pages};
+    id->n = n;
+    return 0;
+}
+
+int crawl_state_begin(crawl_opts *o, const char *product)
+{
+    identity id;
+    if (identity_make(&id, o, product) != 0) {
+        fprintf(stderr, "weft crawl: '%s' is not an http(s) URL\n", o->start_url);
+        return 2;
+    }
+    state_info info;
+    char err[512];
+    crawl_state *st = NULL;
+    int rc = crawl_state_open(&st, o->state_path, id.v, id.n, true, &info, err, sizeof err);
+    free(id.url);
+    if (rc != 0) {
+        fprintf(stderr, "weft crawl: --state %s: %s\n", o->state_path, err);
+        /* Not ours, in use, or another crawl: a usage problem, nothing lost. */
+        return rc == ENOMEM ? 1 : 2;
+    }
+    char a[32], b[32], c[32];
+    if (info.finished) {
+        fprintf(stderr,
+                "weft crawl: the crawl in %s is complete (%s pages); nothing to fetch.\n"
+                "'weft crawl --state %s --dump' prints its records.\n",
+                o->state_path, thousands(a, sizeof a, info.pages), o->state_path);
+        crawl_state_close(st);
+        return 0;
+    }
+    if (!info.created)
+        fprintf(stderr,
+                "weft crawl: resuming: %s pages done, %s queued, %s in flight were re-queued\n",
+                thousands(a, sizeof a, info.pages), thousands(b, sizeof b, info.queued),
+                thousands(c, sizeof c, info.requeued));
+    o->state = st;
+    return -1;
+}
+
+static void count_record(void *ud, const crawl_record *r)
+{
+    crawl_result_count(ud, r);
+}
+
+int crawl_state_totals(crawl_state *st, crawl_result *tot)
+{
+    char err[512];
+    crawl_result t = {0};
+    int rc = crawl_state_dump(st, count_record, &t, err, sizeof err);
+    if (rc != 0) {
+        crawl_result_free(&t);
+        fprintf(stderr, "weft crawl: %s\n", err);
+        return rc;
+    }
+    /* The per-depth times come from different runs: they are not a span. */
+    for (size_t d = 0; d < t.nlevels; d++)
+        t.levels[d].first = t.levels[d].last = 0;
+    crawl_result_free(tot);
+    t.wall = tot->wall;
+    t.cpu = tot->cpu;
+    t.interrupted = tot->interrupted;
+    t.error = tot->error;
+    memcpy(t.error_text, tot->error_text, sizeof t.error_text);
+    t.seen = tot->seen;
+    t.set_bytes = tot->set_bytes;
+    *tot = t;
+    return 0;
+}
+
+/* Writes argv as a shell command a user can paste. */
+static void print_command(FILE *out, int argc, char **argv)
+{
+    fputs("  weft", out);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool plain = *a != '\0';
+        for (const char *p = a; *p && plain; p++)
+            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                           "-_./:=@%+,",
+                           *p) != NULL;
+        if (plain) {
+            fprintf(out, " %s", a);
+            continue;
+        }
+        fputs(" '", out);
+        for (const char *p = a; *p; p++)
+            if (*p == '\'')
+                fputs("'\\''", out);
+            else
+                fputc(*p, out);
+        fputc('\'', out);
+    }
+    fputc('\n', out);
+}
+
+void crawl_state_end(const crawl_opts *o, const crawl_result *r, int argc, char **argv)
+{
+    if (r->error_text[0]) {
+        fprintf(stderr,
+                "weft crawl: --state %s: %s\n"
+                "The crawl stopped; the file holds everything committed before. When that is "
+                "fixed, resume with:\n",
+                o->state_path, r->error_text);
+        print_command(stderr, argc, argv);
+    } else if (r->interrupted) {
+        fprintf(stderr, "weft crawl: stopped; the crawl is saved in %s. Resume it with:\n",
+                o->state_path);
+        print_command(stderr, argc, argv);
+    }
+}
+
+typedef struct dumper {
+    crawl_record_fn *fn;
+    void *ud;
+    crawl_result *tot;
+} dumper;
+
+static void dump_record(void *ud, const crawl_record *r)
+{
+    dumper *d = ud;
+    crawl_result_count(d->tot, r);
+    d->fn(d->ud, r);
+}
+
+int crawl_state_print(const crawl_opts *o, crawl_record_fn *fn, void *ud, crawl_result *tot)
+{
+    state_info info;
+    char err[512];
+    crawl_state *st = NULL;
+    int rc = crawl_state_open(&st, o->state_path, NULL, 0, false, &info, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "weft crawl: --state %s: %s\n", o->state_path, err);
+        return 2;
+    }
+    dumper d = {fn, ud, tot};
+    rc = crawl_state_dump(st, dump_record, &d, err, sizeof err);
+    crawl_state_close(st);
+    if (rc != 0) {
+        fprintf(stderr, "weft crawl: --state %s: %s\n", o->state_path, err);
+        return 1;
+    }
+    for (size_t i = 0; i < tot->nlevels; i++)
+        tot->levels[i].first = tot->levels[i].last = 0;
+    return 0;
+}

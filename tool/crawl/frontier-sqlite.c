@@ -1,0 +1,539 @@
+/* frontier-sqlite.c: the SQLite backend of the frontier (`--state FILE`):
+ * the same scheduling as the memory backend (two-level window, per-host
+ * cap, delay, Retry-After pause, held-back depth skips, max-pages), with the
+ * queue, the seen set, the in-flight set, per-host state and every record
+ * in the file.
+ *
+ * DESIGN: memory holds only what scheduling needs at once: per host and
+ * level the first CACHE_MAX queued items (the rest stay in the file and are
+ * read back in queue order when the cache runs dry), and the seen set as
+ * fixed-size entries (a 64-bit hash and 32 bits of depth and state, 12
+ * bytes a slot), so a crawl that has queued a million URLs stays small. The
+ * hash is the url table's key; two URLs with the same 64-bit FNV-1a hash
+ * would be taken for one (at a million URLs, a chance of about 3e-8).
+ *
+ * Writes go into one open transaction that commits every STATE_BATCH_PAGES
+ * pages or STATE_BATCH_SECONDS (group commit). A page is "open" from its
+ * first write (links, marks, records, or a skip handed out) to its end
+ * (page done, retry, give-back, skip done); a batch commits only when no
+ * page is open, and while one is due no page may open, so a page's links,
+ * records and state always land in the same transaction. A redirect hop
+ * claimed while the page is still being fetched is kept with the item and
+ * written when the page opens: if the page is never finished, its hops were
+ * never claimed in the file either.
+ *
+ * Everything runs under one weft_lock, SQLite calls included: one
+ * connection, one writer. */
+#include "crawl/frontier-sqlite.h"
+#include "parse/urlnorm.h"
+
+#include <weft.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const sq_sqls[S_N] = {
+    "INSERT INTO url(id, h, url, parent, depth, host, state, attempt, seq) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)",
+    "INSERT OR IGNORE INTO inflight(id) VALUES(?)",
+    "DELETE FROM inflight WHERE id = ?",
+    "INSERT OR IGNORE INTO done(id) VALUES(?)",
+    "UPDATE url SET state = 0, attempt = ?, seq = ? WHERE id = ?",
+    "UPDATE url SET depth = ?, parent = ?, state = 0, seq = ? WHERE id = ?",
+    "INSERT INTO record(skip, url, parent, depth, final_url, status, title, words, links, "
+    "links_new, links_seen, content_type, bytes, wire_bytes, truncated, parsed, attempts, "
+    "time, start, end, worker, error, dups, url_id) "
+    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO host(id, origin) VALUES(?, ?)",
+    "UPDATE host SET robots_status = ?, robots = ? WHERE id = ?",
+    "UPDATE host SET pause_until = ? WHERE id = ?",
+    "SELECT u.id, u.h, u.url, p.url, u.attempt, u.seq FROM url u "
+    "LEFT JOIN url p ON p.id = u.parent "
+    "WHERE u.state = 0 AND u.host = ? AND u.depth = ? AND u.seq > ? ORDER BY u.seq LIMIT ?",
+    "SELECT u.id, u.h, u.url, p.url, u.depth, u.host, u.seq FROM url u "
+    "LEFT JOIN url p ON p.id = u.parent WHERE u.state = 3 AND u.seq > ? ORDER BY u.seq LIMIT 64",
+    "SELECT p.url FROM url u JOIN url p ON p.id = u.parent WHERE u.id = ?",
+};
+
+/* ------------------------------------------------------------ plumbing */
+
+void sq_lock(sfrontier *f)
+{
+    for (;;) {
+        int rc = weft_lock_acquire(f->lock, WEFT_FOREVER);
+        if (rc == 0)
+            return;
+        if (weft_lock_acquire(f->lock, 0) == 0)
+            return;
+        sched_yield();
+    }
+}
+
+void sq_unlock(sfrontier *f)
+{
+    weft_lock_release(f->lock);
+}
+
+double sq_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The crawl cannot go on: keep the file at its last commit, say why, and
+ * stop handing out work. */
+void sq_fail(sfrontier *f, const char *what)
+{
+    if (f->failed)
+        return;
+    f->failed = true;
+    snprintf(f->err, sizeof f->err, "%s: %s", what, sqlite3_errmsg(f->db));
+    if (f->txn && !sqlite3_get_autocommit(f->db))
+        sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+    f->txn = false;
+    weft_cond_notify_all(f->cond);
+}
+
+bool sq_begin(sfrontier *f)
+{
+    if (f->failed)
+        return false;
+    if (!f->txn) {
+        if (sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            sq_fail(f, "cannot write the state file");
+            return false;
+        }
+        f->txn = true;
+        f->txn_t0 = weft_monotonic();
+        f->txn_pages = 0;
+    }
+    return true;
+}
+
+void sq_commit(sfrontier *f)
+{
+    if (f->txn && !f->failed) {
+        if (sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            sq_fail(f, "cannot write the state file");
+            return;
+        }
+        f->txn = false;
+    }
+    f->want_commit = false;
+    weft_cond_notify_all(f->cond);
+}
+
+/* Commits when the batch is due and no page is open; when pages are open,
+ * asks them to finish first (no new page opens meanwhile). */
+void sq_maybe_commit(sfrontier *f, bool force)
+{
+    if (!f->txn)
+        return;
+    if (force || f->txn_pages >= STATE_BATCH_PAGES ||
+        weft_monotonic() - f->txn_t0 >= STATE_BATCH_SECONDS) {
+        if (f->open_items == 0)
+            sq_commit(f);
+        else
+            f->want_commit = true;
+    }
+}
+
+/* Runs statement i (bound by the caller) to its end. */
+bool sq_run(sfrontier *f, int i)
+{
+    sqlite3_stmt *s = f->s[i];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        sq_fail(f, "cannot write the state file");
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ seen set */
+
+uint64_t sq_hash_of(const char *s)
+{
+    uint64_t h = frontier_hash(s);
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+/* NSEG tables, chosen by the hash's top bits, each growing on its own: a
+ * resize copies 1/NSEG of the set, so the peak memory of a growing crawl
+ * is the set plus a sliver, never twice the set. */
+static sseg *seg_of(sfrontier *f, uint64_t h)
+{
+    return &f->seg[h >> (64 - SEG_BITS)];
+}
+
+static sslot *seg_find(const sseg *g, uint64_t h)
+{
+    size_t i = (size_t)(h ^ (h >> 29)) & (g->cap - 1);
+    while (g->t[i].h && g->t[i].h != h)
+        i = (i + 1) & (g->cap - 1);
+    return &g->t[i];
+}
+
+static int seg_grow(sseg *g)
+{
+    size_t cap = g->cap ? 2 * g->cap : 64;
+    sseg n = {.t = calloc(cap, sizeof(sslot)), .cap = cap, .n = g->n};
+    if (!n.t)
+        return ENOMEM;
+    for (size_t i = 0; i < g->cap; i++)
+        if (g->t[i].h)
+            *seg_find(&n, g->t[i].h) = g->t[i];
+    free(g->t);
+    *g = n;
+    return 0;
+}
+
+sslot *sq_seen_find(sfrontier *f, uint64_t h)
+{
+    sseg *g = seg_of(f, h);
+    if (!g->cap)
+        return NULL;
+    sslot *sl = seg_find(g, h);
+    return sl->h ? sl : NULL;
+}
+
+sslot *sq_seen_put(sfrontier *f, uint64_t h, uint32_t meta, int *ins)
+{
+    sseg *g = seg_of(f, h);
+    if ((g->n + 1) * 4 > g->cap * 3 && seg_grow(g) != 0)
+        return NULL;
+    sslot *sl = seg_find(g, h);
+    *ins = !sl->h;
+    if (!sl->h) {
+        *sl = (sslot){.h = h, .id = 0, .meta = meta};
+        g->n++;
+        f->nseen++;
+    }
+    return sl;
+}
+
+size_t sq_seen_bytes(const sfrontier *f)
+{
+    size_t b = 0;
+    for (int i = 0; i < NSEG; i++)
+        b += f->seg[i].cap * sizeof(sslot);
+    return b;
+}
+
+void sq_seen_free(sfrontier *f)
+{
+    for (int i = 0; i < NSEG; i++)
+        free(f->seg[i].t);
+}
+
+uint32_t sq_meta_of(unsigned depth, unsigned state)
+{
+    return (uint32_t)(depth > 0xffffff ? 0xffffff : depth) << 8 | state;
+}
+
+/* ---------------------------------------------------------------- hosts */
+
+struct fhost *sq_host_by_origin(sfrontier *f, const char *origin)
+{
+    for (struct fhost *h = f->hosts; h; h = h->next)
+        if (strcmp(h->origin, origin) == 0)
+            return h;
+    return NULL;
+}
+
+struct fhost *sq_host_add(sfrontier *f, long long id, const char *origin)
+{
+    struct fhost *h = calloc(1, sizeof *h);
+    if (!h || !(h->origin = strdup(origin))) {
+        free(h);
+        return NULL;
+    }
+    h->id = id;
+    h->rs = f->o.robots ? R_UNKNOWN : R_READY;
+    h->delay = f->o.min_delay;
+    for (int k = 0; k < NQ; k++)
+        h->all[k] = true;
+    h->next = f->hosts;
+    f->hosts = h;
+    f->nhosts++;
+    return h;
+}
+
+/* The host of url, made (and written) when new. NULL: no origin, or a
+ * failure (f->failed tells). */
+struct fhost *sq_host_get(sfrontier *f, const char *url)
+{
+    char origin[URLNORM_MAX + 8];
+    if (!urlnorm_origin(url, origin, sizeof origin))
+        return NULL;
+    struct fhost *h = sq_host_by_origin(f, origin);
+    if (h)
+        return h;
+    if (!sq_begin(f))
+        return NULL;
+    long long id = ++f->next_host_id;
+    sqlite3_bind_int64(f->s[S_INS_HOST], 1, id);
+    sqlite3_bind_text(f->s[S_INS_HOST], 2, origin, -1, SQLITE_STATIC);
+    if (!sq_run(f, S_INS_HOST))
+        return NULL;
+    return sq_host_add(f, id, origin);
+}
+
+void sq_item_free_claims(sitem *q)
+{
+    for (claim *c = q->claims; c;) {
+        claim *n = c->next;
+        free(c);
+        c = n;
+    }
+    q->claims = NULL;
+}
+
+void sq_item_free(sitem *q)
+{
+    if (!q)
+        return;
+    sq_item_free_claims(q);
+    free(q->url);
+    free(q->parent);
+    free(q);
+}
+
+sitem *sq_item_make(uint64_t h, long long id, const char *url, const char *parent, unsigned depth,
+                    unsigned attempt, long long seq)
+{
+    sitem *q = calloc(1, sizeof *q);
+    if (!q || !(q->url = strdup(url)) || (parent && !(q->parent = strdup(parent)))) {
+        sq_item_free(q);
+        return NULL;
+    }
+    q->h = h;
+    q->id = id;
+    q->depth = depth;
+    q->attempt = attempt;
+    q->seq = seq;
+    return q;
+}
+
+void sq_cache_push(struct fhost *h, unsigned k, sitem *q, bool front)
+{
+    if (front) {
+        q->next = h->head[k];
+        h->head[k] = q;
+        if (!h->tail[k])
+            h->tail[k] = q;
+    } else {
+        q->next = NULL;
+        if (h->tail[k])
+            h->tail[k]->next = q;
+        else
+            h->head[k] = q;
+        h->tail[k] = q;
+    }
+    h->ncache[k]++;
+}
+
+sitem *sq_cache_pop(struct fhost *h, unsigned k)
+{
+    sitem *q = h->head[k];
+    h->head[k] = q->next;
+    if (!h->head[k])
+        h->tail[k] = NULL;
+    h->ncache[k]--;
+    return q;
+}
+
+/* Reads the next queued items of h's level from the file. */
+static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
+{
+    unsigned k = level % NQ;
+    sqlite3_stmt *s = f->s[S_REFILL];
+    sqlite3_bind_int64(s, 1, h->id);
+    sqlite3_bind_int64(s, 2, level);
+    sqlite3_bind_int64(s, 3, h->last_seq[k]);
+    sqlite3_bind_int(s, 4, CACHE_MAX);
+    int rc, got = 0, taken = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        uint64_t hh = (uint64_t)sqlite3_column_int64(s, 1);
+        long long seq = sqlite3_column_int64(s, 5);
+        sslot *sl = sq_seen_find(f, hh);
+        got++;
+        if (!sl || (sl->meta & 0xff) != U_QUEUED) {
+            h->last_seq[k] = seq; /* ended in an earlier run: not queued */
+            continue;
+        }
+        sitem *q =
+            sq_item_make(hh, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 2),
+                         (const char *)sqlite3_column_text(s, 3), level,
+                         (unsigned)sqlite3_column_int(s, 4), sqlite3_column_int64(s, 5));
+        if (!q)
+            break;
+        sq_cache_push(h, k, q, false);
+        h->last_seq[k] = q->seq;
+        taken++;
+    }
+    bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (!ok) {
+        sq_fail(f, "cannot read the state file");
+        return;
+    }
+    if (rc == SQLITE_DONE && got < CACHE_MAX)
+        h->all[k] = true;
+    if (taken == 0 && h->all[k] && !h->head[k]) {
+        /* The counts say more than the file has: believe the file. */
+        f->queued[k] -= h->n[k];
+        h->n[k] = 0;
+    }
+}
+
+/* The live head of h's level, reading the file when the cache is dry. */
+sitem *sq_host_head(sfrontier *f, struct fhost *h, unsigned level)
+{
+    unsigned k = level % NQ;
+    for (;;) {
+        while (h->head[k] && h->head[k]->dead)
+            sq_item_free(sq_cache_pop(h, k));
+        if (h->head[k] || h->n[k] == 0 || h->all[k])
+            return h->head[k];
+        sq_refill(f, h, level);
+        if (f->failed || (!h->head[k] && h->all[k]))
+            return NULL;
+    }
+}
+
+/* A new queued URL (already in the seen set) at its host's tail: written,
+ * and cached while the cache holds the whole level. */
+void sq_enqueue(sfrontier *f, struct fhost *h, uint64_t hh, long long id, const char *url,
+                const char *parent_url, unsigned depth, long long seq)
+{
+    unsigned k = depth % NQ;
+    if (h->all[k] && h->ncache[k] < CACHE_MAX) {
+        sitem *q = sq_item_make(hh, id, url, parent_url, depth, 0, seq);
+        if (!q)
+            h->all[k] = false; /* the file has it; read it back later */
+        else {
+            sq_cache_push(h, k, q, false);
+            h->last_seq[k] = seq;
+        }
+    } else if (h->all[k]) {
+        h->all[k] = false;
+    }
+    h->n[k]++;
+    f->queued[k]++;
+}
+
+long long sq_write_url(sfrontier *f, uint64_t hh, const char *url, long long parent, unsigned depth,
+                       const struct fhost *h, unsigned state, long long seq)
+{
+    if (!sq_begin(f))
+        return 0;
+    long long id = ++f->next_id;
+    sqlite3_stmt *s = f->s[S_INS_URL];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, (long long)hh);
+    sqlite3_bind_text(s, 3, url, -1, SQLITE_STATIC);
+    if (parent)
+        sqlite3_bind_int64(s, 4, parent);
+    sqlite3_bind_int64(s, 5, depth);
+    if (h)
+        sqlite3_bind_int64(s, 6, h->id);
+    sqlite3_bind_int(s, 7, (int)state);
+    sqlite3_bind_int64(s, 8, seq);
+    return sq_run(f, S_INS_URL) ? id : 0;
+}
+
+bool sq_out_row(sfrontier *f, long long id)
+{
+    if (!sq_begin(f))
+        return false;
+    sqlite3_bind_int64(f->s[S_OUT_ADD], 1, id);
+    return sq_run(f, S_OUT_ADD);
+}
+
+bool sq_ended(sfrontier *f, sitem *q)
+{
+    if (!sq_begin(f))
+        return false;
+    sqlite3_bind_int64(f->s[S_OUT_DEL], 1, q->id);
+    if (!sq_run(f, S_OUT_DEL))
+        return false;
+    if (q->recorded)
+        return true;
+    sqlite3_bind_int64(f->s[S_DONE], 1, q->id);
+    return sq_run(f, S_DONE);
+}
+
+void sq_set_seen_state(sfrontier *f, uint64_t hh, unsigned depth, unsigned state)
+{
+    sslot *sl = sq_seen_find(f, hh);
+    if (sl)
+        sl->meta = sq_meta_of(depth, state);
+}
+
+/* ------------------------------------------------------ opening a page */
+
+/* The item's first write: waits while a due batch drains, then writes the
+ * redirect hops it claimed. False when the file failed. */
+bool sq_open_item(sfrontier *f, sitem *q)
+{
+    if (!q || q->open)
+        return !f->failed;
+    while (f->want_commit && !f->failed)
+        weft_cond_wait(f->cond, POLL_SLICE);
+    if (!sq_begin(f))
+        return false;
+    q->open = true;
+    f->open_items++;
+    for (claim *c = q->claims; c; c = c->next) {
+        long long id = sq_write_url(f, c->h, c->url, q->id, q->depth, NULL, U_SEEN, 0);
+        if (!id)
+            return false;
+        sslot *sl = sq_seen_find(f, c->h);
+        if (sl)
+            sl->id = (uint32_t)id;
+    }
+    return true;
+}
+
+void sq_close_item(sfrontier *f, sitem *q, bool page)
+{
+    if (q && q->open) {
+        q->open = false;
+        f->open_items--;
+    }
+    if (page)
+        f->txn_pages++;
+    sq_maybe_commit(f, false);
+}
+
+void sq_out_add(sfrontier *f, sitem *q)
+{
+    q->prev = NULL;
+    q->next = f->out;
+    if (f->out)
+        f->out->prev = q;
+    f->out = q;
+}
+
+void sq_out_remove(sfrontier *f, sitem *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        f->out = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    q->next = q->prev = NULL;
+}
