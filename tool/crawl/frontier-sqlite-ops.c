@@ -100,7 +100,7 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
     f->inflight[k]++;
     h->next_start = now + h->delay;
     sq_set_seen_state(f, q->h, q->depth, U_INFLIGHT);
-    sq_out_row(f, q->id);
+    q->page = true; /* in the inflight snapshot of each commit */
     fill_item(f, it, FRONTIER_PAGE, SKIP_NONE, q, h);
     return true;
 }
@@ -556,9 +556,8 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
     struct fhost *h = it->host;
     unsigned k = it->depth % NQ;
     long long seq = --f->seq_head;
+    q->page = false;
     if (sq_begin(f)) {
-        sqlite3_bind_int64(f->s[S_OUT_DEL], 1, q->id);
-        sq_run(f, S_OUT_DEL);
         if (attempt != q->attempt) {
             /* A retry: its attempts and its place at the head are kept. */
             sqlite3_stmt *s = f->s[S_REQUEUE];

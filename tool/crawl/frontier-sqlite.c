@@ -43,7 +43,6 @@ const char *const sq_sqls[S_N] = {
     "INSERT INTO url(id, h, url, parent, depth, host, state, attempt, seq) "
     "VALUES(?, ?, ?, ?, ?, ?, ?, 0, ?)",
     "INSERT OR IGNORE INTO inflight(id) VALUES(?)",
-    "DELETE FROM inflight WHERE id = ?",
     "INSERT OR IGNORE INTO done(id) VALUES(?)",
     "UPDATE url SET state = 0, attempt = ?, seq = ? WHERE id = ?",
     "UPDATE url SET depth = ?, parent = ?, state = 0, seq = ? WHERE id = ?",
@@ -118,8 +117,28 @@ bool sq_begin(sfrontier *f)
     return true;
 }
 
+/* The pages out now, as the file's inflight table: written once per batch
+ * rather than twice per page, it tells the next run how many pages a crash
+ * (or a stop) cut off. */
+static bool snapshot_inflight(sfrontier *f)
+{
+    if (sqlite3_exec(f->db, "DELETE FROM inflight", NULL, NULL, NULL) != SQLITE_OK)
+        return false;
+    for (sitem *q = f->out; q; q = q->next)
+        if (q->page) {
+            sqlite3_bind_int64(f->s[S_OUT_ADD], 1, q->id);
+            if (!sq_run(f, S_OUT_ADD))
+                return false;
+        }
+    return true;
+}
+
 void sq_commit(sfrontier *f)
 {
+    if (f->txn && !f->failed && !snapshot_inflight(f)) {
+        sq_fail(f, "cannot write the state file");
+        return;
+    }
     if (f->txn && !f->failed) {
         if (sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             sq_fail(f, "cannot write the state file");
@@ -454,21 +473,11 @@ long long sq_write_url(sfrontier *f, uint64_t hh, const char *url, long long par
     return sq_run(f, S_INS_URL) ? id : 0;
 }
 
-bool sq_out_row(sfrontier *f, long long id)
-{
-    if (!sq_begin(f))
-        return false;
-    sqlite3_bind_int64(f->s[S_OUT_ADD], 1, id);
-    return sq_run(f, S_OUT_ADD);
-}
-
 bool sq_ended(sfrontier *f, sitem *q)
 {
     if (!sq_begin(f))
         return false;
-    sqlite3_bind_int64(f->s[S_OUT_DEL], 1, q->id);
-    if (!sq_run(f, S_OUT_DEL))
-        return false;
+    q->page = false;
     if (q->recorded)
         return true;
     sqlite3_bind_int64(f->s[S_DONE], 1, q->id);

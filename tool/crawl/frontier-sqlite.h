@@ -48,6 +48,7 @@ typedef struct sitem {
     bool dead;     /* moved up a level: its copy is queued there */
     bool open;     /* has writes in the open batch */
     bool recorded; /* a record names its row (url_id) */
+    bool page;     /* a page out (not a skip): in the inflight snapshot */
     claim *claims;
 } sitem;
 
@@ -71,7 +72,6 @@ struct fhost {
 enum {
     S_INS_URL,
     S_OUT_ADD,
-    S_OUT_DEL,
     S_DONE,
     S_REQUEUE,
     S_LOWER,
@@ -158,9 +158,7 @@ void sq_enqueue(sfrontier *f, struct fhost *h, uint64_t hh, long long id, const 
 /* A new url row; returns its id, 0 when the file failed. */
 long long sq_write_url(sfrontier *f, uint64_t hh, const char *url, long long parent, unsigned depth,
                        const struct fhost *h, unsigned state, long long seq);
-/* Row id is handed out / has ended. sq_ended also marks it done when no
- * record named it (q->recorded). */
-bool sq_out_row(sfrontier *f, long long id);
+/* Page q has ended: marks it done when no record named it (q->recorded). */
 bool sq_ended(sfrontier *f, sitem *q);
 void sq_set_seen_state(sfrontier *f, uint64_t hh, unsigned depth, unsigned state);
 bool sq_open_item(sfrontier *f, sitem *q);
