@@ -48,5 +48,7 @@ if [ -x "$BUILD/tool/weft" ]; then
     bash bench/bench-savename.sh "$BUILD/tool/weft" 16000
     echo
     python3 bench/bench_realhtml.py "$BUILD/tool/weft" 3
+    echo
+    bash bench/bench-state.sh "$BUILD" 5
 fi
 exit $rc
