@@ -273,24 +273,15 @@ static void expand(crawl_ctx *c, frontier_item *it, crawl_record *page, html_pag
         char *u = NULL;
         urlnorm_status st = urlnorm_resolve(base ? base : base_url, hp->links[i], &u);
         if (st != URLNORM_OK) {
-            /* Not a URL the frontier holds: the raw href is marked seen so
-             * that it is reported once, like any URL. */
-            crawl_skip why = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME;
-            if (!frontier_mark(c->f, it, hp->links[i])) {
-                seen++;
-                why = SKIP_DUPLICATE;
-                if (!all) {
-                    dups++;
-                    continue;
-                }
-            } else {
-                fresh++;
-            }
-            recs[nr++] = (crawl_record){.skip = why,
-                                        .url = hp->links[i],
-                                        .parent = it->url,
-                                        .depth = it->depth + 1,
-                                        .worker = -1};
+            /* Not a URL the crawler can follow: the raw href goes to the
+             * frontier with its reason, which marks it seen, so that it is
+             * reported once, like any URL (and in the same round trip as
+             * the page's other links, for a remote frontier). */
+            free(u);
+            norm[nl] = NULL;
+            links[nl].url = hp->links[i];
+            links[nl].pre = st == URLNORM_TOO_LONG ? SKIP_TOO_LONG : SKIP_SCHEME;
+            nl++;
             continue;
         }
         norm[nl] = u;
