@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #ifdef FRONTIER_SQLITE
@@ -60,6 +61,75 @@ static void drop(frontier *f)
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", state_path);
     unlink(side);
+}
+#elif defined(FRONTIER_REDIS)
+/* A redis-server of the test's own, on a unix socket in a temporary
+ * directory, killed with the test (PR_SET_PDEATHSIG) or by drop. */
+#include "crawl/frontier-redis.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+static pid_t redis_pid;
+static char redis_dir[64];
+static redis_pool *rpool;
+
+static void redis_start(void)
+{
+    snprintf(redis_dir, sizeof redis_dir, "/tmp/weft-redis-XXXXXX");
+    CHECK(mkdtemp(redis_dir) != NULL);
+    char sock[128];
+    snprintf(sock, sizeof sock, "%s/r.sock", redis_dir);
+    redis_pid = fork();
+    CHECK(redis_pid >= 0);
+    if (redis_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
+               "--appendonly", "no", "--dir", redis_dir, (char *)NULL);
+        _exit(127);
+    }
+    redis_addr a = {0};
+    snprintf(a.path, sizeof a.path, "%s", sock);
+    char err[256];
+    /* Ready when it accepts a connection: the rpool's own retries wait for
+     * the socket (bounded by the timeout). */
+    atomic_bool never = false;
+    int rc = EAGAIN;
+    for (int i = 0; i < 500 && rc != 0; i++) {
+        rc = redis_pool_new(&rpool, &a, 5, &never, err, sizeof err);
+        if (rc != 0)
+            weft_sleep(0.01);
+    }
+    if (rc != 0)
+        fprintf(stderr, "redis-server: %s\n", err);
+    CHECK_OK(rc);
+}
+
+static frontier *open_frontier(const frontier_opts *o)
+{
+    if (!rpool)
+        redis_start();
+    frontier *f;
+    /* A short lease: the tests never hold one long. */
+    CHECK_OK(frontier_new_redis(&f, o, rpool, "weft:test:", "weft", 10));
+    return f;
+}
+
+static void drop(frontier *f)
+{
+    frontier_free(f);
+    redis_pool_free(rpool);
+    rpool = NULL;
+    kill(redis_pid, SIGKILL);
+    waitpid(redis_pid, NULL, 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/r.sock", redis_dir);
+    unlink(path);
+    rmdir(redis_dir);
 }
 #else
 static frontier *open_frontier(const frontier_opts *o)

@@ -2,6 +2,8 @@
  * command's crawl (or refusing it), what a resumed run says, the whole
  * crawl's totals, how a stopped run says to resume, and --dump. */
 #include "cli/crawl-state.h"
+#include "crawl/frontier-redis.h"
+#include "crawl/redis-conn.h"
 #include "parse/urlnorm.h"
 
 #include <errno.h>
@@ -68,12 +70,113 @@ static int identity_make(identity *id, const crawl_opts *o, const char *product)
     return 0;
 }
 
+/* The key prefix of o's Redis crawl: "weft:<crawl id>:". */
+static int redis_prefix(crawl_opts *o, const identity *id)
+{
+    if (o->crawl_id) {
+        size_t n = strlen(o->crawl_id);
+        bool ok = n > 0 && n <= 100;
+        for (const char *p = o->crawl_id; *p && ok; p++)
+            ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p);
+        if (!ok) {
+            fprintf(stderr,
+                    "weft crawl: --crawl-id wants 1 to 100 letters, digits, '.', '_' or "
+                    "'-', not '%s'\n",
+                    o->crawl_id);
+            return 2;
+        }
+        snprintf(o->redis_prefix, sizeof o->redis_prefix, "weft:%s:", o->crawl_id);
+        return 0;
+    }
+    /* Derived from what decides the crawl's pages, so the same command on
+     * every machine joins the same crawl. */
+    unsigned long long h = 0;
+    for (size_t i = 0; i < id->n; i++) {
+        char part[8300];
+        snprintf(part, sizeof part, "%s=%s;", id->v[i].name, id->v[i].value);
+        h = h * 1099511628211ull ^ frontier_hash(part);
+    }
+    snprintf(o->redis_prefix, sizeof o->redis_prefix, "weft:%016llx:", h);
+    return 0;
+}
+
+static int redis_connect(crawl_opts *o, char *name, size_t nlen)
+{
+    redis_addr a;
+    char err[512];
+    if (redis_parse_url(o->state_path, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "weft crawl: --state %s: %s\n", o->state_path, err);
+        return 2;
+    }
+    redis_addr_name(&a, name, nlen);
+    if (redis_pool_new(&o->redis, &a, o->redis_timeout, o->stop, err, sizeof err) != 0) {
+        fprintf(stderr, "weft crawl: Redis at %s: %s\n", name, err);
+        return 2;
+    }
+    return 0;
+}
+
+static int redis_begin(crawl_opts *o, const identity *id)
+{
+    char name[700];
+    int rc = redis_prefix(o, id);
+    if (rc == 0)
+        rc = redis_connect(o, name, sizeof name);
+    if (rc != 0)
+        return rc;
+    const char *argv[2 * 9];
+    for (size_t i = 0; i < id->n; i++) {
+        argv[2 * i] = id->v[i].name;
+        argv[2 * i + 1] = id->v[i].value;
+    }
+    char err[512];
+    redisReply *r = redis_script(o->redis, RS_INIT, o->redis_prefix, (int)(2 * id->n), argv, NULL,
+                                 err, sizeof err);
+    const char *k = r && r->type == REDIS_REPLY_ARRAY && r->elements ? r->element[0]->str : "";
+    int status = -1;
+    if (!r) {
+        fprintf(stderr, "weft crawl: Redis at %s: %s\n", name, err);
+        status = 2;
+    } else if (strcmp(k, "differs") == 0) {
+        fprintf(stderr,
+                "weft crawl: the crawl %s on %s was started with %s '%s', not '%s': run with "
+                "the same %s (or another --crawl-id)\n",
+                o->redis_prefix, name, r->element[1]->str, r->element[2]->str,
+                o->start_url && strcmp(r->element[1]->str, "URL") == 0 ? o->start_url : "this",
+                r->element[1]->str);
+        status = 2;
+    } else if (strcmp(k, "foreign") == 0) {
+        fprintf(stderr,
+                "weft crawl: Redis at %s: the keys under %s are not a weft crawl (%s); nothing "
+                "was changed\n",
+                name, o->redis_prefix, r->element[1]->str);
+        status = 2;
+    } else if (strcmp(k, "finished") == 0) {
+        fprintf(stderr, "weft crawl: the crawl %s on %s is complete; nothing to fetch.\n",
+                o->redis_prefix, name);
+        status = 0;
+    } else if (strcmp(k, "join") == 0) {
+        fprintf(stderr, "weft crawl: joining the crawl %s on %s\n", o->redis_prefix, name);
+    }
+    freeReplyObject(r);
+    if (status >= 0) {
+        redis_pool_free(o->redis);
+        o->redis = NULL;
+    }
+    return status;
+}
+
 int crawl_state_begin(crawl_opts *o, const char *product)
 {
     identity id;
     if (identity_make(&id, o, product) != 0) {
         fprintf(stderr, "weft crawl: '%s' is not an http(s) URL\n", o->start_url);
         return 2;
+    }
+    if (redis_is_url(o->state_path)) {
+        int st = redis_begin(o, &id);
+        free(id.url);
+        return st;
     }
     state_info info;
     char err[512];
@@ -168,6 +271,11 @@ void crawl_state_end(const crawl_opts *o, const crawl_result *r, int argc, char 
                 "fixed, resume with:\n",
                 o->state_path, r->error_text);
         print_command(stderr, argc, argv);
+    } else if (r->interrupted && o->redis) {
+        fprintf(stderr,
+                "weft crawl: stopped; this process's URLs went back to the shared crawl. Join "
+                "it again with:\n");
+        print_command(stderr, argc, argv);
     } else if (r->interrupted) {
         fprintf(stderr, "weft crawl: stopped; the crawl is saved in %s. Resume it with:\n",
                 o->state_path);
@@ -188,8 +296,77 @@ static void dump_record(void *ud, const crawl_record *r)
     d->fn(d->ud, r);
 }
 
+static int redis_print(crawl_opts *o, dumper *d)
+{
+    char name[700], err[512];
+    identity id = {0};
+    if (!o->crawl_id && identity_make(&id, o, "weft") != 0) {
+        fprintf(stderr, "weft crawl: '%s' is not an http(s) URL\n", o->start_url);
+        return 2;
+    }
+    if (!o->crawl_id) {
+        /* The identity's robots token must be the one the crawl used. */
+        free(id.url);
+        char product[64];
+        if (o->robots_agent)
+            snprintf(product, sizeof product, "%s", o->robots_agent);
+        else
+            robots_product_token(o->user_agent, product, sizeof product);
+        identity_make(&id, o, product);
+    }
+    int rc = redis_prefix(o, &id);
+    free(id.url);
+    if (rc == 0)
+        rc = redis_connect(o, name, sizeof name);
+    if (rc != 0)
+        return rc;
+    char key[400];
+    snprintf(key, sizeof key, "%smeta", o->redis_prefix);
+    const char *ex[] = {"EXISTS", key};
+    redisReply *r = redis_argv(o->redis, 2, ex, NULL, err, sizeof err);
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+        fprintf(stderr, "weft crawl: Redis at %s: no crawl under %s%s%s\n", name, o->redis_prefix,
+                r ? "" : ": ", r ? "" : err);
+        freeReplyObject(r);
+        redis_pool_free(o->redis);
+        o->redis = NULL;
+        return 2;
+    }
+    freeReplyObject(r);
+    snprintf(key, sizeof key, "%srec", o->redis_prefix);
+    int status = 0;
+    for (long long start = 0;; start += 1000) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%lld", start);
+        snprintf(b, sizeof b, "%lld", start + 999);
+        const char *argv[] = {"LRANGE", key, a, b};
+        r = redis_argv(o->redis, 4, argv, NULL, err, sizeof err);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            fprintf(stderr, "weft crawl: Redis at %s: %s\n", name, r ? "not a list" : err);
+            freeReplyObject(r);
+            status = 1;
+            break;
+        }
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING)
+                redis_record_unpack(r->element[i]->str, r->element[i]->len, dump_record, d);
+        size_t n = r->elements;
+        freeReplyObject(r);
+        if (n < 1000)
+            break;
+    }
+    redis_pool_free(o->redis);
+    o->redis = NULL;
+    return status;
+}
+
 int crawl_state_print(const crawl_opts *o, crawl_record_fn *fn, void *ud, crawl_result *tot)
 {
+    if (redis_is_url(o->state_path)) {
+        dumper d = {fn, ud, tot};
+        crawl_opts copy = *o;
+        return redis_print(&copy, &d);
+    }
     state_info info;
     char err[512];
     crawl_state *st = NULL;

@@ -5,6 +5,7 @@
 #include "cli/stop.h"
 #include "crawl/crawl.h"
 #include "cli/crawl-state.h"
+#include "crawl/redis-conn.h"
 #include "commands.h"
 #include "fetch/fetch.h"
 #include "parse/html.h"
@@ -39,6 +40,8 @@ void crawl_opts_default(crawl_opts *o)
     o->connect_timeout = 10;
     o->user_agent = CRAWL_USER_AGENT;
     o->robots = true;
+    o->redis_timeout = 60;
+    o->lease = 10;
 }
 
 void crawl_opts_free(crawl_opts *o)
@@ -122,6 +125,14 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
         {"state", 0, ARGS_STRING, &o->state_path, 0, 0, 0, 0, false, "FILE",
          "keep the crawl in FILE (SQLite): it survives kill -9, and the\n"
          "same command resumes it; a finished crawl is not fetched again"},
+        {"crawl-id", 0, ARGS_STRING, &o->crawl_id, 0, 0, 0, 0, false, "NAME",
+         "with --state redis://...: the shared crawl's name (default: derived\n"
+         "from URL and the options that decide its pages)"},
+        {"redis-timeout", 0, ARGS_SECONDS, &o->redis_timeout, 0, 0, 0, 1e6, false, "S",
+         "how long Redis may be away mid-crawl before the crawl gives up (default 60)"},
+        {"lease", 0, ARGS_SECONDS, &o->lease, 0, 0, 0, 1e6, true, "S",
+         "with Redis: a URL handed out stays this process's for S seconds,\n"
+         "renewed while it is fetched; a dead process's URLs return after it (default 10)"},
         {"dump", 0, ARGS_FLAG, &o->dump, 0, 0, 0, 0, false, NULL,
          "with --state: print every record of the crawl in FILE (no URL,\n"
          "no network), however many runs it took"},
@@ -138,8 +149,11 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
     o->ndeny = deny.n;
     if (rc == 0 && o->dump && !o->state_path)
         rc = args_usage_error(err, "crawl", "%s", "--dump wants --state FILE");
-    else if (rc == 0 && o->dump && nops > 0)
+    else if (rc == 0 && o->dump && nops > 0 && !redis_is_url(o->state_path))
         rc = args_usage_error(err, "crawl", "--dump prints FILE: it takes no URL ('%s')", argv[1]);
+    else if (rc == 0 && o->dump && nops == 0 && redis_is_url(o->state_path) && !o->crawl_id)
+        rc = args_usage_error(err, "crawl", "%s",
+                              "--dump of a Redis crawl wants its URL (and scope) or --crawl-id");
     else if (rc == 0 && !o->dump && nops == 0)
         rc = args_usage_error(err, "crawl", "%s", "no URL given");
     if (rc == 0 && o->state_path && o->compare)
@@ -329,6 +343,7 @@ int cmd_crawl(int argc, char **argv)
         return 2;
     }
     html_global_init();
+    o.stop = &crawl_stop;
     if (o.state_path) {
         char product[64];
         if (o.robots_agent)
@@ -392,7 +407,7 @@ int cmd_crawl(int argc, char **argv)
     }
     if (o.state && rc == 0 && thr.error == 0)
         crawl_state_totals(o.state, &thr);
-    if (o.state)
+    if (o.state || o.redis)
         crawl_state_end(&o, &thr, argc, typed);
     if (rc != 0 && !thr.error_text[0]) {
         fprintf(stderr, "weft crawl: %s\n", weft_strerror(rc));
@@ -450,6 +465,7 @@ int cmd_crawl(int argc, char **argv)
     crawl_result_free(&thr);
     free(traced);
     crawl_state_close(o.state);
+    redis_pool_free(o.redis);
     crawl_opts_free(&o);
     free(typed);
     return status;

@@ -71,6 +71,11 @@ typedef struct crawl_opts {
     bool dump;                  /* --dump: print the records in FILE, fetch nothing */
     struct crawl_state *state;  /* the open state file (crawl/state.h): the crawl lives
                                  * there; NULL: in memory */
+    const char *crawl_id;       /* --crawl-id (Redis) */
+    double redis_timeout;       /* --redis-timeout: how long Redis may be away */
+    double lease;               /* --lease: seconds a URL handed out stays leased */
+    struct redis_pool *redis;   /* --state redis://...: the shared crawl's connections */
+    char redis_prefix[300];     /* its keys' prefix */
 } crawl_opts;
 
 void crawl_opts_default(crawl_opts *o);

@@ -7,6 +7,7 @@
  * frontier calls return); curl's share locks are taken only inside curl,
  * with neither held. */
 #include "crawl/crawl.h"
+#include "crawl/frontier-redis.h"
 #include "crawl/state.h"
 #include "http/http.h"
 #include "http/retry.h"
@@ -590,7 +591,12 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
                         .min_delay = o->delay,
                         .robots = o->robots,
                         .stop = c.stop};
-    rc = o->state ? frontier_new_sqlite(&c.f, &fo, o->state, c.product) : frontier_new(&c.f, &fo);
+    if (o->redis)
+        rc = frontier_new_redis(&c.f, &fo, o->redis, o->redis_prefix, c.product, o->lease);
+    else if (o->state)
+        rc = frontier_new_sqlite(&c.f, &fo, o->state, c.product);
+    else
+        rc = frontier_new(&c.f, &fo);
     if (rc != 0 || (rc = weft_lock_new(&c.out)) != 0)
         goto out;
     http_opts ho = {.timeout = o->timeout,

@@ -1,0 +1,365 @@
+/* redis-conn.c: Redis addresses, the connection pool, scripts by SHA, and
+ * reconnects with backoff. See redis-conn.h. */
+#include "crawl/redis-conn.h"
+#include "crawl/frontier-redis-lua.h"
+
+#include <weft.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static const char *const scripts[RS_N] = {
+    REDIS_LUA_INIT, REDIS_LUA_NEXT,   REDIS_LUA_ADD,    REDIS_LUA_DONE,
+    REDIS_LUA_REQUEUE, REDIS_LUA_SKIP, REDIS_LUA_ROBOTS, REDIS_LUA_RENEW,
+};
+
+#define POOL_MAX 64
+
+struct redis_pool {
+    redis_addr a;
+    double timeout;
+    atomic_bool *stop;
+    weft_lock *lock;
+    redisContext *free[POOL_MAX];
+    size_t nfree;
+    char sha[RS_N][41];
+    atomic_ullong trips;
+};
+
+bool redis_is_url(const char *s)
+{
+    return strncmp(s, "redis://", 8) == 0 || strncmp(s, "unix://", 7) == 0;
+}
+
+static int bad(char *err, size_t errlen, const char *why)
+{
+    snprintf(err, errlen, "%s", why);
+    return EINVAL;
+}
+
+int redis_parse_url(const char *s, redis_addr *a, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    a->port = 6379;
+    if (strncmp(s, "unix://", 7) == 0) {
+        const char *p = s + 7;
+        if (*p != '/')
+            return bad(err, errlen, "unix:// wants an absolute socket path (unix:///path/to/redis.sock)");
+        const char *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n >= sizeof a->path)
+            return bad(err, errlen, "the socket path is too long");
+        memcpy(a->path, p, n);
+        if (q) {
+            char *end;
+            if (strncmp(q, "?db=", 4) != 0)
+                return bad(err, errlen, "unix:// takes only ?db=N after the path");
+            long db = strtol(q + 4, &end, 10);
+            if (end == q + 4 || *end || db < 0 || db > 1000000)
+                return bad(err, errlen, "?db= wants a database number");
+            a->db = (int)db;
+        }
+        return 0;
+    }
+    if (strncmp(s, "redis://", 8) != 0)
+        return bad(err, errlen, "not a redis:// or unix:// address");
+    const char *p = s + 8;
+    const char *at = strrchr(p, '@');
+    const char *slash = strchr(p, '/');
+    if (at && (!slash || at < slash)) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof a->password)
+            return bad(err, errlen, "the password is too long");
+        memcpy(a->password, pw, n);
+        p = at + 1;
+        slash = strchr(p, '/');
+    }
+    const char *end = slash ? slash : p + strlen(p);
+    const char *hs = p, *he;
+    const char *port = NULL;
+    if (*p == '[') {
+        he = memchr(p, ']', (size_t)(end - p));
+        if (!he)
+            return bad(err, errlen, "an IPv6 host wants its closing ']'");
+        hs = p + 1;
+        if (he + 1 < end) {
+            if (he[1] != ':')
+                return bad(err, errlen, "junk after the IPv6 host");
+            port = he + 2;
+        }
+    } else {
+        const char *c = memchr(p, ':', (size_t)(end - p));
+        he = c ? c : end;
+        if (c)
+            port = c + 1;
+    }
+    if (he == hs)
+        return bad(err, errlen, "no host");
+    if ((size_t)(he - hs) >= sizeof a->host)
+        return bad(err, errlen, "the host is too long");
+    memcpy(a->host, hs, (size_t)(he - hs));
+    if (port) {
+        char *pe;
+        long v = strtol(port, &pe, 10);
+        if (pe == port || pe != end || v < 1 || v > 65535)
+            return bad(err, errlen, "the port wants a number from 1 to 65535");
+        a->port = (int)v;
+    }
+    if (slash && slash[1]) {
+        char *de;
+        long db = strtol(slash + 1, &de, 10);
+        if (de == slash + 1 || *de || db < 0 || db > 1000000)
+            return bad(err, errlen, "the path wants a database number (redis://HOST/DB)");
+        a->db = (int)db;
+    }
+    return 0;
+}
+
+void redis_addr_name(const redis_addr *a, char *buf, size_t n)
+{
+    if (a->path[0])
+        snprintf(buf, n, "unix://%s%s", a->path, a->db ? "?db=..." : "");
+    else
+        snprintf(buf, n, "redis://%s%s%s:%d/%d", strchr(a->host, ':') ? "[" : "", a->host,
+                 strchr(a->host, ':') ? "]" : "", a->port, a->db);
+}
+
+/* ------------------------------------------------------------- the pool */
+
+/* A new connection, authenticated, on its DB. NULL with err filled. */
+static redisContext *dial(redis_pool *p, int *code, char *err, size_t errlen)
+{
+    struct timeval tv = {.tv_sec = 5};
+    redisContext *c = p->a.path[0] ? redisConnectUnixWithTimeout(p->a.path, tv)
+                                   : redisConnectWithTimeout(p->a.host, p->a.port, tv);
+    *code = ECONNREFUSED;
+    if (!c || c->err) {
+        snprintf(err, errlen, "%s", c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, (struct timeval){.tv_sec = 30});
+    redisReply *r;
+    if (p->a.password[0]) {
+        r = redisCommand(c, "AUTH %s", p->a.password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "the password was refused: %s", r ? r->str : c->errstr);
+            *code = EACCES;
+            freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (p->a.db) {
+        r = redisCommand(c, "SELECT %d", p->a.db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "database %d: %s", p->a.db, r ? r->str : c->errstr);
+            *code = r && strstr(r->str, "NOAUTH") ? EACCES : EINVAL;
+            freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return c;
+}
+
+static redisContext *take(redis_pool *p, int *code, char *err, size_t errlen)
+{
+    weft_lock_acquire(p->lock, WEFT_FOREVER);
+    redisContext *c = p->nfree ? p->free[--p->nfree] : NULL;
+    weft_lock_release(p->lock);
+    return c ? c : dial(p, code, err, errlen);
+}
+
+static void give(redis_pool *p, redisContext *c)
+{
+    weft_lock_acquire(p->lock, WEFT_FOREVER);
+    if (p->nfree < POOL_MAX) {
+        p->free[p->nfree++] = c;
+        c = NULL;
+    }
+    weft_lock_release(p->lock);
+    redisFree(c);
+}
+
+static int load_scripts(redis_pool *p, redisContext *c, char *err, size_t errlen)
+{
+    for (int i = 0; i < RS_N; i++) {
+        redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
+        if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+            snprintf(err, errlen, "cannot load the crawl's scripts: %s",
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+            freeReplyObject(r);
+            return EIO;
+        }
+        memcpy(p->sha[i], r->str, 40);
+        p->sha[i][40] = '\0';
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic_bool *stop,
+                   char *err, size_t errlen)
+{
+    redis_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return ENOMEM;
+    p->a = *a;
+    p->timeout = timeout;
+    p->stop = stop;
+    if (weft_lock_new(&p->lock) != 0) {
+        free(p);
+        return ENOMEM;
+    }
+    int code = 0;
+    redisContext *c = dial(p, &code, err, errlen);
+    if (!c) {
+        redis_pool_free(p);
+        return code;
+    }
+    /* The scripts use TIME and write after it: Redis 5 or later. */
+    redisReply *r = redisCommand(c, "INFO server");
+    const char *v = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
+    int major = v ? atoi(v + 14) : 0;
+    freeReplyObject(r);
+    if (major < 5) {
+        snprintf(err, errlen, "Redis %d is too old: the crawl's scripts need Redis 5 or later",
+                 major);
+        redisFree(c);
+        redis_pool_free(p);
+        return EINVAL;
+    }
+    int rc = load_scripts(p, c, err, errlen);
+    if (rc != 0) {
+        redisFree(c);
+        redis_pool_free(p);
+        return rc;
+    }
+    give(p, c);
+    *out = p;
+    return 0;
+}
+
+void redis_pool_free(redis_pool *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nfree; i++)
+        redisFree(p->free[i]);
+    weft_lock_free(p->lock);
+    free(p);
+}
+
+unsigned long long redis_round_trips(redis_pool *p)
+{
+    return atomic_load(&p->trips);
+}
+
+/* One command with retries: `build` fills argv for the attempt. */
+static redisReply *call(redis_pool *p, int script, const char *prefix, int argc, const char **argv,
+                        const size_t *lens, char *err, size_t errlen)
+{
+    double first_fail = -1, backoff = 0.05;
+    for (;;) {
+        int code;
+        redisContext *c = take(p, &code, err, errlen);
+        redisReply *r = NULL;
+        if (c) {
+            if (script >= 0) {
+                int n = argc + 3;
+                const char **v = malloc((size_t)n * sizeof *v);
+                size_t *l = malloc((size_t)n * sizeof *l);
+                if (!v || !l) {
+                    free(v);
+                    free(l);
+                    give(p, c);
+                    snprintf(err, errlen, "out of memory");
+                    return NULL;
+                }
+                v[0] = "EVALSHA";
+                v[1] = p->sha[script];
+                v[2] = "1";
+                l[0] = 7;
+                l[1] = 40;
+                l[2] = 1;
+                const char *keyv = prefix;
+                /* KEYS[1] sits between numkeys and ARGV. */
+                const char **vv = malloc((size_t)(n + 1) * sizeof *vv);
+                size_t *ll = malloc((size_t)(n + 1) * sizeof *ll);
+                if (!vv || !ll) {
+                    free(v), free(l), free(vv), free(ll);
+                    give(p, c);
+                    snprintf(err, errlen, "out of memory");
+                    return NULL;
+                }
+                memcpy(vv, v, 3 * sizeof *vv);
+                memcpy(ll, l, 3 * sizeof *ll);
+                vv[3] = keyv;
+                ll[3] = strlen(keyv);
+                for (int i = 0; i < argc; i++) {
+                    vv[4 + i] = argv[i];
+                    ll[4 + i] = lens ? lens[i] : strlen(argv[i]);
+                }
+                atomic_fetch_add(&p->trips, 1);
+                r = redisCommandArgv(c, argc + 4, vv, ll);
+                if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+                    /* Redis restarted (or SCRIPT FLUSH): load them again. */
+                    freeReplyObject(r);
+                    r = NULL;
+                    if (load_scripts(p, c, err, errlen) == 0) {
+                        vv[1] = p->sha[script];
+                        atomic_fetch_add(&p->trips, 1);
+                        r = redisCommandArgv(c, argc + 4, vv, ll);
+                    }
+                }
+                free(v), free(l), free(vv), free(ll);
+            } else {
+                atomic_fetch_add(&p->trips, 1);
+                r = redisCommandArgv(c, argc, argv, lens);
+            }
+            if (r && !c->err) {
+                give(p, c);
+                if (r->type == REDIS_REPLY_ERROR) {
+                    snprintf(err, errlen, "Redis: %s", r->str);
+                    freeReplyObject(r);
+                    return NULL;
+                }
+                return r;
+            }
+            snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection lost");
+            freeReplyObject(r);
+            redisFree(c);
+        }
+        /* Redis is away: wait and try again, for at most timeout. */
+        double now = weft_monotonic();
+        if (first_fail < 0)
+            first_fail = now;
+        if (now - first_fail >= p->timeout || (p->stop && atomic_load(p->stop))) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, " (gave up after %.0f s)", now - first_fail);
+            return NULL;
+        }
+        weft_sleep(backoff);
+        backoff = backoff * 2 > 2 ? 2 : backoff * 2;
+    }
+}
+
+redisReply *redis_script(redis_pool *p, int which, const char *prefix, int argc,
+                         const char **argv, const size_t *lens, char *err, size_t errlen)
+{
+    return call(p, which, prefix, argc, argv, lens, err, errlen);
+}
+
+redisReply *redis_argv(redis_pool *p, int argc, const char **argv, const size_t *lens, char *err,
+                       size_t errlen)
+{
+    return call(p, -1, NULL, argc, argv, lens, err, errlen);
+}
