@@ -224,6 +224,7 @@ int crawl_state_totals(crawl_state *st, crawl_result *tot)
     /* The per-depth times come from different runs: they are not a span. */
     for (size_t d = 0; d < t.nlevels; d++)
         t.levels[d].first = t.levels[d].last = 0;
+    t.run_pages = tot->pages;
     crawl_result_free(tot);
     t.wall = tot->wall;
     t.cpu = tot->cpu;

@@ -282,6 +282,16 @@ static void print_compare(FILE *out, const crawl_result *seq, const crawl_result
 }
 
 /* --dump: the records in the state file, then the whole crawl's summary. */
+/* --dump's records: as the crawl's printer, but --skipped none drops the
+ * skipped ones here too. */
+static void print_dumped(void *ud, const crawl_record *r)
+{
+    const printer *p = ud;
+    if (r->skip != SKIP_NONE && p->o->skipped == CRAWL_SKIPPED_NONE)
+        return;
+    print_record(ud, r);
+}
+
 static int crawl_dump(crawl_opts *o)
 {
     printer p = {.o = o, .rows = o->quiet ? NULL : stdout};
@@ -289,7 +299,7 @@ static int crawl_dump(crawl_opts *o)
     if (p.rows && o->format == REPORT_CSV)
         crawl_csv_header(p.rows);
     crawl_result tot = {0};
-    int status = crawl_state_print(o, print_record, &p, &tot);
+    int status = crawl_state_print(o, print_dumped, &p, &tot);
     if (status != 2) {
         if (p.table_more)
             fprintf(info, "... and %zu more pages\n", p.table_more);

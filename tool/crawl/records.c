@@ -119,13 +119,22 @@ void crawl_summary(FILE *out, const crawl_result *r, const char *label)
 {
     char b[32];
     report_bytes(b, sizeof b, r->bytes);
-    fprintf(out, "%s%s%zu pages (%zu ok, %zu failed), %s in %.2fs (%.1f pages/s",
-            label ? label : "", label ? ": " : "", r->pages, r->pages - r->errors, r->errors, b,
-            r->wall, r->wall > 0 ? r->pages / r->wall : 0.0);
-    if (r->cpu > 0)
-        fprintf(out, ", %.2fs CPU, %.2f ms CPU/page", r->cpu,
-                r->pages ? 1e3 * r->cpu / (double)r->pages : 0.0);
-    fputs(")\n", out);
+    fprintf(out, "%s%s%zu pages (%zu ok, %zu failed), %s", label ? label : "", label ? ": " : "",
+            r->pages, r->pages - r->errors, r->errors, b);
+    /* Rates are of one run: a resumed crawl's totals name this run's part;
+     * --dump (no run) has none. */
+    size_t run = r->run_pages ? r->run_pages : r->pages;
+    if (r->wall > 0) {
+        fprintf(out, " in %.2fs (", r->wall);
+        if (r->run_pages)
+            fprintf(out, "this run: %zu pages, ", r->run_pages);
+        fprintf(out, "%.1f pages/s", run / r->wall);
+        if (r->cpu > 0)
+            fprintf(out, ", %.2fs CPU, %.2f ms CPU/page", r->cpu,
+                    run ? 1e3 * r->cpu / (double)run : 0.0);
+        fputc(')', out);
+    }
+    fputc('\n', out);
     size_t skipped = 0;
     for (int i = 1; i < SKIP_N; i++)
         skipped += r->skipped[i];

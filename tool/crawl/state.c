@@ -143,7 +143,8 @@ out:
 /* "is corrupt: <first line of the integrity check>" into err. */
 static int corrupt(sqlite3 *db, char *err, size_t errlen)
 {
-    char first[200] = "";
+    char first[200] = "", why[200];
+    snprintf(why, sizeof why, "%s", sqlite3_errmsg(db));
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
@@ -151,7 +152,7 @@ static int corrupt(sqlite3 *db, char *err, size_t errlen)
         sqlite3_finalize(st);
     }
     snprintf(err, errlen, "is corrupt (%s; SQLite's integrity check: %s); it was left as it is",
-             sqlite3_errmsg(db), first[0] ? first : "cannot run");
+             why, first[0] ? first : "cannot run");
     return EINVAL;
 }
 
@@ -184,15 +185,21 @@ static int check_identity(sqlite3 *db, const state_option *opts, size_t n, char 
     return 0;
 }
 
-static size_t count(sqlite3 *db, const char *sql)
+/* The count sql returns; *bad set when it could not be read (a damaged
+ * file must not pass for an empty or finished crawl). */
+static size_t count(sqlite3 *db, const char *sql, bool *bad)
 {
     sqlite3_stmt *st;
     size_t n = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
             n = (size_t)sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
+    if (rc != SQLITE_ROW)
+        *bad = true;
     return n;
 }
 
@@ -268,6 +275,10 @@ int crawl_state_open(crawl_state **out, const char *path, const state_option *op
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
+    /* The next open recovers the WAL: closing need not copy it back (a
+     * checkpoint's writes and syncs at the end of every run), and a file
+     * refused below is not written at all. */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     /* One process owns the file (the flock): SQLite's own locks and its
      * shared-memory index (-shm) are not needed, so a full disk or a
      * read-only directory cannot stop the file being read. */
@@ -312,9 +323,6 @@ int crawl_state_open(crawl_state **out, const char *path, const state_option *op
              "PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4096",
              "cannot open it", err, errlen)) != 0)
         goto fail;
-    /* The next open recovers the WAL: closing need not copy it back (a
-     * checkpoint's writes and syncs at the end of every run). */
-    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (meta_get(s->db, "finished", v, sizeof v) != SQLITE_OK) {
         rc = state_sqlite_error(s->db, "cannot read it", err, errlen);
         goto fail;
@@ -322,14 +330,21 @@ int crawl_state_open(crawl_state **out, const char *path, const state_option *op
     info->finished = strcmp(v, "1") == 0;
     /* done: pages that ended without a record of their own (none in a crawl
      * by the CLI, which writes one for every page). */
+    bool bad = false;
     info->pages =
-        count(s->db, "SELECT count(*) FROM record WHERE skip = 0 AND url_id IS NOT NULL") +
-        count(s->db, "SELECT count(*) FROM done");
-    info->queued = count(s->db, "SELECT count(*) FROM url u WHERE state = 0 AND NOT EXISTS "
-                                "(SELECT 1 FROM record r WHERE r.url_id = u.id) AND NOT EXISTS "
-                                "(SELECT 1 FROM done d WHERE d.id = u.id)");
-    info->requeued = count(s->db, "SELECT count(*) FROM inflight");
-    if (sqlite3_errcode(s->db) != SQLITE_OK && is_corrupt_code(sqlite3_errcode(s->db))) {
+        count(s->db, "SELECT count(*) FROM record WHERE skip = 0 AND url_id IS NOT NULL", &bad) +
+        count(s->db, "SELECT count(*) FROM done", &bad);
+    info->queued = count(s->db,
+                         "SELECT count(*) FROM url u WHERE state = 0 AND NOT EXISTS "
+                         "(SELECT 1 FROM record r WHERE r.url_id = u.id) AND NOT EXISTS "
+                         "(SELECT 1 FROM done d WHERE d.id = u.id)",
+                         &bad);
+    info->requeued = count(s->db, "SELECT count(*) FROM inflight", &bad);
+    /* Every record must read back, too: a finished crawl whose records are
+     * damaged is not "complete". */
+    count(s->db, "SELECT count(*) FROM record WHERE length(url) >= 0 AND length(title) >= 0",
+          &bad);
+    if (bad) {
         rc = corrupt(s->db, err, errlen);
         goto fail;
     }
