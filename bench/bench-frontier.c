@@ -5,8 +5,10 @@
  * so each RSS is its own (bench/bench-state.sh runs both).
  *
  *   bench-frontier memory|sqlite N [FILE]
+ *   bench-frontier redis-seen SOCKET N   (see redis_seen)
  *
  * sqlite writes FILE (default /tmp/weft-bench-frontier.db, removed after). */
+#include "crawl/frontier-redis.h"
 #include "crawl/frontier.h"
 #include "crawl/state.h"
 
@@ -33,8 +35,82 @@ static long status_kb(const char *key)
     return v;
 }
 
+/* bench-frontier redis-seen SOCKET N: N URLs queued in a Redis frontier
+ * (a redis-server of the caller's on unix socket SOCKET, flushed first),
+ * then the memory of the seen set's keys (MEMORY USAGE of every s:* key)
+ * per URL. */
+static int redis_seen(const char *sock, size_t n)
+{
+    redis_addr a = {0};
+    snprintf(a.path, sizeof a.path, "%s", sock);
+    redis_pool *pool;
+    char err[512];
+    if (redis_pool_new(&pool, &a, 10, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "bench-frontier: %s\n", err);
+        return 1;
+    }
+    const char *flush[] = {"FLUSHALL"};
+    freeReplyObject(redis_argv(pool, 1, flush, NULL, err, sizeof err));
+    frontier_opts o = {.max_depth = 10};
+    frontier *f;
+    if (frontier_new_redis(&f, &o, pool, "weft:bench:", "weft", 30) != 0 ||
+        frontier_seed(f, "http://bench.invalid/") != 0)
+        return 1;
+    frontier_item it;
+    if (frontier_next(f, &it) != 0)
+        return 1;
+    frontier_link *links = calloc(PER_PAGE, sizeof *links);
+    char(*urls)[64] = calloc(PER_PAGE, sizeof *urls);
+    if (!links || !urls)
+        return 1;
+    double t0 = weft_monotonic();
+    size_t next = 0;
+    unsigned long long trips0 = redis_round_trips(pool);
+    while (next < n) {
+        for (size_t i = 0; i < PER_PAGE; i++) {
+            snprintf(urls[i], sizeof urls[i], "http://bench.invalid/docs/page/%zu.html", next++);
+            links[i] = (frontier_link){.url = urls[i]};
+        }
+        if (frontier_add_links(f, &it, links, PER_PAGE) != 0)
+            return 1;
+    }
+    double dt = weft_monotonic() - t0;
+    unsigned long long trips = redis_round_trips(pool) - trips0;
+    /* The seen set's keys only (the queue's lists hold the URLs themselves). */
+    unsigned long long bytes = 0, keys = 0;
+    char cursor[32] = "0";
+    do {
+        const char *scan[] = {"SCAN", cursor, "MATCH", "weft:bench:s:*", "COUNT", "1000"};
+        redisReply *r = redis_argv(pool, 6, scan, NULL, err, sizeof err);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+            return 1;
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *mu[] = {"MEMORY", "USAGE", r->element[1]->element[i]->str};
+            redisReply *m = redis_argv(pool, 3, mu, NULL, err, sizeof err);
+            if (m && m->type == REDIS_REPLY_INTEGER)
+                bytes += (unsigned long long)m->integer;
+            freeReplyObject(m);
+            keys++;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    printf("{\"backend\": \"redis\", \"urls\": %zu, \"seen_keys\": %llu, \"seen_bytes\": %llu, "
+           "\"bytes_per_url\": %.1f, \"round_trips\": %llu, \"ns_per_link\": %.0f}\n",
+           next, keys, bytes, (double)bytes / (double)next, trips, 1e9 * dt / (double)next);
+    frontier_giveback(f, &it);
+    frontier_free(f);
+    freeReplyObject(redis_argv(pool, 1, flush, NULL, err, sizeof err));
+    redis_pool_free(pool);
+    free(links);
+    free(urls);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && strcmp(argv[1], "redis-seen") == 0)
+        return redis_seen(argv[2], strtoull(argv[3], NULL, 10));
     if (argc < 3 || (strcmp(argv[1], "memory") != 0 && strcmp(argv[1], "sqlite") != 0)) {
         fprintf(stderr, "usage: bench-frontier memory|sqlite N [FILE]\n");
         return 2;

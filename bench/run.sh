@@ -50,5 +50,7 @@ if [ -x "$BUILD/tool/weft" ]; then
     python3 bench/bench_realhtml.py "$BUILD/tool/weft" 3
     echo
     bash bench/bench-state.sh "$BUILD" 5
+    echo
+    bash bench/bench-redis.sh "$BUILD" 1000
 fi
 exit $rc

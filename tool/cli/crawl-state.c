@@ -265,7 +265,18 @@ static void print_command(FILE *out, int argc, char **argv)
 
 void crawl_state_end(const crawl_opts *o, const crawl_result *r, int argc, char **argv)
 {
-    if (r->error_text[0]) {
+    if (o->redis) {
+        unsigned long long trips = redis_round_trips(o->redis);
+        fprintf(stderr, "weft crawl: Redis: %llu round trips, %.2f per page fetched here\n", trips,
+                r->pages ? (double)trips / (double)r->pages : 0.0);
+    }
+    if (r->error_text[0] && o->redis) {
+        fprintf(stderr,
+                "weft crawl: %s\nThe crawl stopped; this process's URLs return to the others "
+                "when their leases end. Join again with:\n",
+                r->error_text);
+        print_command(stderr, argc, argv);
+    } else if (r->error_text[0]) {
         fprintf(stderr,
                 "weft crawl: --state %s: %s\n"
                 "The crawl stopped; the file holds everything committed before. When that is "

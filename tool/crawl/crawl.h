@@ -107,8 +107,8 @@ typedef struct crawl_result {
     unsigned long long checksum; /* order-free hash of the page URLs */
     size_t seen;                 /* URLs in the de-dup set at the end */
     size_t set_bytes;            /* its memory */
-    size_t run_pages; /* pages of this run, when the counts cover more (a resumed
-                       * crawl's totals); 0: the counts are this run's */
+    size_t run_pages;            /* pages of this run, when the counts cover more (a resumed
+                                  * crawl's totals); 0: the counts are this run's */
     bool interrupted;
     int error;            /* a failure of the crawl itself (ENOMEM, EIO...), or 0 */
     char error_text[320]; /* a durable backend's failure, as a sentence, or "" */

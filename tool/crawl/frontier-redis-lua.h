@@ -24,15 +24,15 @@
     "local function seen_set(h, d, s, p)\n"                                                        \
     "  local v = d .. ',' .. s\n"                                                                  \
     "  if p and p ~= '' then v = v .. ',' .. p end\n"                                              \
-    "  if redis.call('HSET', P .. 's:' .. string.sub(h, 1, 4), string.sub(h, 5), v) == 1 then\n"  \
-    "    incr('ns', 1) end end\n"                                                                 \
+    "  if redis.call('HSET', P .. 's:' .. string.sub(h, 1, 4), string.sub(h, 5), v) == 1 then\n"   \
+    "    incr('ns', 1) end end\n"                                                                  \
     "local function split(e) local t = {}\n"                                                       \
-    "  for f in string.gmatch(e .. '\\t', '([^\\t]*)\\t') do t[#t + 1] = f end\n"                 \
+    "  for f in string.gmatch(e .. '\\t', '([^\\t]*)\\t') do t[#t + 1] = f end\n"                  \
     "  return t end\n"                                                                             \
-    "local function entry(h, att, url, par) return h .. '\\t' .. att .. '\\t' .. url .. '\\t' .. "  \
+    "local function entry(h, att, url, par) return h .. '\\t' .. att .. '\\t' .. url .. '\\t' .. " \
     "par end\n"                                                                                    \
     "local function pack(fields) local t = {}\n"                                                   \
-    "  for i, f in ipairs(fields) do f = tostring(f); t[i] = #f .. ':' .. f end\n"                \
+    "  for i, f in ipairs(fields) do f = tostring(f); t[i] = #f .. ':' .. f end\n"                 \
     "  return table.concat(t) end\n"                                                               \
     "local function skip_record(reason, url, par, depth)\n"                                        \
     "  redis.call('RPUSH', P .. 'rec', pack({reason, url, par, depth})) end\n"                     \
@@ -44,9 +44,8 @@
     "  redis.call('HSET', P .. 'h:' .. id, 'o', origin, 'rs', robots_on and 0 or 2,\n"             \
     "    'rexp', robots_on and 0 or 9e15, 'act', 0, 'nx', 0, 'dl', delay)\n"                       \
     "  redis.call('SADD', P .. 'hs', id)\n"                                                        \
-    "  return tostring(id) end\n"                                                                  \
-    /* A lease that ends without its verb (the process died): its URL goes \
-     * back to the head of its host's queue. */                                                    \
+    "  return tostring(id) end\n" /* A lease that ends without its verb (the process died): its    \
+                                   * URL goes back to the head of its host's queue. */                                                          \
     "local function reclaim(tok)\n"                                                                \
     "  local data = redis.call('HGET', P .. 'ld', tok)\n"                                          \
     "  redis.call('HDEL', P .. 'ld', tok)\n"                                                       \
@@ -61,7 +60,7 @@
     "  local sd, ss, sp = seen_get(f[4])\n"                                                        \
     "  if ss == 1 then\n"                                                                          \
     "    seen_set(f[4], sd, 0, sp)\n"                                                              \
-    "    redis.call('LPUSH', P .. 'q:' .. f[2] .. ':' .. d, entry(f[4], f[5], f[6], f[7]))\n"       \
+    "    redis.call('LPUSH', P .. 'q:' .. f[2] .. ':' .. d, entry(f[4], f[5], f[6], f[7]))\n"      \
     "    incr('q' .. d, 1)\n"                                                                      \
     "  end end\n"
 
@@ -74,7 +73,8 @@
     "  if redis.call('EXISTS', P .. 'c', P .. 'rec', P .. 'H') > 0 then\n"                         \
     "    return {'foreign', 'keys without a weft crawl description'} end\n"                        \
     "  redis.call('HSET', P .. 'meta', 'format', 'weft-crawl', 'schema', 1, 'finished', 0)\n"      \
-    "  for i = 1, #ARGV, 2 do redis.call('HSET', P .. 'meta', 'opt' .. ARGV[i], ARGV[i + 1]) end\n" \
+    "  for i = 1, #ARGV, 2 do redis.call('HSET', P .. 'meta', 'opt' .. ARGV[i], ARGV[i + 1]) "     \
+    "end\n"                                                                                        \
     "  return {'new'} end\n"                                                                       \
     "if t ~= 'hash' or redis.call('HGET', P .. 'meta', 'format') ~= 'weft-crawl' then\n"           \
     "  return {'foreign', 'not a weft crawl'} end\n"                                               \
@@ -95,9 +95,10 @@
     "local token, robots_on = ARGV[4], ARGV[5] == '1'\n"                                           \
     "if redis.call('HGET', P .. 'meta', 'finished') == '1' then return {'done'} end\n"             \
     "local now = now_ms()\n"                                                                       \
-    "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'L', '-inf', now, 'LIMIT', 0, 64)) do\n" \
+    "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'L', '-inf', now, 'LIMIT', 0, 64)) "    \
+    "do\n"                                                                                         \
     "  reclaim(tok) end\n"                                                                         \
-    "local function live(d) return cnt('q' .. d) + cnt('f' .. d) end\n"                           \
+    "local function live(d) return cnt('q' .. d) + cnt('f' .. d) end\n"                            \
     "local cur = cnt('cur')\n"                                                                     \
     "while live(cur) == 0 and (live(cur + 1) > 0 or live(cur + 2) > 0) do cur = cur + 1 end\n"     \
     "redis.call('HSET', P .. 'c', 'cur', cur)\n"                                                   \
@@ -191,7 +192,7 @@
     "  elseif pre ~= 0 then seen_set(h, cd, 4, ''); res = pre\n"                                   \
     "  else\n"                                                                                     \
     "    local id = host_id(origin, robots_on, delay)\n"                                           \
-    "    if cd > max_depth then\n"                                                             \
+    "    if cd > max_depth then\n"                                                                 \
     "      seen_set(h, cd, 3, parh)\n"                                                             \
     "      redis.call('RPUSH', P .. 'held', table.concat({h, id, cd, url, par}, '\\t'))\n"         \
     "      incr('held', 1)\n"                                                                      \
@@ -268,11 +269,11 @@
     "if redis.call('HGET', P .. 'ld', tok) then\n"                                                 \
     "  redis.call('HDEL', P .. 'ld', tok); redis.call('ZREM', P .. 'L', tok)\n"                    \
     "  redis.call('HINCRBY', hk, 'act', -1); incr('rb', -1) end\n"                                 \
-    "local now = now_ms()\n"                                                                       \
-    /* RFC 9309 2.4: cached for at most 24 hours. */                                               \
+    "local now = now_ms()\n" /* RFC 9309 2.4: cached for at most 24 hours. */                      \
     "redis.call('HSET', hk, 'rs', 2, 'rexp', now + 86400000, 'rst', ARGV[3], 'rb', ARGV[4])\n"     \
     "local dl = tonumber(redis.call('HGET', hk, 'dl') or '0')\n"                                   \
-    "if tonumber(ARGV[5]) > dl then dl = tonumber(ARGV[5]); redis.call('HSET', hk, 'dl', dl) end\n" \
+    "if tonumber(ARGV[5]) > dl then dl = tonumber(ARGV[5]); redis.call('HSET', hk, 'dl', dl) "     \
+    "end\n"                                                                                        \
     "if dl > 0 and now + dl > tonumber(redis.call('HGET', hk, 'nx') or '0') then\n"                \
     "  redis.call('HSET', hk, 'nx', now + dl) end\n"                                               \
     "return 'ok'\n"

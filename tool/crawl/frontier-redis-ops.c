@@ -10,8 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static redisReply *script(rfrontier *f, int which, int argc, const char **argv,
-                          const size_t *lens)
+static redisReply *script(rfrontier *f, int which, int argc, const char **argv, const size_t *lens)
 {
     char err[300];
     redisReply *r = redis_script(f->pool, which, f->prefix, argc, argv, lens, err, sizeof err);
@@ -23,7 +22,8 @@ static redisReply *script(rfrontier *f, int which, int argc, const char **argv,
 static ritem *item_new(const char *url, const char *parent, const char *origin)
 {
     ritem *q = calloc(1, sizeof *q);
-    if (!q || !(q->url = strdup(url ? url : "")) || (parent && parent[0] && !(q->parent = strdup(parent))) ||
+    if (!q || !(q->url = strdup(url ? url : "")) ||
+        (parent && parent[0] && !(q->parent = strdup(parent))) ||
         (origin && !(q->origin = strdup(origin)))) {
         rf_item_free(q);
         return NULL;
@@ -510,8 +510,8 @@ static const frontier_ops rd_ops = {
     .error = rd_error,
 };
 
-int frontier_new_redis(frontier **out, const frontier_opts *o, redis_pool *pool,
-                       const char *prefix, const char *product, double lease)
+int frontier_new_redis(frontier **out, const frontier_opts *o, redis_pool *pool, const char *prefix,
+                       const char *product, double lease)
 {
     rfrontier *f = calloc(1, sizeof *f);
     if (!f)

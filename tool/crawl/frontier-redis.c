@@ -364,4 +364,3 @@ bool rf_stopped(rfrontier *f)
 {
     return (f->o.stop && atomic_load(f->o.stop)) || weft_cancelled();
 }
-

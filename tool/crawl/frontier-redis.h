@@ -12,8 +12,8 @@
  * robots.txt token. lease: seconds a handed-out URL stays this process's
  * without a renewal (renewed every lease/4 while it is out). Returns 0 or
  * ENOMEM. */
-int frontier_new_redis(frontier **out, const frontier_opts *o, redis_pool *pool,
-                       const char *prefix, const char *product, double lease);
+int frontier_new_redis(frontier **out, const frontier_opts *o, redis_pool *pool, const char *prefix,
+                       const char *product, double lease);
 
 /* A record as Redis keeps it (malloc'd, *len bytes), or NULL (no memory). */
 char *redis_record_pack(const crawl_record *r, size_t *len);

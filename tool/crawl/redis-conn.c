@@ -12,7 +12,7 @@
 #include <sys/time.h>
 
 static const char *const scripts[RS_N] = {
-    REDIS_LUA_INIT, REDIS_LUA_NEXT,   REDIS_LUA_ADD,    REDIS_LUA_DONE,
+    REDIS_LUA_INIT,    REDIS_LUA_NEXT, REDIS_LUA_ADD,    REDIS_LUA_DONE,
     REDIS_LUA_REQUEUE, REDIS_LUA_SKIP, REDIS_LUA_ROBOTS, REDIS_LUA_RENEW,
 };
 
@@ -47,7 +47,8 @@ int redis_parse_url(const char *s, redis_addr *a, char *err, size_t errlen)
     if (strncmp(s, "unix://", 7) == 0) {
         const char *p = s + 7;
         if (*p != '/')
-            return bad(err, errlen, "unix:// wants an absolute socket path (unix:///path/to/redis.sock)");
+            return bad(err, errlen,
+                       "unix:// wants an absolute socket path (unix:///path/to/redis.sock)");
         const char *q = strchr(p, '?');
         size_t n = q ? (size_t)(q - p) : strlen(p);
         if (n >= sizeof a->path)
@@ -352,8 +353,8 @@ static redisReply *call(redis_pool *p, int script, const char *prefix, int argc,
     }
 }
 
-redisReply *redis_script(redis_pool *p, int which, const char *prefix, int argc,
-                         const char **argv, const size_t *lens, char *err, size_t errlen)
+redisReply *redis_script(redis_pool *p, int which, const char *prefix, int argc, const char **argv,
+                         const size_t *lens, char *err, size_t errlen)
 {
     return call(p, which, prefix, argc, argv, lens, err, errlen);
 }

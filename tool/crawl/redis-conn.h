@@ -55,8 +55,8 @@ void redis_pool_free(redis_pool *p);
  * given), retrying across reconnects. Returns the reply (freeReplyObject
  * it), or NULL with the reason in err when Redis stayed away past the
  * timeout or answered with an error. Counts one round trip. */
-redisReply *redis_script(redis_pool *p, int which, const char *prefix, int argc,
-                         const char **argv, const size_t *lens, char *err, size_t errlen);
+redisReply *redis_script(redis_pool *p, int which, const char *prefix, int argc, const char **argv,
+                         const size_t *lens, char *err, size_t errlen);
 
 /* Runs one plain command (redisCommandArgv), with the same retries. */
 redisReply *redis_argv(redis_pool *p, int argc, const char **argv, const size_t *lens, char *err,

@@ -342,8 +342,7 @@ int crawl_state_open(crawl_state **out, const char *path, const state_option *op
     info->requeued = count(s->db, "SELECT count(*) FROM inflight", &bad);
     /* Every record must read back, too: a finished crawl whose records are
      * damaged is not "complete". */
-    count(s->db, "SELECT count(*) FROM record WHERE length(url) >= 0 AND length(title) >= 0",
-          &bad);
+    count(s->db, "SELECT count(*) FROM record WHERE length(url) >= 0 AND length(title) >= 0", &bad);
     if (bad) {
         rc = corrupt(s->db, err, errlen);
         goto fail;
