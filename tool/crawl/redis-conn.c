@@ -190,8 +190,12 @@ static void give(redis_pool *p, redisContext *c)
     redisFree(c);
 }
 
+/* Loads every script on c. The SHAs are the same each time (they are the
+ * scripts' SHA1s), but threads that met NOSCRIPT together load at once:
+ * the table is written under the lock. */
 static int load_scripts(redis_pool *p, redisContext *c, char *err, size_t errlen)
 {
+    char sha[RS_N][41];
     for (int i = 0; i < RS_N; i++) {
         redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
         if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
@@ -200,11 +204,21 @@ static int load_scripts(redis_pool *p, redisContext *c, char *err, size_t errlen
             freeReplyObject(r);
             return EIO;
         }
-        memcpy(p->sha[i], r->str, 40);
-        p->sha[i][40] = '\0';
+        memcpy(sha[i], r->str, 40);
+        sha[i][40] = '\0';
         freeReplyObject(r);
     }
+    weft_lock_acquire(p->lock, WEFT_FOREVER);
+    memcpy(p->sha, sha, sizeof sha);
+    weft_lock_release(p->lock);
     return 0;
+}
+
+static void sha_of(redis_pool *p, int which, char out[41])
+{
+    weft_lock_acquire(p->lock, WEFT_FOREVER);
+    memcpy(out, p->sha[which], 41);
+    weft_lock_release(p->lock);
 }
 
 int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic_bool *stop,
@@ -275,36 +289,21 @@ static redisReply *call(redis_pool *p, int script, const char *prefix, int argc,
         redisReply *r = NULL;
         if (c) {
             if (script >= 0) {
-                int n = argc + 3;
-                const char **v = malloc((size_t)n * sizeof *v);
-                size_t *l = malloc((size_t)n * sizeof *l);
-                if (!v || !l) {
-                    free(v);
-                    free(l);
-                    give(p, c);
-                    snprintf(err, errlen, "out of memory");
-                    return NULL;
-                }
-                v[0] = "EVALSHA";
-                v[1] = p->sha[script];
-                v[2] = "1";
-                l[0] = 7;
-                l[1] = 40;
-                l[2] = 1;
-                const char *keyv = prefix;
-                /* KEYS[1] sits between numkeys and ARGV. */
-                const char **vv = malloc((size_t)(n + 1) * sizeof *vv);
-                size_t *ll = malloc((size_t)(n + 1) * sizeof *ll);
+                /* EVALSHA sha 1 prefix argv... */
+                char sha[41];
+                sha_of(p, script, sha);
+                const char **vv = malloc((size_t)(argc + 4) * sizeof *vv);
+                size_t *ll = malloc((size_t)(argc + 4) * sizeof *ll);
                 if (!vv || !ll) {
-                    free(v), free(l), free(vv), free(ll);
+                    free(vv), free(ll);
                     give(p, c);
                     snprintf(err, errlen, "out of memory");
                     return NULL;
                 }
-                memcpy(vv, v, 3 * sizeof *vv);
-                memcpy(ll, l, 3 * sizeof *ll);
-                vv[3] = keyv;
-                ll[3] = strlen(keyv);
+                vv[0] = "EVALSHA", ll[0] = 7;
+                vv[1] = sha, ll[1] = 40;
+                vv[2] = "1", ll[2] = 1;
+                vv[3] = prefix, ll[3] = strlen(prefix);
                 for (int i = 0; i < argc; i++) {
                     vv[4 + i] = argv[i];
                     ll[4 + i] = lens ? lens[i] : strlen(argv[i]);
@@ -316,12 +315,12 @@ static redisReply *call(redis_pool *p, int script, const char *prefix, int argc,
                     freeReplyObject(r);
                     r = NULL;
                     if (load_scripts(p, c, err, errlen) == 0) {
-                        vv[1] = p->sha[script];
+                        sha_of(p, script, sha);
                         atomic_fetch_add(&p->trips, 1);
                         r = redisCommandArgv(c, argc + 4, vv, ll);
                     }
                 }
-                free(v), free(l), free(vv), free(ll);
+                free(vv), free(ll);
             } else {
                 atomic_fetch_add(&p->trips, 1);
                 r = redisCommandArgv(c, argc, argv, lens);
