@@ -316,10 +316,10 @@ static int redis_print(crawl_opts *o, dumper *d)
         fprintf(stderr, "weft crawl: '%s' is not an http(s) URL\n", o->start_url);
         return 2;
     }
+    char product[64]; /* id points at it: it lives as long as id */
     if (!o->crawl_id) {
         /* The identity's robots token must be the one the crawl used. */
         free(id.url);
-        char product[64];
         if (o->robots_agent)
             snprintf(product, sizeof product, "%s", o->robots_agent);
         else
