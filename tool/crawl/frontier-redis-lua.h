@@ -45,7 +45,7 @@
     "    'rexp', robots_on and 0 or 9e15, 'act', 0, 'nx', 0, 'dl', delay)\n"                       \
     "  redis.call('SADD', P .. 'hs', id)\n"                                                        \
     "  return tostring(id) end\n" /* A lease that ends without its verb (the process died): its    \
-                                   * URL goes back to the head of its host's queue. */                                                          \
+                                   * URL goes back to the head of its host's queue. */             \
     "local function reclaim(tok)\n"                                                                \
     "  local data = redis.call('HGET', P .. 'ld', tok)\n"                                          \
     "  redis.call('HDEL', P .. 'ld', tok)\n"                                                       \
