@@ -10,6 +10,8 @@
 
 #include <weft.h>
 
+#include <pthread.h>
+
 typedef struct ritem {
     struct ritem *next, *prev; /* this process's items out (lease renewal) */
     char token[48];
@@ -31,6 +33,8 @@ typedef struct rules {
     robots *rb;
 } rules;
 
+#define STASH_MAX 256
+
 typedef struct rfrontier {
     frontier base;
     frontier_opts o;
@@ -47,6 +51,11 @@ typedef struct rfrontier {
     char err[400];
     weft_event *quit;
     weft_thread *renewer;
+    struct {
+        redisReply *r; /* a DONE_NEXT answer for thread tid */
+        pthread_t tid;
+        char token[48];
+    } stash[STASH_MAX];
 } rfrontier;
 
 void rf_lock(rfrontier *f);

@@ -87,12 +87,13 @@
     "if redis.call('HGET', P .. 'meta', 'finished') == '1' then return {'finished'} end\n"         \
     "return {'join'}\n"
 
-/* ARGV: per_host, max_pages, lease_ms, token, robots (1/0). */
-#define REDIS_LUA_NEXT                                                                             \
-    REDIS_LUA_PRELUDE                                                                              \
-    "local per_host, max_pages, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), "                 \
-    "tonumber(ARGV[3])\n"                                                                          \
-    "local token, robots_on = ARGV[4], ARGV[5] == '1'\n"                                           \
+/* NEXT as a Lua function of its five arguments (next_item), for NEXT and
+ * for DONE_NEXT. */
+#define REDIS_LUA_NEXT_FN                                                                          \
+    "local function next_item(a1, a2, a3, a4, a5)\n"                                               \
+    "local per_host, max_pages, lease_ms = tonumber(a1), tonumber(a2), "                           \
+    "tonumber(a3)\n"                                                                               \
+    "local token, robots_on = a4, a5 == '1'\n"                                                     \
     "if redis.call('HGET', P .. 'meta', 'finished') == '1' then return {'done'} end\n"             \
     "local now = now_ms()\n"                                                                       \
     "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'L', '-inf', now, 'LIMIT', 0, 64)) "    \
@@ -163,7 +164,16 @@
     "local w = wake - now\n"                                                                       \
     "if w < 1 then w = 1 end\n"                                                                    \
     "if w > 100 then w = 100 end\n"                                                                \
-    "return {'wait', w}\n"
+    "return {'wait', w}\n"                                                                         \
+    "end\n"
+
+/* ARGV: per_host, max_pages, lease_ms, token, robots (1/0). Returns
+ * {"page", url, parent, depth, attempt, host id, origin, token},
+ * {"robots", origin, host id, token}, {"skip", reason, url, parent, depth,
+ * host id, origin}, {"wait", ms} or {"done"}. */
+#define REDIS_LUA_NEXT                                                                             \
+    REDIS_LUA_PRELUDE REDIS_LUA_NEXT_FN                                                            \
+        "return next_item(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
 
 /* ARGV: parent depth (-1: seeds), parent url, parent hash, max_depth,
  * max_pages, robots (1/0), delay_ms, then per link: hash, url, origin, pre.
@@ -204,12 +214,9 @@
     "  out[#out + 1] = res; out[#out + 1] = low; out[#out + 1] = dp; out[#out + 1] = dd end\n"     \
     "return out\n"
 
-/* ARGV: token, hash, number of claims, claims (hash, depth)..., records.
- * Returns "ok", or "dup" (another process finished the page first: the
- * records were dropped). */
-#define REDIS_LUA_DONE                                                                             \
-    REDIS_LUA_PRELUDE                                                                              \
-    "local tok, h, nc = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"                                     \
+#define REDIS_LUA_DONE_FN                                                                          \
+    "local function done_item(o)\n"                                                                \
+    "local tok, h, nc = ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3])\n"                         \
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if data then\n"                                                                               \
     "  local f = split(data)\n"                                                                    \
@@ -219,10 +226,24 @@
     "if not sd or ss == 2 then return 'dup' end\n"                                                 \
     "if not data and ss == 0 then incr('q' .. sd, -1); incr('st', 1) end\n"                        \
     "seen_set(h, sd, 2, sp)\n"                                                                     \
-    "for i = 4, 3 + 2 * nc, 2 do\n"                                                                \
+    "for i = o + 4, o + 3 + 2 * nc, 2 do\n"                                                        \
     "  if not seen_get(ARGV[i]) then seen_set(ARGV[i], tonumber(ARGV[i + 1]), 4, '') end end\n"    \
-    "for i = 4 + 2 * nc, #ARGV do redis.call('RPUSH', P .. 'rec', ARGV[i]) end\n"                  \
-    "return 'ok'\n"
+    "for i = o + 4 + 2 * nc, #ARGV do redis.call('RPUSH', P .. 'rec', ARGV[i]) end\n"              \
+    "return 'ok' end\n"
+
+/* ARGV: token, hash, number of claims, claims (hash, depth)..., records.
+ * Returns "ok", or "dup" (another process finished the page first: the
+ * records were dropped). */
+#define REDIS_LUA_DONE REDIS_LUA_PRELUDE REDIS_LUA_DONE_FN "return done_item(0)\n"
+
+/* DONE, then NEXT for the same worker, in one round trip: ARGV: NEXT's five,
+ * then DONE's. Returns DONE's answer followed by NEXT's. */
+#define REDIS_LUA_DONE_NEXT                                                                        \
+    REDIS_LUA_PRELUDE REDIS_LUA_DONE_FN REDIS_LUA_NEXT_FN                                          \
+        "local st = done_item(5)\n"                                                                \
+        "local r = next_item(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"                       \
+        "table.insert(r, 1, st)\n"                                                                 \
+        "return r\n"
 
 /* ARGV: token, hash, attempt, pause_ms. A retry or a give-back: the URL
  * goes back to the head of its host's queue. */

@@ -4,6 +4,7 @@
 #include "parse/urlnorm.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,49 @@ static ritem *item_new(const char *url, const char *parent, const char *origin)
     return q;
 }
 
+/* DONE_NEXT's answers, kept for the worker that asked until its next
+ * frontier_next (one per thread). */
+static void stash(rfrontier *f, redisReply *r, const char *token)
+{
+    rf_lock(f);
+    for (size_t i = 0; i < STASH_MAX; i++)
+        if (!f->stash[i].r) {
+            f->stash[i].r = r;
+            f->stash[i].tid = pthread_self();
+            snprintf(f->stash[i].token, sizeof f->stash[i].token, "%s", token);
+            r = NULL;
+            break;
+        }
+    rf_unlock(f);
+    if (r) /* no room: its lease ends by itself and the URL comes back */
+        freeReplyObject(r);
+}
+
+static bool has_stash(rfrontier *f)
+{
+    bool yes = false;
+    rf_lock(f);
+    for (size_t i = 0; i < STASH_MAX && !yes; i++)
+        yes = f->stash[i].r && pthread_equal(f->stash[i].tid, pthread_self());
+    rf_unlock(f);
+    return yes;
+}
+
+static redisReply *unstash(rfrontier *f, char *token, size_t n)
+{
+    redisReply *r = NULL;
+    rf_lock(f);
+    for (size_t i = 0; i < STASH_MAX; i++)
+        if (f->stash[i].r && pthread_equal(f->stash[i].tid, pthread_self())) {
+            r = f->stash[i].r;
+            snprintf(token, n, "%s", f->stash[i].token);
+            f->stash[i].r = NULL;
+            break;
+        }
+    rf_unlock(f);
+    return r;
+}
+
 static int rd_next(frontier *base, frontier_item *it)
 {
     rfrontier *f = (rfrontier *)base;
@@ -43,19 +87,29 @@ static int rd_next(frontier *base, frontier_item *it)
             return EIO;
         if (rf_stopped(f))
             return ECANCELED;
-        rf_new_token(f, token, sizeof token);
-        const char *argv[] = {ph, mp, lease, token, f->o.robots ? "1" : "0"};
-        redisReply *r = script(f, RS_NEXT, 5, argv, NULL);
-        if (!r)
-            return EIO;
+        /* What the worker's last DONE_NEXT handed it, if anything. */
+        redisReply *owner = unstash(f, token, sizeof token), view;
+        redisReply *r = owner;
+        if (owner) {
+            view = *owner;
+            view.element = owner->element + 1;
+            view.elements = owner->elements - 1;
+            r = &view;
+        } else {
+            rf_new_token(f, token, sizeof token);
+            const char *argv[] = {ph, mp, lease, token, f->o.robots ? "1" : "0"};
+            owner = r = script(f, RS_NEXT, 5, argv, NULL);
+            if (!r)
+                return EIO;
+        }
         const char *kind = r->type == REDIS_REPLY_ARRAY ? rf_rstr(r, 0) : "";
         if (strcmp(kind, "done") == 0) {
-            freeReplyObject(r);
+            freeReplyObject(owner);
             return ENOENT;
         }
         if (strcmp(kind, "wait") == 0) {
             double ms = (double)rf_rnum(r, 1);
-            freeReplyObject(r);
+            freeReplyObject(owner);
             weft_sleep(ms / 1000.0);
             continue;
         }
@@ -119,7 +173,7 @@ static int rd_next(frontier *base, frontier_item *it)
                 }
             }
         }
-        freeReplyObject(r);
+        freeReplyObject(owner);
         if (!q) {
             rf_fail(f, "Redis", "an answer this weft does not understand, or out of memory");
             return EIO;
@@ -326,8 +380,39 @@ static void rd_page_done(frontier *base, frontier_item *it)
             argv[3 + 2 * q->nclaim + i] = q->recs[i];
             lens[3 + 2 * q->nclaim + i] = q->rlens[i];
         }
-        redisReply *r = script(f, RS_DONE, (int)argc, argv, lens);
-        freeReplyObject(r);
+        if (rf_stopped(f) || has_stash(f)) {
+            redisReply *r = script(f, RS_DONE, (int)argc, argv, lens);
+            freeReplyObject(r);
+        } else {
+            /* The page's end and this worker's next item in one round trip. */
+            char ph[16], mp[32], lease[32], token[48];
+            snprintf(ph, sizeof ph, "%u", f->o.per_host);
+            snprintf(mp, sizeof mp, "%zu", f->o.max_pages);
+            snprintf(lease, sizeof lease, "%.0f", f->lease * 1000);
+            rf_new_token(f, token, sizeof token);
+            const char **av = calloc(argc + 5, sizeof *av);
+            size_t *al = calloc(argc + 5, sizeof *al);
+            if (av && al) {
+                const char *na[] = {ph, mp, lease, token, f->o.robots ? "1" : "0"};
+                for (int i = 0; i < 5; i++) {
+                    av[i] = na[i];
+                    al[i] = strlen(na[i]);
+                }
+                memcpy(av + 5, argv, argc * sizeof *av);
+                memcpy(al + 5, lens, argc * sizeof *al);
+                redisReply *r = script(f, RS_DONE_NEXT, (int)argc + 5, av, al);
+                const char *kind = r && r->type == REDIS_REPLY_ARRAY ? rf_rstr(r, 1) : "";
+                if (strcmp(kind, "page") == 0 || strcmp(kind, "robots") == 0 ||
+                    strcmp(kind, "skip") == 0 || strcmp(kind, "done") == 0)
+                    stash(f, r, token);
+                else
+                    freeReplyObject(r);
+            } else {
+                rf_fail(f, "Redis", "out of memory");
+            }
+            free(av);
+            free(al);
+        }
     } else {
         rf_fail(f, "Redis", "out of memory");
     }
@@ -476,6 +561,18 @@ static void rd_free(frontier *base)
         weft_thread_join(f->renewer, WEFT_FOREVER);
         weft_thread_free(f->renewer);
     }
+    for (size_t i = 0; i < STASH_MAX; i++)
+        if (f->stash[i].r) {
+            /* Handed to a worker that never came back: give its page back. */
+            redisReply *r = f->stash[i].r;
+            if (r->elements > 8 && strcmp(rf_rstr(r, 1), "page") == 0) {
+                char h[17];
+                rf_hash_hex(rf_rstr(r, 2), h);
+                const char *argv[] = {f->stash[i].token, h, rf_rstr(r, 5), "0"};
+                freeReplyObject(script(f, RS_REQUEUE, 4, argv, NULL));
+            }
+            freeReplyObject(r);
+        }
     while (f->out) {
         ritem *q = f->out;
         f->out = q->next;

@@ -39,7 +39,18 @@ void redis_addr_name(const redis_addr *a, char *buf, size_t n);
 
 typedef struct redis_pool redis_pool;
 
-enum { RS_INIT, RS_NEXT, RS_ADD, RS_DONE, RS_REQUEUE, RS_SKIP, RS_ROBOTS, RS_RENEW, RS_N };
+enum {
+    RS_INIT,
+    RS_NEXT,
+    RS_ADD,
+    RS_DONE,
+    RS_DONE_NEXT,
+    RS_REQUEUE,
+    RS_SKIP,
+    RS_ROBOTS,
+    RS_RENEW,
+    RS_N
+};
 
 /* Connects once (to report a bad address, password, DB or an old Redis at
  * once) and loads the scripts. Returns 0, or an errno with a sentence in
