@@ -41,18 +41,23 @@ start_site() {
 }
 
 echo "one crawl on Redis: $PAGES pages, 100 ms latency, -j 16 per process"
-printf "  %-22s %8s %10s %9s %14s\n" "" "wall s" "pages/s" "speedup" "trips/page"
+printf "  %-22s %8s %10s %9s %11s %11s\n" "" "wall s" "pages/s" "speedup" "trips/page" "bytes/page"
+net_bytes() { redis-cli -s "$tmp/r.sock" info stats | python3 -c '
+import sys
+d = dict(l.strip().split(":", 1) for l in sys.stdin if ":" in l)
+print(int(d["total_net_input_bytes"]) + int(d["total_net_output_bytes"]))'; }
 start_site m --pages "$PAGES" --links 4 --latency 0.1 --threads 4
 t0=$(date +%s.%N)
 "$W" crawl -q -d 1000 -j 16 "$BASE_m/" >/dev/null 2>&1
 t1=$(date +%s.%N)
 base=$(python3 -c "print($t1 - $t0)")
-printf "  %-22s %8.2f %10.1f %9s %14s\n" "memory, 1 process" "$base" \
-    "$(python3 -c "print(($PAGES + 1) / $base)")" "" ""
+printf "  %-22s %8.2f %10.1f %9s %11s %11s\n" "memory, 1 process" "$base" \
+    "$(python3 -c "print(($PAGES + 1) / $base)")" "" "" ""
 one=""
 for n in 1 2 4; do
     start_site "s$n" --pages "$PAGES" --links 4 --latency 0.1 --threads 4
     site=BASE_s$n
+    b0=$(net_bytes)
     t0=$(date +%s.%N)
     for i in $(seq 1 $n); do
         "$W" crawl -q -d 1000 -j 16 --state "$R" --crawl-id "bench$n" "${!site}/" >/dev/null \
@@ -62,6 +67,7 @@ for n in 1 2 4; do
     for i in $(seq 1 $n); do eval "wait \$p$i"; done
     t1=$(date +%s.%N)
     wall=$(python3 -c "print($t1 - $t0)")
+    b1=$(net_bytes)
     [ -z "$one" ] && one=$wall
     trips=$(cat "$tmp"/e$n.* | python3 -c '
 import re, sys
@@ -71,8 +77,9 @@ for line in sys.stdin:
     if m and float(m.group(2)) > 0:
         t += int(m.group(1)); p += int(m.group(1)) / float(m.group(2))
 print("%.2f" % (t / p) if p else "n/a")')
-    printf "  %-22s %8.2f %10.1f %8.2fx %14s\n" "Redis, $n process(es)" "$wall" \
-        "$(python3 -c "print(($PAGES + 1) / $wall)")" "$(python3 -c "print($one / $wall)")" "$trips"
+    printf "  %-22s %8.2f %10.1f %8.2fx %11s %11.0f\n" "Redis, $n process(es)" "$wall" \
+        "$(python3 -c "print(($PAGES + 1) / $wall)")" "$(python3 -c "print($one / $wall)")" "$trips" \
+        "$(python3 -c "print(($b1 - $b0) / ($PAGES + 1))")"
 done
 
 echo

@@ -90,6 +90,8 @@ timeout 20 "$W" crawl -q --state "redis://127.0.0.1:$dead" http://127.0.0.1:1/ >
 check "unreachable Redis: exit 2 naming the address" test $? = 2 -a -n "$(grep -l "127.0.0.1:$dead" "$tmp/err")"
 timeout 20 "$W" crawl -q --state "redis://:wrong@127.0.0.1:$RPORT" http://127.0.0.1:1/ >/dev/null 2>"$tmp/err"
 check "a password Redis does not want: exit 2" test $? = 2
+timeout 20 "$W" crawl -q --state "redis://127.0.0.1:$RPORT/999" http://127.0.0.1:1/ >/dev/null 2>"$tmp/err"
+check "a DB index Redis does not have: exit 2 naming it" test $? = 2 -a -n "$(grep -l 999 "$tmp/err")"
 redis-cli -p "$RPORT" set weft:mine:c hello >/dev/null
 timeout 20 "$W" crawl -q --crawl-id mine --state "$R" http://127.0.0.1:1/ >/dev/null 2>"$tmp/err"
 rc=$?
@@ -196,6 +198,23 @@ rc=$?
 check "Redis restarted mid-crawl: the crawl completes (exit $rc)" test $rc = 0
 "$W" crawl --json -d 100 --state "$R" --dump "$RR/" 2>/dev/null | pages_of | sort -u >"$tmp/r-dump.txt"
 check "Redis restarted: --dump holds every page" cmp -s "$tmp/r-ref.txt" "$tmp/r-dump.txt"
+
+# --- redis-server back without its data: an error, never "complete" -----------
+start_site e --pages 800 --links 4 --seed 51 --latency 0.02
+timeout $T "$W" crawl -q -d 100 -j 8 --redis-timeout 30 --state "$R" "$BASE_e/" >/dev/null 2>"$tmp/e.err" &
+p=$!
+pids+=($p)
+sleep 1
+redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1
+wait "$rpid" 2>/dev/null
+rm -f "$tmp"/*.aof "$tmp"/appendonlydir/* 2>/dev/null
+start_redis --appendonly no
+wait $p
+rc=$?
+check "Redis back empty: exit 1 saying the crawl's keys are gone (exit $rc)" \
+    test $rc = 1 -a -n "$(grep -l 'keys are gone' "$tmp/e.err")"
+check "Redis back empty: nothing recreated under the crawl's prefix" \
+    test "$(redis-cli -p "$RPORT" dbsize)" = 0
 
 [ $fails = 0 ] && echo "all passed" || echo "$fails failed"
 exit $((fails > 0))

@@ -138,11 +138,14 @@ static int redis_begin(crawl_opts *o, const identity *id)
         fprintf(stderr, "weft crawl: Redis at %s: %s\n", name, err);
         status = 2;
     } else if (strcmp(k, "differs") == 0) {
+        const char *given = "";
+        for (size_t i = 0; i < id->n; i++)
+            if (strcmp(id->v[i].name, r->element[1]->str) == 0)
+                given = id->v[i].value;
         fprintf(stderr,
                 "weft crawl: the crawl %s on %s was started with %s '%s', not '%s': run with "
                 "the same %s (or another --crawl-id)\n",
-                o->redis_prefix, name, r->element[1]->str, r->element[2]->str,
-                o->start_url && strcmp(r->element[1]->str, "URL") == 0 ? o->start_url : "this",
+                o->redis_prefix, name, r->element[1]->str, r->element[2]->str, given,
                 r->element[1]->str);
         status = 2;
     } else if (strcmp(k, "foreign") == 0) {
@@ -157,6 +160,11 @@ static int redis_begin(crawl_opts *o, const identity *id)
         status = 0;
     } else if (strcmp(k, "join") == 0) {
         fprintf(stderr, "weft crawl: joining the crawl %s on %s\n", o->redis_prefix, name);
+    } else if (strcmp(k, "new") == 0) {
+        fprintf(stderr,
+                "weft crawl: starting the crawl %s on %s (other processes join it with the "
+                "same command)\n",
+                o->redis_prefix, name);
     }
     freeReplyObject(r);
     if (status >= 0) {
@@ -248,8 +256,20 @@ static void print_command(FILE *out, int argc, char **argv)
             plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                            "-_./:=@%+,",
                            *p) != NULL;
+        /* A Redis password is never printed: the user types it again. */
+        char *shown = NULL;
+        if (redis_is_url(a) && strchr(a, '@') && (shown = strdup(a)) != NULL) {
+            char *pw = strstr(shown, "://") + 3, *at = strrchr(shown, '@');
+            char *colon = at > pw ? memchr(pw, ':', (size_t)(at - pw)) : NULL;
+            if (colon) {
+                memmove(colon + 4, at, strlen(at) + 1);
+                memcpy(colon + 1, "***", 3);
+            }
+            a = shown;
+        }
         if (plain) {
             fprintf(out, " %s", a);
+            free(shown);
             continue;
         }
         fputs(" '", out);
@@ -259,6 +279,7 @@ static void print_command(FILE *out, int argc, char **argv)
             else
                 fputc(*p, out);
         fputc('\'', out);
+        free(shown);
     }
     fputc('\n', out);
 }
@@ -369,6 +390,9 @@ static int redis_print(crawl_opts *o, dumper *d)
     }
     redis_pool_free(o->redis);
     o->redis = NULL;
+    /* The per-depth times come from many processes' clocks: not a span. */
+    for (size_t i = 0; i < d->tot->nlevels; i++)
+        d->tot->levels[i].first = d->tot->levels[i].last = 0;
     return status;
 }
 

@@ -3,10 +3,10 @@
  * script gets KEYS[1] = the crawl's key prefix; the prelude is shared.
  *
  * Seen set: P.."s:"..first 4 hex digits of the URL's hash (65,536 small
- * hashes, each kept as a listpack by Redis while under 128 entries, i.e.
- * up to ~8M URLs), field = the other 12 hex digits, value = "depth,state"
- * or "depth,state,parent hash". States: 0 queued, 1 leased, 2 done, 3 held
- * back (beyond --depth), 4 seen only (skipped). */
+ * hashes, each kept as a listpack by Redis while under 512 entries, i.e.
+ * up to ~30M URLs: hash-max-listpack-entries), field = the other 12 hex digits, value =
+ * "depth,state" or "depth,state,parent hash". States: 0 queued, 1 leased, 2 done, 3 held back
+ * (beyond --depth), 4 seen only (skipped). */
 #ifndef WEFT_TOOL_FRONTIER_REDIS_LUA_H
 #define WEFT_TOOL_FRONTIER_REDIS_LUA_H
 
@@ -26,6 +26,8 @@
     "  if p and p ~= '' then v = v .. ',' .. p end\n"                                              \
     "  if redis.call('HSET', P .. 's:' .. string.sub(h, 1, 4), string.sub(h, 5), v) == 1 then\n"   \
     "    incr('ns', 1) end end\n"                                                                  \
+    "local function alive() return redis.call('HGET', P .. 'meta', 'format') == 'weft-crawl' "     \
+    "end\n"                                                                                        \
     "local function split(e) local t = {}\n"                                                       \
     "  for f in string.gmatch(e .. '\\t', '([^\\t]*)\\t') do t[#t + 1] = f end\n"                  \
     "  return t end\n"                                                                             \
@@ -91,6 +93,7 @@
  * for DONE_NEXT. */
 #define REDIS_LUA_NEXT_FN                                                                          \
     "local function next_item(a1, a2, a3, a4, a5)\n"                                               \
+    "if not alive() then return {'lost'} end\n"                                                    \
     "local per_host, max_pages, lease_ms = tonumber(a1), tonumber(a2), "                           \
     "tonumber(a3)\n"                                                                               \
     "local token, robots_on = a4, a5 == '1'\n"                                                     \
@@ -180,6 +183,7 @@
  * Returns per link: result, lowered (0/1), dup parent, dup depth. */
 #define REDIS_LUA_ADD                                                                              \
     REDIS_LUA_PRELUDE                                                                              \
+    "if not alive() then return {'lost'} end\n"                                                    \
     "local cd = tonumber(ARGV[1]) + 1\n"                                                           \
     "local par, parh = ARGV[2], ARGV[3]\n"                                                         \
     "local max_depth, max_pages = tonumber(ARGV[4]), tonumber(ARGV[5])\n"                          \
@@ -216,6 +220,7 @@
 
 #define REDIS_LUA_DONE_FN                                                                          \
     "local function done_item(o)\n"                                                                \
+    "if not alive() then return 'lost' end\n"                                                      \
     "local tok, h, nc = ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3])\n"                         \
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if data then\n"                                                                               \
@@ -249,6 +254,7 @@
  * goes back to the head of its host's queue. */
 #define REDIS_LUA_REQUEUE                                                                          \
     REDIS_LUA_PRELUDE                                                                              \
+    "if not alive() then return 'lost' end\n"                                                      \
     "local tok, h, att, pause = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])\n"                    \
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if not data then return 'gone' end\n"                                                         \
@@ -271,6 +277,7 @@
  * disallows (the rules live in the client): skipped, its lease released. */
 #define REDIS_LUA_SKIP                                                                             \
     REDIS_LUA_PRELUDE                                                                              \
+    "if not alive() then return 'lost' end\n"                                                      \
     "local tok, h = ARGV[1], ARGV[2]\n"                                                            \
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if not data then return 'gone' end\n"                                                         \
@@ -285,6 +292,7 @@
 /* ARGV: token, host id, status, body, crawl delay ms. */
 #define REDIS_LUA_ROBOTS                                                                           \
     REDIS_LUA_PRELUDE                                                                              \
+    "if not alive() then return 'lost' end\n"                                                      \
     "local tok, id = ARGV[1], ARGV[2]\n"                                                           \
     "local hk = P .. 'h:' .. id\n"                                                                 \
     "if redis.call('HGET', P .. 'ld', tok) then\n"                                                 \
@@ -302,6 +310,7 @@
 /* ARGV: lease_ms, tokens... Extends this process's live leases. */
 #define REDIS_LUA_RENEW                                                                            \
     REDIS_LUA_PRELUDE                                                                              \
+    "if not alive() then return 'lost' end\n"                                                      \
     "local until_ms = now_ms() + tonumber(ARGV[1])\n"                                              \
     "local n = 0\n"                                                                                \
     "for i = 2, #ARGV do\n"                                                                        \

@@ -11,12 +11,29 @@
 #include <time.h>
 #include <unistd.h>
 
+static bool is_lost(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STRING)
+        return strcmp(r->str, "lost") == 0;
+    return r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "lost") == 0;
+}
+
 static redisReply *script(rfrontier *f, int which, int argc, const char **argv, const size_t *lens)
 {
     char err[300];
     redisReply *r = redis_script(f->pool, which, f->prefix, argc, argv, lens, err, sizeof err);
-    if (!r)
+    if (!r) {
         rf_fail(f, "Redis", err);
+    } else if (is_lost(r)) {
+        /* Every script checks the crawl's description first: a Redis that
+         * came back empty must not pass for a finished crawl. */
+        rf_fail(f, "Redis",
+                "the crawl's keys are gone (did Redis restart without its data? run it with "
+                "appendonly yes); nothing was written");
+        freeReplyObject(r);
+        r = NULL;
+    }
     return r;
 }
 

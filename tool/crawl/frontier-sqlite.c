@@ -323,19 +323,19 @@ void sq_item_free(sitem *q)
     if (!q)
         return;
     sq_item_free_claims(q);
-    free(q->url);
-    free(q->parent);
-    free(q);
+    free(q); /* its strings live in the same block */
 }
 
 sitem *sq_item_make(uint64_t h, long long id, const char *url, const char *parent, unsigned depth,
                     unsigned attempt, long long seq)
 {
-    sitem *q = calloc(1, sizeof *q);
-    if (!q || !(q->url = strdup(url)) || (parent && !(q->parent = strdup(parent)))) {
-        sq_item_free(q);
+    /* One allocation: the item, then its URL and its parent's. */
+    size_t ul = strlen(url) + 1, pl = parent ? strlen(parent) + 1 : 0;
+    sitem *q = calloc(1, sizeof *q + ul + pl);
+    if (!q)
         return NULL;
-    }
+    q->url = memcpy((char *)(q + 1), url, ul);
+    q->parent = parent ? memcpy((char *)(q + 1) + ul, parent, pl) : NULL;
     q->h = h;
     q->id = id;
     q->depth = depth;

@@ -42,7 +42,7 @@ typedef struct sitem {
     struct sitem *prev; /* handed out: in the frontier's out list (with next) */
     uint64_t h;
     long long id;       /* its row in the url table */
-    char *url, *parent; /* owned */
+    char *url, *parent; /* in the same allocation, after the item */
     unsigned depth, attempt;
     long long seq;
     bool dead;     /* moved up a level: its copy is queued there */

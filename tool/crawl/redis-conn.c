@@ -34,6 +34,7 @@ struct redis_pool {
     size_t nfree;
     char sha[RS_N][41];
     atomic_ullong trips;
+    double away_since; /* under lock: when Redis was first found away, 0: it is not */
 };
 
 bool redis_is_url(const char *s)
@@ -249,6 +250,13 @@ int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic
     }
     /* The scripts use TIME and write after it: Redis 5 or later. */
     redisReply *r = redisCommand(c, "INFO server");
+    if (r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "NOAUTH")) {
+        snprintf(err, errlen, "it wants a password (redis://:PASSWORD@HOST)");
+        freeReplyObject(r);
+        redisFree(c);
+        redis_pool_free(p);
+        return EACCES;
+    }
     const char *v = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
     int major = v ? atoi(v + 14) : 0;
     freeReplyObject(r);
@@ -333,6 +341,9 @@ static redisReply *call(redis_pool *p, int script, const char *prefix, int argc,
                 r = redisCommandArgv(c, argc, argv, lens);
             }
             if (r && !c->err) {
+                weft_lock_acquire(p->lock, WEFT_FOREVER);
+                p->away_since = 0;
+                weft_lock_release(p->lock);
                 give(p, c);
                 if (r->type == REDIS_REPLY_ERROR) {
                     snprintf(err, errlen, "Redis: %s", r->str);
@@ -345,10 +356,14 @@ static redisReply *call(redis_pool *p, int script, const char *prefix, int argc,
             freeReplyObject(r);
             redisFree(c);
         }
-        /* Redis is away: wait and try again, for at most timeout. */
+        /* Redis is away: wait and try again, for at most timeout since it
+         * was first found away (by any caller). */
         double now = weft_monotonic();
-        if (first_fail < 0)
-            first_fail = now;
+        weft_lock_acquire(p->lock, WEFT_FOREVER);
+        if (p->away_since == 0)
+            p->away_since = now;
+        first_fail = p->away_since;
+        weft_lock_release(p->lock);
         if (now - first_fail >= p->timeout || (p->stop && atomic_load(p->stop))) {
             size_t used = strlen(err);
             snprintf(err + used, errlen - used, " (gave up after %.0f s)", now - first_fail);
