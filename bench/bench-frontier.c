@@ -51,6 +51,7 @@ static int redis_seen(const char *sock, size_t n)
     }
     const char *flush[] = {"FLUSHALL"};
     freeReplyObject(redis_argv(pool, 1, flush, NULL, err, sizeof err));
+    freeReplyObject(redis_script(pool, RS_INIT, "weft:bench:", 0, NULL, NULL, err, sizeof err));
     frontier_opts o = {.max_depth = 10};
     frontier *f;
     if (frontier_new_redis(&f, &o, pool, "weft:bench:", "weft", 30) != 0 ||

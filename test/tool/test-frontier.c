@@ -113,8 +113,13 @@ static frontier *open_frontier(const frontier_opts *o)
 {
     if (!rpool)
         redis_start();
+    /* The crawl's description, as the CLI writes it when a crawl starts. */
+    char err[256];
+    redisReply *r = redis_script(rpool, RS_INIT, "weft:test:", 0, NULL, NULL, err, sizeof err);
+    CHECK(r != NULL && r->type == REDIS_REPLY_ARRAY);
+    CHECK_STR(r->element[0]->str, "new");
+    freeReplyObject(r);
     frontier *f;
-    /* A short lease: the tests never hold one long. */
     CHECK_OK(frontier_new_redis(&f, o, rpool, "weft:test:", "weft", 10));
     return f;
 }
