@@ -382,7 +382,7 @@ static int redis_print(crawl_opts *o, dumper *d)
         }
         for (size_t i = 0; i < r->elements; i++)
             if (r->element[i]->type == REDIS_REPLY_STRING)
-                redis_record_unpack(r->element[i]->str, r->element[i]->len, dump_record, d);
+                record_unpack(r->element[i]->str, r->element[i]->len, dump_record, d);
         size_t n = r->elements;
         freeReplyObject(r);
         if (n < 1000)

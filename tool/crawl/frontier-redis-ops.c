@@ -177,7 +177,7 @@ static int rd_next(frontier *base, frontier_item *it)
                                         .depth = q->depth,
                                         .worker = -1};
                     size_t len;
-                    char *packed = redis_record_pack(&rec, &len);
+                    char *packed = record_pack(&rec, &len);
                     const char *sv[] = {q->token, q->h, packed ? packed : ""};
                     size_t sl[] = {strlen(q->token), 16, packed ? len : 0};
                     redisReply *sr = script(f, RS_SKIP, 3, sv, sl);
@@ -355,7 +355,7 @@ static int rd_records(frontier *base, frontier_item *it, const crawl_record *rec
         return ENOMEM;
     q->rlens = nl;
     for (size_t i = 0; i < n; i++) {
-        char *p = redis_record_pack(&recs[i], &q->rlens[q->nrec]);
+        char *p = record_pack(&recs[i], &q->rlens[q->nrec]);
         if (!p)
             return ENOMEM;
         q->recs[q->nrec++] = p;

@@ -5,6 +5,7 @@
 #define WEFT_TOOL_FRONTIER_REDIS_H
 
 #include "crawl/crawl.h"
+#include "crawl/records-pack.h"
 #include "crawl/redis-conn.h"
 
 /* The frontier of the crawl under key prefix `prefix` on pool (which must
@@ -14,12 +15,5 @@
  * ENOMEM. */
 int frontier_new_redis(frontier **out, const frontier_opts *o, redis_pool *pool, const char *prefix,
                        const char *product, double lease);
-
-/* A record as Redis keeps it (malloc'd, *len bytes), or NULL (no memory). */
-char *redis_record_pack(const crawl_record *r, size_t *len);
-
-/* Calls fn with the record packed in (packed, len). Returns 0, EINVAL
- * (malformed) or ENOMEM. */
-int redis_record_unpack(const char *packed, size_t len, crawl_record_fn *fn, void *ud);
 
 #endif

@@ -3,6 +3,7 @@
  * line where it can (advance, pick, the wake-ups); see frontier-sqlite.c
  * for how writes are batched. */
 #include "crawl/frontier-sqlite.h"
+#include "crawl/records-pack.h"
 #include "parse/urlnorm.h"
 
 #include <errno.h>
@@ -189,7 +190,9 @@ static int sq_next(frontier *base, frontier_item *it)
         }
         if (f->want_commit) {
             /* A due batch drains first: nothing opens until it commits. */
+            f->commit_waiters++;
             weft_cond_wait(f->cond, POLL_SLICE);
+            f->commit_waiters--;
             continue;
         }
         double now = weft_monotonic(), wake;
@@ -464,12 +467,6 @@ static bool sq_mark(frontier *base, frontier_item *it, const char *s)
     return fresh;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *t)
-{
-    if (t)
-        sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
-}
-
 static int sq_records(frontier *base, frontier_item *it, const crawl_record *recs, size_t n)
 {
     sfrontier *f = (sfrontier *)base;
@@ -480,40 +477,21 @@ static int sq_records(frontier *base, frontier_item *it, const crawl_record *rec
     for (size_t i = 0; i < n && rc == 0; i++) {
         const crawl_record *r = &recs[i];
         sqlite3_stmt *s = f->s[S_INS_REC];
-        sqlite3_bind_int(s, 1, r->skip);
-        bind_text(s, 2, r->url ? r->url : "");
-        bind_text(s, 3, r->parent);
-        sqlite3_bind_int64(s, 4, r->depth);
-        if (r->skip == SKIP_NONE) {
-            bind_text(s, 5, r->final_url);
-            sqlite3_bind_int64(s, 6, r->status);
-            bind_text(s, 7, r->title);
-            sqlite3_bind_int64(s, 8, (sqlite3_int64)r->words);
-            sqlite3_bind_int64(s, 9, (sqlite3_int64)r->links);
-            sqlite3_bind_int64(s, 10, (sqlite3_int64)r->links_new);
-            sqlite3_bind_int64(s, 11, (sqlite3_int64)r->links_seen);
-            bind_text(s, 12, r->content_type);
-            sqlite3_bind_int64(s, 13, r->bytes);
-            sqlite3_bind_int64(s, 14, r->wire_bytes);
-            sqlite3_bind_int(s, 15, r->truncated);
-            sqlite3_bind_int(s, 16, r->parsed);
-            sqlite3_bind_int64(s, 17, r->attempts);
-            sqlite3_bind_double(s, 18, r->time);
-            sqlite3_bind_double(s, 19, r->start);
-            sqlite3_bind_double(s, 20, r->end);
-            sqlite3_bind_int(s, 21, r->worker);
-            bind_text(s, 22, r->error);
-            sqlite3_bind_int64(s, 23, (sqlite3_int64)r->dups);
-        } else {
-            sqlite3_bind_int(s, 21, -1);
+        size_t len;
+        char *packed = record_pack(r, &len);
+        if (!packed) {
+            rc = ENOMEM;
+            break;
         }
+        sqlite3_bind_int(s, 1, r->skip);
         /* The item's own record names its row: that ends it in the file. */
         sitem *q = it->priv;
         if (q && !q->recorded && r->url && strcmp(r->url, q->url) == 0 &&
             (r->skip == SKIP_NONE) == (it->kind == FRONTIER_PAGE)) {
-            sqlite3_bind_int64(s, 24, q->id);
+            sqlite3_bind_int64(s, 2, q->id);
             q->recorded = true;
         }
+        sqlite3_bind_blob(s, 3, packed, (int)len, free);
         if (!sq_run(f, S_INS_REC))
             rc = EIO;
     }

@@ -46,10 +46,7 @@ const char *const sq_sqls[S_N] = {
     "INSERT OR IGNORE INTO done(id) VALUES(?)",
     "UPDATE url SET state = 0, attempt = ?, seq = ? WHERE id = ?",
     "UPDATE url SET depth = ?, parent = ?, state = 0, seq = ? WHERE id = ?",
-    "INSERT INTO record(skip, url, parent, depth, final_url, status, title, words, links, "
-    "links_new, links_seen, content_type, bytes, wire_bytes, truncated, parsed, attempts, "
-    "time, start, end, worker, error, dups, url_id) "
-    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO record(skip, url_id, rec) VALUES(?, ?, ?)",
     "INSERT INTO host(id, origin) VALUES(?, ?)",
     "UPDATE host SET robots_status = ?, robots = ? WHERE id = ?",
     "UPDATE host SET pause_until = ? WHERE id = ?",
@@ -146,8 +143,12 @@ void sq_commit(sfrontier *f)
         }
         f->txn = false;
     }
+    /* Wake only those waiting for this commit: waking every worker at each
+     * batch cost more than the batch. */
+    bool waited = f->want_commit && f->commit_waiters > 0;
     f->want_commit = false;
-    weft_cond_notify_all(f->cond);
+    if (waited)
+        weft_cond_notify_all(f->cond);
 }
 
 /* Commits when the batch is due and no page is open; when pages are open,
@@ -499,8 +500,11 @@ bool sq_open_item(sfrontier *f, sitem *q)
 {
     if (!q || q->open)
         return !f->failed;
-    while (f->want_commit && !f->failed)
+    while (f->want_commit && !f->failed) {
+        f->commit_waiters++;
         weft_cond_wait(f->cond, POLL_SLICE);
+        f->commit_waiters--;
+    }
     if (!sq_begin(f))
         return false;
     q->open = true;

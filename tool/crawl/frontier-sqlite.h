@@ -113,6 +113,7 @@ typedef struct sfrontier {
     bool done;
     /* the batch */
     bool txn, want_commit, failed;
+    unsigned commit_waiters; /* threads waiting for a due batch to commit */
     double txn_t0;
     unsigned txn_pages, open_items;
     char err[320];
