@@ -181,4 +181,3 @@ int record_unpack(const char *packed, size_t len, crawl_record_fn *fn, void *ud)
     free(s);
     return 0;
 }
-
