@@ -90,6 +90,12 @@ timeout 20 "$W" crawl -q --state "redis://127.0.0.1:$dead" http://127.0.0.1:1/ >
 check "unreachable Redis: exit 2 naming the address" test $? = 2 -a -n "$(grep -l "127.0.0.1:$dead" "$tmp/err")"
 timeout 20 "$W" crawl -q --state "redis://:wrong@127.0.0.1:$RPORT" http://127.0.0.1:1/ >/dev/null 2>"$tmp/err"
 check "a password Redis does not want: exit 2" test $? = 2
+redis-cli -p "$RPORT" acl setuser alice on '>s3cret' '~*' '&*' '+@all' >/dev/null
+start_site u --pages 20 --links 2
+timeout 60 "$W" crawl -q -d 100 --state "redis://alice:s3cret@127.0.0.1:$RPORT" "$BASE_u/" >/dev/null 2>"$tmp/err"
+check "an ACL user (redis://USER:PASSWORD@): the crawl runs (exit 0)" test $? = 0
+timeout 20 "$W" crawl -q --state "redis://alice:nope@127.0.0.1:$RPORT" "$BASE_u/" >/dev/null 2>"$tmp/err"
+check "an ACL user with a wrong password: exit 2" test $? = 2
 timeout 20 "$W" crawl -q --state "redis://127.0.0.1:$RPORT/999" http://127.0.0.1:1/ >/dev/null 2>"$tmp/err"
 check "a DB index Redis does not have: exit 2 naming it" test $? = 2 -a -n "$(grep -l 999 "$tmp/err")"
 redis-cli -p "$RPORT" set weft:mine:c hello >/dev/null

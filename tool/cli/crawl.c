@@ -124,7 +124,9 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
          "write a Chrome Trace Event file (open in Perfetto)"},
         {"state", 0, ARGS_STRING, &o->state_path, 0, 0, 0, 0, false, "FILE",
          "keep the crawl in FILE (SQLite): it survives kill -9, and the\n"
-         "same command resumes it; a finished crawl is not fetched again"},
+         "same command resumes it; a finished crawl is not fetched again.\n"
+         "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH: one\n"
+         "crawl shared by every process started with the same command"},
         {"crawl-id", 0, ARGS_STRING, &o->crawl_id, 0, 0, 0, 0, false, "NAME",
          "with --state redis://...: the shared crawl's name (default: derived\n"
          "from URL and the options that decide its pages)"},
@@ -156,6 +158,9 @@ int crawl_parse_args(int argc, char **argv, crawl_opts *o, FILE *out, FILE *err)
                               "--dump of a Redis crawl wants its URL (and scope) or --crawl-id");
     else if (rc == 0 && !o->dump && nops == 0)
         rc = args_usage_error(err, "crawl", "%s", "no URL given");
+    if (rc == 0 && o->crawl_id && !(o->state_path && redis_is_url(o->state_path)))
+        rc = args_usage_error(err, "crawl", "%s",
+                              "--crawl-id names a Redis crawl: it wants --state redis://...");
     if (rc == 0 && o->state_path && o->compare)
         rc = args_usage_error(err, "crawl", "%s",
                               "--compare crawls twice from scratch: it does not go with --state");

@@ -85,6 +85,11 @@ int redis_parse_url(const char *s, redis_addr *a, char *err, size_t errlen)
         if (n >= sizeof a->password)
             return bad(err, errlen, "the password is too long");
         memcpy(a->password, pw, n);
+        if (colon && colon > p) {
+            if ((size_t)(colon - p) >= sizeof a->user)
+                return bad(err, errlen, "the user name is too long");
+            memcpy(a->user, p, (size_t)(colon - p));
+        }
         p = at + 1;
         slash = strchr(p, '/');
     }
@@ -155,7 +160,8 @@ static redisContext *dial(redis_pool *p, int *code, char *err, size_t errlen)
     redisSetTimeout(c, (struct timeval){.tv_sec = 30});
     redisReply *r;
     if (p->a.password[0]) {
-        r = redisCommand(c, "AUTH %s", p->a.password);
+        r = p->a.user[0] ? redisCommand(c, "AUTH %s %s", p->a.user, p->a.password)
+                         : redisCommand(c, "AUTH %s", p->a.password);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             snprintf(err, errlen, "the password was refused: %s", r ? r->str : c->errstr);
             *code = EACCES;

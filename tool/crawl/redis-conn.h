@@ -22,6 +22,7 @@ typedef struct redis_addr {
     char host[256]; /* "" for a unix socket */
     int port;
     char path[512]; /* the unix socket */
+    char user[128]; /* "" unless redis://USER:PASSWORD@ (Redis 6 ACL users) */
     char password[256];
     int db;
 } redis_addr;
@@ -29,7 +30,7 @@ typedef struct redis_addr {
 /* True when s names a Redis address (redis:// or unix://). */
 bool redis_is_url(const char *s);
 
-/* Parses redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N].
+/* Parses redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N].
  * Returns 0, or EINVAL with a sentence in err. */
 int redis_parse_url(const char *s, redis_addr *out, char *err, size_t errlen);
 
