@@ -222,5 +222,22 @@ check "Redis back empty: exit 1 saying the crawl's keys are gone (exit $rc)" \
 check "Redis back empty: nothing recreated under the crawl's prefix" \
     test "$(redis-cli -p "$RPORT" dbsize)" = 0
 
+# --- redis-server gone for good: the crawl gives up after --redis-timeout -------
+start_site g --pages 800 --links 4 --seed 61 --latency 0.02
+"$W" crawl -q -d 100 -j 8 --redis-timeout 2 --crawl-id gone --state "$R" "$BASE_g/" >/dev/null 2>"$tmp/g.err" &
+p=$!
+pids+=($p)
+sleep 1
+redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1
+wait "$rpid" 2>/dev/null
+rpid=""
+start=$(date +%s)
+timeout $((60 * SCALE)) tail --pid=$p -f /dev/null
+wait $p
+rc=$?
+took=$(($(date +%s) - start))
+check "Redis gone for good: exit 1 after about --redis-timeout 2 (${took} s), with the reason" \
+    test $rc = 1 -a $took -lt $((30 * SCALE)) -a -n "$(grep -l 'gave up after' "$tmp/g.err")"
+
 [ $fails = 0 ] && echo "all passed" || echo "$fails failed"
 exit $((fails > 0))
