@@ -471,31 +471,40 @@ static int sq_records(frontier *base, frontier_item *it, const crawl_record *rec
 {
     sfrontier *f = (sfrontier *)base;
     int rc = 0;
+    /* Packed before the lock: only the inserts are serialised. */
+    char **packed = calloc(n ? n : 1, sizeof *packed);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    if (!packed || !lens) {
+        free(packed);
+        free(lens);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (!(packed[i] = record_pack(&recs[i], &lens[i])))
+            rc = ENOMEM;
+    sitem *q = it->priv;
     sq_lock(f);
-    if (!sq_open_item(f, it->priv))
+    if (rc == 0 && !sq_open_item(f, q))
         rc = EIO;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const crawl_record *r = &recs[i];
         sqlite3_stmt *s = f->s[S_INS_REC];
-        size_t len;
-        char *packed = record_pack(r, &len);
-        if (!packed) {
-            rc = ENOMEM;
-            break;
-        }
         sqlite3_bind_int(s, 1, r->skip);
         /* The item's own record names its row: that ends it in the file. */
-        sitem *q = it->priv;
         if (q && !q->recorded && r->url && strcmp(r->url, q->url) == 0 &&
             (r->skip == SKIP_NONE) == (it->kind == FRONTIER_PAGE)) {
             sqlite3_bind_int64(s, 2, q->id);
             q->recorded = true;
         }
-        sqlite3_bind_blob(s, 3, packed, (int)len, free);
+        sqlite3_bind_blob(s, 3, packed[i], (int)lens[i], SQLITE_STATIC);
         if (!sq_run(f, S_INS_REC))
             rc = EIO;
     }
     sq_unlock(f);
+    for (size_t i = 0; i < n; i++)
+        free(packed[i]);
+    free(packed);
+    free(lens);
     return rc;
 }
 
