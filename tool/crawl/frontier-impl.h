@@ -6,6 +6,8 @@
 
 #include "crawl/frontier.h"
 
+#include <weft.h>
+
 typedef struct frontier_ops {
     void (*free)(frontier *f);
     int (*seed)(frontier *f, const char *url);
@@ -23,6 +25,35 @@ typedef struct frontier_ops {
     void (*stats)(frontier *f, frontier_stats *out);
     const char *(*error)(frontier *f);
 } frontier_ops;
+
+/* The two-level depth window of a backend that schedules in this process
+ * (memory, SQLite; Redis keeps the same counters in its keys): live items
+ * span at most FRONTIER_NQ levels, counted by depth % FRONTIER_NQ. See
+ * frontier.h for why the window keeps depths exact. */
+#define FRONTIER_NQ 3
+
+typedef struct frontier_window {
+    unsigned cur;                 /* lowest level with pages queued or in flight */
+    size_t queued[FRONTIER_NQ];   /* live queued items by depth % FRONTIER_NQ */
+    size_t inflight[FRONTIER_NQ]; /* pages being fetched by depth % FRONTIER_NQ */
+    size_t robots_inflight;       /* robots.txt being fetched */
+} frontier_window;
+
+/* Moves cur past finished levels. */
+void frontier_window_advance(frontier_window *w);
+/* Nothing queued, nothing in flight. */
+bool frontier_window_idle(const frontier_window *w);
+/* After a page or robots.txt is done (the caller holds the lock of cond):
+ * wakes the workers that can now do something the caller, who comes back to
+ * frontier_next, cannot do alone. old_cur: cur before the change. */
+void frontier_window_wake(frontier_window *w, weft_cond *cond, unsigned old_cur, bool slot_freed,
+                          unsigned per_host);
+
+/* o's stop flag is set, or the calling task was cancelled. */
+bool frontier_stopped(const frontier_opts *o);
+/* Acquires l, also for a cancelled task (the critical sections are short;
+ * the caller checks cancellation). */
+void frontier_lock(weft_lock *l);
 
 /* Every backend's frontier starts with this. */
 struct frontier {

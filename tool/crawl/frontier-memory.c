@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,7 @@ typedef struct qitem {
     bool deferred; /* beyond max_depth: in the held-back list */
 } qitem;
 
-#define NQ 3 /* levels that can have live items: cur, cur+1, cur+2 */
+#define NQ FRONTIER_NQ
 
 typedef enum rstate { R_UNKNOWN, R_FETCHING, R_READY } rstate;
 
@@ -80,38 +79,12 @@ typedef struct mfrontier {
     struct fhost *hosts;
     size_t nhosts;
     qitem *free_items;
-    unsigned cur;            /* lowest level with pages queued or in flight */
-    size_t queued[NQ];       /* live queued items by depth % NQ */
-    size_t inflight[NQ];     /* pages being fetched by depth % NQ */
-    size_t robots_inflight;  /* robots.txt being fetched */
+    frontier_window w;       /* the depth window's counters */
     qitem *held, *held_tail; /* beyond max_depth, reported at the end */
     size_t accepted;         /* URLs queued or fetched, for max_pages */
     size_t started;          /* pages handed out */
     bool done;
 } mfrontier;
-
-/* weft_lock_acquire only fails for a cancelled task; the critical sections
- * here are short, so wait regardless (the caller checks cancellation). */
-static void lock(mfrontier *f)
-{
-    for (;;) {
-        int rc = weft_lock_acquire(f->lock, WEFT_FOREVER);
-        if (rc == 0)
-            return;
-        if (rc != ECANCELED) {
-            fprintf(stderr, "weft crawl: frontier lock: %s\n", weft_strerror(rc));
-            abort();
-        }
-        if (weft_lock_acquire(f->lock, 0) == 0)
-            return;
-        sched_yield();
-    }
-}
-
-static void unlock(mfrontier *f)
-{
-    weft_lock_release(f->lock);
-}
 
 /* ---------------------------------------------------------- de-dup set */
 
@@ -252,7 +225,7 @@ static void host_push(mfrontier *f, struct fhost *h, qitem *q, bool front)
         h->tail[k] = q;
     }
     h->n[k]++;
-    f->queued[k]++;
+    f->w.queued[k]++;
 }
 
 /* Pops the head of h's queue k (dead or alive; the caller counts). */
@@ -348,7 +321,7 @@ static void mem_free(frontier *base)
 static int mem_seed(frontier *base, const char *url)
 {
     mfrontier *f = (mfrontier *)base;
-    lock(f);
+    frontier_lock(f->lock);
     int rc = 0;
     slot *sl;
     struct fhost *h = host_get(f, url);
@@ -371,31 +344,8 @@ static int mem_seed(frontier *base, const char *url)
     f->accepted++;
     weft_cond_notify_all(f->cond);
 out:
-    unlock(f);
+    weft_lock_release(f->lock);
     return rc;
-}
-
-static bool stopped(mfrontier *f)
-{
-    return (f->o.stop && atomic_load(f->o.stop)) || weft_cancelled();
-}
-
-/* Moves cur past finished levels. With the lock held. */
-static void advance(mfrontier *f)
-{
-    for (;;) {
-        unsigned k = f->cur % NQ;
-        if (f->queued[k] || f->inflight[k])
-            return;
-        bool later = false;
-        for (unsigned j = 1; j < NQ; j++) {
-            unsigned kk = (f->cur + j) % NQ;
-            later |= f->queued[kk] || f->inflight[kk];
-        }
-        if (!later)
-            return;
-        f->cur++;
-    }
 }
 
 /* Tries to hand out one item of level `level` from host h. */
@@ -408,7 +358,7 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
     if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
         /* Skips cost no request: hand them out at once. */
         qitem *q = host_pop(h, k);
-        f->queued[k]--;
+        f->w.queued[k]--;
         seen_detach(f, q->url);
         *it = (frontier_item){.kind = FRONTIER_SKIP,
                               .skip = SKIP_ROBOTS,
@@ -430,13 +380,13 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
     if (h->rs == R_UNKNOWN) {
         h->rs = R_FETCHING;
         h->active++;
-        f->robots_inflight++;
+        f->w.robots_inflight++;
         /* The worker fetches h->origin + "/robots.txt". */
         *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
         return true;
     }
     qitem *q = host_pop(h, k);
-    f->queued[k]--;
+    f->w.queued[k]--;
     seen_detach(f, q->url);
     if (f->o.max_pages && f->started >= f->o.max_pages) {
         *it = (frontier_item){.kind = FRONTIER_SKIP,
@@ -450,7 +400,7 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
     }
     f->started++;
     h->active++;
-    f->inflight[k]++;
+    f->w.inflight[k]++;
     h->next_start = now + h->delay;
     *it = (frontier_item){.kind = FRONTIER_PAGE,
                           .url = q->url,
@@ -468,8 +418,8 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
 static bool pick(mfrontier *f, frontier_item *it, double now, double *wake)
 {
     *wake = INFINITY;
-    for (unsigned level = f->cur; level <= f->cur + 1; level++) {
-        if (f->queued[level % NQ] == 0)
+    for (unsigned level = f->w.cur; level <= f->w.cur + 1; level++) {
+        if (f->w.queued[level % NQ] == 0)
             continue;
         for (struct fhost *h = f->hosts; h; h = h->next)
             if (pick_host(f, h, level, it, now, wake))
@@ -478,21 +428,13 @@ static bool pick(mfrontier *f, frontier_item *it, double now, double *wake)
     return false;
 }
 
-static bool idle(const mfrontier *f)
-{
-    for (int k = 0; k < NQ; k++)
-        if (f->queued[k] || f->inflight[k])
-            return false;
-    return f->robots_inflight == 0;
-}
-
 static int mem_next(frontier *base, frontier_item *it)
 {
     mfrontier *f = (mfrontier *)base;
-    lock(f);
+    frontier_lock(f->lock);
     int rc;
     for (;;) {
-        if (stopped(f)) {
+        if (frontier_stopped(&f->o)) {
             rc = ECANCELED;
             break;
         }
@@ -501,12 +443,12 @@ static int mem_next(frontier *base, frontier_item *it)
             break;
         }
         double now = weft_monotonic(), wake;
-        advance(f);
+        frontier_window_advance(&f->w);
         if (pick(f, it, now, &wake)) {
             rc = 0;
             break;
         }
-        if (idle(f)) {
+        if (frontier_window_idle(&f->w)) {
             /* Nothing can lower a held-back URL's depth any more: report
              * them, then the crawl is over. */
             qitem *q = f->held;
@@ -547,7 +489,7 @@ static int mem_next(frontier *base, frontier_item *it)
             break;
         }
     }
-    unlock(f);
+    weft_lock_release(f->lock);
     return rc;
 }
 
@@ -558,7 +500,7 @@ static int mem_add_links(frontier *base, frontier_item *it, frontier_link *links
     int rc = 0;
     unsigned cd = it->depth + 1;
     unsigned queued = 0;
-    lock(f);
+    frontier_lock(f->lock);
     for (size_t i = 0; i < n; i++) {
         frontier_link *l = &links[i];
         l->lowered = false;
@@ -587,7 +529,7 @@ static int mem_add_links(frontier *base, frontier_item *it, frontier_link *links
             if (old->deferred)
                 f->accepted++;
             else
-                f->queued[old->depth % NQ]--;
+                f->w.queued[old->depth % NQ]--;
             sl->q = q;
             l->result = SKIP_NONE;
             l->lowered = true;
@@ -649,7 +591,7 @@ static int mem_add_links(frontier *base, frontier_item *it, frontier_link *links
      * thundering herd. */
     if (queued > 1)
         weft_cond_notify(f->cond, queued - 1);
-    unlock(f);
+    weft_lock_release(f->lock);
     return rc;
 }
 
@@ -660,7 +602,7 @@ static frontier_claim_result mem_claim(frontier *base, frontier_item *it, const 
     if (!urlnorm_origin(url, origin, sizeof origin))
         return CLAIM_BAD;
     frontier_claim_result r = CLAIM_UNKNOWN_HOST;
-    lock(f);
+    frontier_lock(f->lock);
     struct fhost *h = NULL;
     for (struct fhost *e = f->hosts; e; e = e->next)
         if (strcmp(e->origin, origin) == 0)
@@ -677,7 +619,7 @@ static frontier_claim_result mem_claim(frontier *base, frontier_item *it, const 
         else
             r = robots_allowed(h->rb, urlnorm_path(url)) ? CLAIM_OK : CLAIM_ROBOTS;
     }
-    unlock(f);
+    weft_lock_release(f->lock);
     return r;
 }
 
@@ -685,44 +627,27 @@ static bool mem_mark(frontier *base, frontier_item *it, const char *s)
 {
     mfrontier *f = (mfrontier *)base;
     slot *sl;
-    lock(f);
+    frontier_lock(f->lock);
     int ins = seen_insert(f, s, &sl);
-    unlock(f);
+    weft_lock_release(f->lock);
     return ins == 1;
-}
-
-/* After a page or robots.txt is done: wakes the workers that can now do
- * something the caller (who comes back to frontier_next) cannot do alone.
- * With the lock held. */
-static void wake_after_done(mfrontier *f, unsigned old_cur, bool slot_freed)
-{
-    advance(f);
-    if (f->cur != old_cur || idle(f)) {
-        /* A new level entered the window (many items at once), or the
-         * crawl is over (everyone must see it). */
-        weft_cond_notify_all(f->cond);
-    } else if (slot_freed && f->o.per_host) {
-        /* A host under its limit again: the caller may pick another
-         * host's item, so wake one more for this one. */
-        weft_cond_notify(f->cond, 1);
-    }
 }
 
 static void mem_page_done(frontier *base, frontier_item *it)
 {
     mfrontier *f = (mfrontier *)base;
-    lock(f);
-    unsigned old_cur = f->cur;
+    frontier_lock(f->lock);
+    unsigned old_cur = f->w.cur;
     it->host->active--;
-    f->inflight[it->depth % NQ]--;
-    wake_after_done(f, old_cur, true);
-    unlock(f);
+    f->w.inflight[it->depth % NQ]--;
+    frontier_window_wake(&f->w, f->cond, old_cur, true, f->o.per_host);
+    weft_lock_release(f->lock);
 }
 
 static void mem_retry(frontier *base, frontier_item *it, double delay)
 {
     mfrontier *f = (mfrontier *)base;
-    lock(f);
+    frontier_lock(f->lock);
     struct fhost *h = it->host;
     qitem *q = item_new(f);
     if (q) {
@@ -738,9 +663,9 @@ static void mem_retry(frontier *base, frontier_item *it, double delay)
     if (until > h->next_start)
         h->next_start = until;
     h->active--;
-    f->inflight[it->depth % NQ]--;
+    f->w.inflight[it->depth % NQ]--;
     weft_cond_notify_all(f->cond);
-    unlock(f);
+    weft_lock_release(f->lock);
 }
 
 static void mem_robots_done(frontier *base, frontier_item *it, robots *rb, long status,
@@ -748,7 +673,7 @@ static void mem_robots_done(frontier *base, frontier_item *it, robots *rb, long 
 {
     mfrontier *f = (mfrontier *)base;
     (void)status, (void)body, (void)len; /* nothing to keep: the rules die with the process */
-    lock(f);
+    frontier_lock(f->lock);
     struct fhost *h = it->host;
     h->rb = rb;
     h->rs = R_READY;
@@ -760,28 +685,28 @@ static void mem_robots_done(frontier *base, frontier_item *it, robots *rb, long 
     if (h->delay > 0 && weft_monotonic() + h->delay > h->next_start)
         h->next_start = weft_monotonic() + h->delay;
     h->active--;
-    f->robots_inflight--;
+    f->w.robots_inflight--;
     /* The host's queue is open now: one worker per waiting item of the
      * window but the caller's. */
-    unsigned old_cur = f->cur;
-    size_t n = h->n[f->cur % NQ] + h->n[(f->cur + 1) % NQ];
+    unsigned old_cur = f->w.cur;
+    size_t n = h->n[f->w.cur % NQ] + h->n[(f->w.cur + 1) % NQ];
     if (n > 1)
         weft_cond_notify(f->cond, n - 1 > 4096 ? 4096u : (unsigned)(n - 1));
-    wake_after_done(f, old_cur, false);
-    unlock(f);
+    frontier_window_wake(&f->w, f->cond, old_cur, false, f->o.per_host);
+    weft_lock_release(f->lock);
 }
 
 static void mem_stats(frontier *base, frontier_stats *out)
 {
     mfrontier *f = (mfrontier *)base;
-    lock(f);
+    frontier_lock(f->lock);
     out->seen = f->tab_n;
-    out->queued = f->queued[0] + f->queued[1] + f->queued[2];
+    out->queued = f->w.queued[0] + f->w.queued[1] + f->w.queued[2];
     out->fetched = f->started;
-    out->level = f->cur;
+    out->level = f->w.cur;
     out->hosts = f->nhosts;
     out->arena_bytes = f->arena_bytes + f->tab_cap * sizeof(slot);
-    unlock(f);
+    weft_lock_release(f->lock);
 }
 
 static int mem_records(frontier *base, frontier_item *it, const crawl_record *recs, size_t n)

@@ -12,36 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool stopped(sfrontier *f)
-{
-    return (f->o.stop && atomic_load(f->o.stop)) || weft_cancelled();
-}
-
-static void advance(sfrontier *f)
-{
-    for (;;) {
-        unsigned k = f->cur % NQ;
-        if (f->queued[k] || f->inflight[k])
-            return;
-        bool later = false;
-        for (unsigned j = 1; j < NQ; j++) {
-            unsigned kk = (f->cur + j) % NQ;
-            later |= f->queued[kk] || f->inflight[kk];
-        }
-        if (!later)
-            return;
-        f->cur++;
-    }
-}
-
-static bool idle(const sfrontier *f)
-{
-    for (int k = 0; k < NQ; k++)
-        if (f->queued[k] || f->inflight[k])
-            return false;
-    return f->robots_inflight == 0;
-}
-
 static void fill_item(sfrontier *f, frontier_item *it, frontier_kind kind, crawl_skip skip,
                       sitem *q, struct fhost *h)
 {
@@ -65,7 +35,7 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
     if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
         sitem *q = sq_cache_pop(h, k);
         h->n[k]--;
-        f->queued[k]--;
+        f->w.queued[k]--;
         f->accepted--;
         sq_set_seen_state(f, q->h, q->depth, U_SEEN);
         fill_item(f, it, FRONTIER_SKIP, SKIP_ROBOTS, q, h);
@@ -83,13 +53,13 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
     if (h->rs == R_UNKNOWN) {
         h->rs = R_FETCHING;
         h->active++;
-        f->robots_inflight++;
+        f->w.robots_inflight++;
         *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
         return true;
     }
     sitem *q = sq_cache_pop(h, k);
     h->n[k]--;
-    f->queued[k]--;
+    f->w.queued[k]--;
     if (f->o.max_pages && f->started >= f->o.max_pages) {
         sq_set_seen_state(f, q->h, q->depth, U_SEEN);
         fill_item(f, it, FRONTIER_SKIP, SKIP_LIMIT, q, h);
@@ -98,7 +68,7 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
     }
     f->started++;
     h->active++;
-    f->inflight[k]++;
+    f->w.inflight[k]++;
     h->next_start = now + h->delay;
     sq_set_seen_state(f, q->h, q->depth, U_INFLIGHT);
     q->page = true; /* in the inflight snapshot of each commit */
@@ -109,8 +79,8 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
 static bool pick(sfrontier *f, frontier_item *it, double now, double *wake)
 {
     *wake = INFINITY;
-    for (unsigned level = f->cur; level <= f->cur + 1; level++) {
-        if (f->queued[level % NQ] == 0)
+    for (unsigned level = f->w.cur; level <= f->w.cur + 1; level++) {
+        if (f->w.queued[level % NQ] == 0)
             continue;
         for (struct fhost *h = f->hosts; h; h = h->next)
             if (pick_host(f, h, level, it, now, wake))
@@ -180,7 +150,7 @@ static int sq_next(frontier *base, frontier_item *it)
             rc = EIO;
             break;
         }
-        if (stopped(f)) {
+        if (frontier_stopped(&f->o)) {
             rc = ECANCELED;
             break;
         }
@@ -196,14 +166,14 @@ static int sq_next(frontier *base, frontier_item *it)
             continue;
         }
         double now = weft_monotonic(), wake;
-        advance(f);
+        frontier_window_advance(&f->w);
         if (pick(f, it, now, &wake)) {
             rc = f->failed ? EIO : 0;
             break;
         }
         if (f->failed)
             continue;
-        if (idle(f)) {
+        if (frontier_window_idle(&f->w)) {
             struct fhost *h = NULL;
             sitem *q = next_held(f, &h);
             if (q) {
@@ -317,7 +287,7 @@ static bool lower(sfrontier *f, sslot *sl, unsigned cd, sitem *q, frontier_link 
             if (c->id == id)
                 c->dead = true;
         h->n[ok2]--;
-        f->queued[ok2]--;
+        f->w.queued[ok2]--;
     } else {
         f->held--;
         f->accepted++;
@@ -508,29 +478,20 @@ static int sq_records(frontier *base, frontier_item *it, const crawl_record *rec
     return rc;
 }
 
-static void wake_after_done(sfrontier *f, unsigned old_cur, bool slot_freed)
-{
-    advance(f);
-    if (f->cur != old_cur || idle(f))
-        weft_cond_notify_all(f->cond);
-    else if (slot_freed && f->o.per_host)
-        weft_cond_notify(f->cond, 1);
-}
-
 static void sq_page_done(frontier *base, frontier_item *it)
 {
     sfrontier *f = (sfrontier *)base;
     sitem *q = it->priv;
     sq_lock(f);
-    unsigned old_cur = f->cur;
+    unsigned old_cur = f->w.cur;
     it->host->active--;
-    f->inflight[it->depth % NQ]--;
+    f->w.inflight[it->depth % NQ]--;
     sq_set_seen_state(f, q->h, q->depth, U_DONE);
     if (sq_open_item(f, q))
         sq_ended(f, q);
     sq_close_item(f, q, true);
     sq_out_remove(f, q);
-    wake_after_done(f, old_cur, true);
+    frontier_window_wake(&f->w, f->cond, old_cur, true, f->o.per_host);
     sq_unlock(f);
     sq_item_free(q);
     it->priv = NULL;
@@ -562,7 +523,7 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
     q->dead = false;
     sq_cache_push(h, k, q, true);
     h->n[k]++;
-    f->queued[k]++;
+    f->w.queued[k]++;
     f->started--;
     sq_set_seen_state(f, q->h, q->depth, U_QUEUED);
     if (delay > 0) {
@@ -576,7 +537,7 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
         }
     }
     h->active--;
-    f->inflight[k]--;
+    f->w.inflight[k]--;
     sq_close_item(f, q, false);
     it->priv = NULL;
     weft_cond_notify_all(f->cond);
@@ -635,13 +596,13 @@ static void sq_robots_done(frontier *base, frontier_item *it, robots *rb, long s
     if (h->delay > 0 && weft_monotonic() + h->delay > h->next_start)
         h->next_start = weft_monotonic() + h->delay;
     h->active--;
-    f->robots_inflight--;
-    unsigned old_cur = f->cur;
-    size_t n = h->n[f->cur % NQ] + h->n[(f->cur + 1) % NQ];
+    f->w.robots_inflight--;
+    unsigned old_cur = f->w.cur;
+    size_t n = h->n[f->w.cur % NQ] + h->n[(f->w.cur + 1) % NQ];
     if (n > 1)
         weft_cond_notify(f->cond, n - 1 > 4096 ? 4096u : (unsigned)(n - 1));
     sq_maybe_commit(f, false);
-    wake_after_done(f, old_cur, false);
+    frontier_window_wake(&f->w, f->cond, old_cur, false, f->o.per_host);
     sq_unlock(f);
 }
 
@@ -650,9 +611,9 @@ static void sq_stats(frontier *base, frontier_stats *out)
     sfrontier *f = (sfrontier *)base;
     sq_lock(f);
     out->seen = f->nseen;
-    out->queued = f->queued[0] + f->queued[1] + f->queued[2];
+    out->queued = f->w.queued[0] + f->w.queued[1] + f->w.queued[2];
     out->fetched = f->started;
-    out->level = f->cur;
+    out->level = f->w.cur;
     out->hosts = f->nhosts;
     out->arena_bytes = sq_seen_bytes(f);
     sq_unlock(f);
@@ -808,7 +769,7 @@ static int load(sfrontier *f)
     if (sqlite3_prepare_v2(db, "SELECT h, depth, host FROM url WHERE state IN (0, 3)", -1, &s,
                            NULL) != SQLITE_OK)
         return EIO;
-    f->cur = UINT32_MAX;
+    f->w.cur = UINT32_MAX;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         sslot *sl = sq_seen_find(f, (uint64_t)sqlite3_column_int64(s, 0));
         unsigned st = sl ? sl->meta & 0xff : U_SEEN;
@@ -824,14 +785,14 @@ static int load(sfrontier *f)
         h->n[k]++;
         h->all[k] = false;
         h->last_seq[k] = INT64_MIN;
-        f->queued[k]++;
+        f->w.queued[k]++;
         f->accepted++;
-        if (depth < f->cur)
-            f->cur = depth;
+        if (depth < f->w.cur)
+            f->w.cur = depth;
     }
     sqlite3_finalize(s);
-    if (f->cur == UINT32_MAX)
-        f->cur = 0;
+    if (f->w.cur == UINT32_MAX)
+        f->w.cur = 0;
     f->accepted += f->started;
     f->held_seq = INT64_MIN;
     return rc == SQLITE_DONE ? 0 : EIO;

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,14 +61,7 @@ const char *const sq_sqls[S_N] = {
 
 void sq_lock(sfrontier *f)
 {
-    for (;;) {
-        int rc = weft_lock_acquire(f->lock, WEFT_FOREVER);
-        if (rc == 0)
-            return;
-        if (weft_lock_acquire(f->lock, 0) == 0)
-            return;
-        sched_yield();
-    }
+    frontier_lock(f->lock);
 }
 
 void sq_unlock(sfrontier *f)
@@ -413,7 +405,7 @@ static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
         h->all[k] = true;
     if (taken == 0 && h->all[k] && !h->head[k]) {
         /* The counts say more than the file has: believe the file. */
-        f->queued[k] -= h->n[k];
+        f->w.queued[k] -= h->n[k];
         h->n[k] = 0;
     }
 }
@@ -451,7 +443,7 @@ void sq_enqueue(sfrontier *f, struct fhost *h, uint64_t hh, long long id, const 
         h->all[k] = false;
     }
     h->n[k]++;
-    f->queued[k]++;
+    f->w.queued[k]++;
 }
 
 long long sq_write_url(sfrontier *f, uint64_t hh, const char *url, long long parent, unsigned depth,

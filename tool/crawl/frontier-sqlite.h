@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define NQ         3   /* live levels: cur, cur+1, cur+2 (as the memory backend) */
+#define NQ         FRONTIER_NQ
 #define CACHE_MAX  256 /* queued items per host and level kept in memory */
 #define POLL_SLICE 0.1
 #define SEG_BITS   6
@@ -102,8 +102,7 @@ typedef struct sfrontier {
     /* scheduling, as in the memory backend */
     struct fhost *hosts;
     size_t nhosts;
-    unsigned cur;
-    size_t queued[NQ], inflight[NQ], robots_inflight;
+    frontier_window w;  /* the depth window's counters */
     size_t held;        /* U_HELD rows in the file */
     sitem *heldq;       /* the next of them, read from the file at the end */
     long long held_seq; /* ... read up to this seq */

@@ -2,7 +2,11 @@
  * table (frontier-impl.h); the names and the hash every backend shares. */
 #include "crawl/frontier-impl.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const skip_names[SKIP_N] = {
@@ -101,4 +105,67 @@ void frontier_stats_get(frontier *f, frontier_stats *out)
 const char *frontier_error(frontier *f)
 {
     return f->ops->error(f);
+}
+
+/* ---------------------------------------- what the local backends share */
+
+void frontier_window_advance(frontier_window *w)
+{
+    for (;;) {
+        unsigned k = w->cur % FRONTIER_NQ;
+        if (w->queued[k] || w->inflight[k])
+            return;
+        bool later = false;
+        for (unsigned j = 1; j < FRONTIER_NQ; j++) {
+            unsigned kk = (w->cur + j) % FRONTIER_NQ;
+            later |= w->queued[kk] || w->inflight[kk];
+        }
+        if (!later)
+            return;
+        w->cur++;
+    }
+}
+
+bool frontier_window_idle(const frontier_window *w)
+{
+    for (int k = 0; k < FRONTIER_NQ; k++)
+        if (w->queued[k] || w->inflight[k])
+            return false;
+    return w->robots_inflight == 0;
+}
+
+void frontier_window_wake(frontier_window *w, weft_cond *cond, unsigned old_cur, bool slot_freed,
+                          unsigned per_host)
+{
+    frontier_window_advance(w);
+    if (w->cur != old_cur || frontier_window_idle(w)) {
+        /* A new level entered the window (many items at once), or the
+         * crawl is over (everyone must see it). */
+        weft_cond_notify_all(cond);
+    } else if (slot_freed && per_host) {
+        /* A host under its limit again: the caller may pick another
+         * host's item, so wake one more for this one. */
+        weft_cond_notify(cond, 1);
+    }
+}
+
+bool frontier_stopped(const frontier_opts *o)
+{
+    return (o->stop && atomic_load(o->stop)) || weft_cancelled();
+}
+
+void frontier_lock(weft_lock *l)
+{
+    for (;;) {
+        int rc = weft_lock_acquire(l, WEFT_FOREVER);
+        if (rc == 0)
+            return;
+        if (rc != ECANCELED) {
+            fprintf(stderr, "weft crawl: frontier lock: %s\n", weft_strerror(rc));
+            abort();
+        }
+        if (weft_lock_acquire(l, 0) == 0)
+            return;
+        sched_yield();
+    }
 }
