@@ -23,22 +23,13 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+# start_site and stats, as the end-to-end tests have them.
+. "$(dirname "$0")/../test/tool/lib-e2e.sh"
 redis-server --port 0 --unixsocket "$tmp/r.sock" --save "" --appendonly no --dir "$tmp" >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 1 500); do redis-cli -s "$tmp/r.sock" ping >/dev/null 2>&1 && break; sleep 0.01; done
 R="unix://$tmp/r.sock"
 
-start_site() {
-    local name=$1
-    shift
-    mkfifo "$tmp/srv-$name"
-    "$W" serve "$@" 2>/dev/null >"$tmp/srv-$name" &
-    pids+=($!)
-    local fd base
-    exec {fd}<"$tmp/srv-$name"
-    read -r -t 10 -u $fd base || { echo "bench-redis: weft serve did not start"; exit 1; }
-    printf -v "BASE_$name" '%s' "${base%/}"
-}
 
 echo "one crawl on Redis: $PAGES pages, 100 ms latency, -j 16 per process"
 printf "  %-22s %8s %10s %9s %11s %11s\n" "" "wall s" "pages/s" "speedup" "trips/page" "bytes/page"

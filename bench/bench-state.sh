@@ -22,23 +22,10 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+# start_site and stats, as the end-to-end tests have them.
+. "$(dirname "$0")/../test/tool/lib-e2e.sh"
 [ -x "$W" ] || { echo "bench-state: $W not built"; exit 1; }
 
-start_site() { # name, options: sets BASE_<name>
-    local name=$1
-    shift
-    mkfifo "$tmp/srv-$name"
-    "$W" serve "$@" 2>/dev/null >"$tmp/srv-$name" &
-    pids+=($!)
-    local fd base
-    exec {fd}<"$tmp/srv-$name"
-    read -r -t 10 -u $fd base || { echo "bench-state: weft serve did not start"; exit 1; }
-    printf -v "BASE_$name" '%s' "${base%/}"
-}
-stats() {
-    timeout 10 "$W" fetch -q -o "$tmp/st" "$1/__stats" >/dev/null 2>&1
-    cat "$tmp/st"/* && rm -rf "$tmp/st"
-}
 
 echo "crawl --state (SQLite) against the memory frontier"
 start_site a --pages 10000 --links 4 --threads 2

@@ -16,33 +16,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-PY=python3
-SCALE=${WEFT_TEST_TIMEOUT_SCALE:-1}
+. "$(dirname "$0")/lib-e2e.sh"
 
-start_site() { # name, weft serve options...: sets BASE_<name>
-    local name=$1
-    shift
-    mkfifo "$tmp/srv-$name"
-    "$W" serve "$@" 2>/dev/null >"$tmp/srv-$name" &
-    pids+=($!)
-    local fd
-    exec {fd}<"$tmp/srv-$name"
-    local base
-    read -r -t 10 -u $fd base || { echo "FAIL weft serve $name did not start"; exit 1; }
-    printf -v "BASE_$name" '%s' "${base%/}"
-}
-stats() { # base -> /__stats JSON on stdout
-    timeout 10 "$W" fetch -q -o "$tmp/stats.$$" "$1/__stats" >/dev/null 2>&1
-    cat "$tmp/stats.$$"/* && rm -rf "$tmp/stats.$$"
-}
 
 start_site a --pages 60 --latency 0.01
 A=$BASE_a

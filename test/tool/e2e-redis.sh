@@ -28,33 +28,9 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-PY=python3
-SCALE=${WEFT_TEST_TIMEOUT_SCALE:-1}
+. "$(dirname "$0")/lib-e2e.sh"
 T=$((120 * SCALE))
 
-start_site() { # name, weft serve options...: sets BASE_<name>
-    local name=$1
-    shift
-    mkfifo "$tmp/srv-$name"
-    "$W" serve "$@" 2>/dev/null >"$tmp/srv-$name" &
-    pids+=($!)
-    local fd base
-    exec {fd}<"$tmp/srv-$name"
-    read -r -t 10 -u $fd base || { echo "FAIL weft serve $name did not start"; exit 1; }
-    printf -v "BASE_$name" '%s' "${base%/}"
-}
-stats() {
-    timeout 10 "$W" fetch -q -o "$tmp/stats.$$" "$1/__stats" >/dev/null 2>&1
-    cat "$tmp/stats.$$"/* && rm -rf "$tmp/stats.$$"
-}
 # A free loopback port for Redis: the kernel picks one, we give it back.
 free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start_redis() { # extra redis-server options...
@@ -65,14 +41,6 @@ start_redis() { # extra redis-server options...
         sleep 0.01
     done
     echo "FAIL redis-server did not start"; cat "$tmp/redis.log"; exit 1
-}
-pages_of() { # JSON lines -> sorted "depth path"
-    $PY -c '
-import json, sys, urllib.parse
-for line in sys.stdin:
-    r = json.loads(line)
-    if "status" in r:
-        print(r["depth"], urllib.parse.urlsplit(r["url"]).path)' | sort
 }
 RPORT=$(free_port)
 start_redis --appendonly no
@@ -239,5 +207,4 @@ took=$(($(date +%s) - start))
 check "Redis gone for good: exit 1 after about --redis-timeout 2 (${took} s), with the reason" \
     test $rc = 1 -a $took -lt $((30 * SCALE)) -a -n "$(grep -l 'gave up after' "$tmp/g.err")"
 
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-exit $((fails > 0))
+finish

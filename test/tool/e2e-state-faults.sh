@@ -20,30 +20,9 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-PY=python3
-SCALE=${WEFT_TEST_TIMEOUT_SCALE:-1}
+. "$(dirname "$0")/lib-e2e.sh"
 T=$((60 * SCALE))
 
-start_site() { # name, weft serve options...: sets BASE_<name>
-    local name=$1
-    shift
-    mkfifo "$tmp/srv-$name"
-    "$W" serve "$@" 2>/dev/null >"$tmp/srv-$name" &
-    pids+=($!)
-    local fd
-    exec {fd}<"$tmp/srv-$name"
-    local base
-    read -r -t 10 -u $fd base || { echo "FAIL weft serve $name did not start"; exit 1; }
-    printf -v "BASE_$name" '%s' "${base%/}"
-}
 # refused FILE WORDS...: exit 2, a message on stderr with WORDS, no crash, FILE unchanged
 refused() {
     local f=$1 words=$2 before after rc
@@ -179,5 +158,4 @@ else
     echo "skip disk full / read-only: mounting a tmpfs needs root"
 fi
 
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-exit $((fails > 0))
+finish

@@ -20,43 +20,10 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; fails=$((fails + 1)); }
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass "$name"; else fail "$name"; fi
-}
-PY=python3
-SCALE=${WEFT_TEST_TIMEOUT_SCALE:-1}
+. "$(dirname "$0")/lib-e2e.sh"
 JOBS=8
 BATCH=100 # STATE_BATCH_PAGES
 
-start_site() { # name, weft serve options...: sets BASE_<name>
-    local name=$1
-    shift
-    mkfifo "$tmp/srv-$name"
-    "$W" serve "$@" 2>/dev/null >"$tmp/srv-$name" &
-    pids+=($!)
-    local fd
-    exec {fd}<"$tmp/srv-$name"
-    local base
-    read -r -t 10 -u $fd base || { echo "FAIL weft serve $name did not start"; exit 1; }
-    printf -v "BASE_$name" '%s' "${base%/}"
-}
-stats() { # base -> /__stats JSON on stdout
-    timeout 10 "$W" fetch -q -o "$tmp/stats.$$" "$1/__stats" >/dev/null 2>&1
-    cat "$tmp/stats.$$"/* && rm -rf "$tmp/stats.$$"
-}
-pages_of() { # JSON lines on stdin -> sorted "depth path" of the pages
-    $PY -c '
-import json, sys, urllib.parse
-for line in sys.stdin:
-    r = json.loads(line)
-    if "status" in r:
-        print(r["depth"], urllib.parse.urlsplit(r["url"]).path)' | sort
-}
 
 # --- memory and --state, uninterrupted: the same pages at the same depths ----
 start_site a --pages 400 --links 4 --seed 3
@@ -165,5 +132,4 @@ timeout $((60 * SCALE)) "$W" crawl --json -d 100 "$C/" 2>/dev/null | pages_of >"
 "$W" crawl --state "$tmp/c.db" --dump --json 2>/dev/null | pages_of >"$tmp/c-state.txt"
 check "Ctrl-C: --dump holds the whole crawl" cmp -s "$tmp/c-ref.txt" "$tmp/c-state.txt"
 
-[ $fails = 0 ] && echo "all passed" || echo "$fails failed"
-exit $((fails > 0))
+finish
