@@ -15,6 +15,8 @@ A benchmark, not a test: it asserts nothing.
 Usage: bench/bench_realhtml.py path/to/weft [runs]
 """
 import json
+import signal
+import urllib.request
 import os
 import shutil
 import statistics
@@ -44,17 +46,61 @@ def timed(cmd, stdout):
     return wall, float(u) + float(s), int(m), p.returncode
 
 
-def run_weft(weft, url, tmp):
+def run_weft(weft, url, tmp, state=False):
     out = os.path.join(tmp, "weft.json")
+    extra = []
+    if state:
+        db = os.path.join(tmp, "state.db")
+        for f in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(f):
+                os.unlink(f)
+        extra = ["--state", db]
     with open(out, "w") as f:
         wall, cpu, rss, rc = timed([weft, "crawl", "--json", "--no-robots", "-d", str(DEPTH),
-                                    "-j", str(JOBS), url], f)
+                                    "-j", str(JOBS), url] + extra, f)
     pages = 0
     for line in open(out):
         r = json.loads(line)
         if "skipped" not in r and r["status"] == 200 and r["content_type"].startswith("text/html"):
             pages += 1
     return dict(pages=pages, wall=wall, cpu=cpu, rss=rss, out=os.path.getsize(out), rc=rc)
+
+
+def kill_and_resume(weft, base, url, tmp, wall):
+    """--state killed with -9 three times, each run a quarter of an
+    uninterrupted crawl's wall time, then run to the end: the pages --dump
+    holds against an uninterrupted crawl's, and the requests the server saw
+    twice (its /__stats)."""
+    db = os.path.join(tmp, "killed.db")
+    cmd = [weft, "crawl", "-q", "--no-robots", "-d", str(DEPTH), "-j", str(JOBS), url,
+           "--state", db]
+    before = stats(base)
+    kills = 0
+    for t in (wall / 4, wall / 4, wall / 4):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            p.wait(timeout=t)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            kills += 1
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    after = stats(base)
+    twice = sum(max(0, v["hits"] - before.get(k, {"hits": 0})["hits"] - 1)
+                for k, v in after.items() if k != "/__stats")
+    dumped = subprocess.run([weft, "crawl", "--state", db, "--dump", "--json"],
+                            capture_output=True, text=True).stdout.splitlines()
+    got = {json.loads(l)["url"] for l in dumped if '"status"' in l}
+    # (every page record: HTML and the other files the crawl fetched)
+    ref = subprocess.run([weft, "crawl", "--json", "--no-robots", "-d", str(DEPTH), "-j",
+                          str(JOBS), url], capture_output=True, text=True).stdout.splitlines()
+    want = {json.loads(l)["url"] for l in ref if '"status"' in l}
+    return dict(kills=kills, pages=len(got), missing=len(want - got), twice=twice)
+
+
+def stats(base):
+    with urllib.request.urlopen(base + "/__stats", timeout=10) as r:
+        return json.load(r)["paths"]
 
 
 def run_wget2(url, tmp):
@@ -91,16 +137,18 @@ def main():
         try:
             base = srv.stdout.readline().strip().rstrip("/")
             url = base + start
-            res = {"weft": [], "wget2": []}
+            res = {"weft": [], "state": [], "wget2": []}
             with tempfile.TemporaryDirectory() as tmp:
                 for r in range(runs):
-                    order = ["weft", "wget2"] if r % 2 == 0 else ["wget2", "weft"]
+                    order = ["weft", "state", "wget2"] if r % 2 == 0 else ["wget2", "state", "weft"]
                     for c in order:
-                        res[c].append(run_weft(weft, url, tmp) if c == "weft" else
-                                      run_wget2(url, tmp))
+                        res[c].append(run_weft(weft, url, tmp, c == "state") if c != "wget2"
+                                      else run_wget2(url, tmp))
+                wall = statistics.median(x["wall"] for x in res["weft"])
+                killed = kill_and_resume(weft, base, url, tmp, wall)
             med = {c: {k: statistics.median(x[k] for x in v) for k in v[0]}
                    for c, v in res.items()}
-            for c in ("weft", "wget2"):
+            for c in ("weft", "state", "wget2"):
                 m = med[c]
                 print(f"{name:<20} {c:<6} {m['pages']:>6.0f} {m['wall']:>7.2f} {m['cpu']:>6.2f} "
                       f"{m['rss'] / 1024:>7.1f} {m['out'] / 1e6:>7.2f}")
@@ -109,6 +157,12 @@ def main():
             print(f"{name:<20} weft/wget2: wall {ratio(w['wall'], g['wall'])}, "
                   f"CPU {ratio(w['cpu'], g['cpu'])}, RSS {ratio(w['rss'], g['rss'])}, "
                   f"pages {w['pages']:.0f} vs {g['pages']:.0f}")
+            st = med["state"]
+            print(f"{name:<20} weft --state / weft: wall {ratio(st['wall'], w['wall'])}, "
+                  f"CPU {ratio(st['cpu'], w['cpu'])}, RSS {ratio(st['rss'], w['rss'])}")
+            print(f"{name:<20} --state killed -9 at {killed['kills']} instants, then resumed: "
+                  f"{killed['pages']} pages in --dump, {killed['missing']} missing against the "
+                  f"uninterrupted crawl, {killed['twice']} fetched twice in all")
         finally:
             srv.terminate()
             srv.wait(timeout=10)
