@@ -211,6 +211,7 @@ int crawl_state_begin(crawl_opts *o, const char *product)
                 thousands(a, sizeof a, info.pages), thousands(b, sizeof b, info.queued),
                 thousands(c, sizeof c, info.requeued));
     o->state = st;
+    o->state_fresh = info.created;
     return -1;
 }
 

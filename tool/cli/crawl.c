@@ -420,7 +420,9 @@ int cmd_crawl(int argc, char **argv)
             trace_process(&tr, 1, "weft crawl");
         rc = crawl_run(&o, o.jobs, print_record, &p, &thr);
     }
-    if (o.state && rc == 0 && thr.error == 0)
+    /* A resumed crawl's summary is counted again from every record in the
+     * file; a crawl this run began has only this run's records there. */
+    if (o.state && !o.state_fresh && rc == 0 && thr.error == 0)
         crawl_state_totals(o.state, &thr);
     if (o.state || o.redis)
         crawl_state_end(&o, &thr, argc, typed);

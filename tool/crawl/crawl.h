@@ -71,6 +71,8 @@ typedef struct crawl_opts {
     bool dump;                  /* --dump: print the records in FILE, fetch nothing */
     struct crawl_state *state;  /* the open state file (crawl/state.h): the crawl lives
                                  * there; NULL: in memory */
+    bool state_fresh;           /* the file was made by this run: its records are
+                                 * this run's, so the summary needs no recount */
     const char *crawl_id;       /* --crawl-id (Redis) */
     double redis_timeout;       /* --redis-timeout: how long Redis may be away */
     double lease;               /* --lease: seconds a URL handed out stays leased */
