@@ -358,6 +358,7 @@ int cmd_crawl(int argc, char **argv)
         return 2;
     }
     html_global_init();
+    crawl_state_global_init();
     o.stop = &crawl_stop;
     if (o.state_path) {
         char product[64];

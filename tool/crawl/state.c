@@ -354,6 +354,12 @@ fail:
     return rc;
 }
 
+void crawl_state_global_init(void)
+{
+    /* SQLITE_MISUSE once SQLite is initialised: then it stays as it is. */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 void crawl_state_close(crawl_state *s)
 {
     if (!s)

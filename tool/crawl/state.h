@@ -44,6 +44,12 @@ typedef struct state_info {
     size_t requeued; /* in flight when the last run ended: queued again */
 } state_info;
 
+/* Sets SQLite up for this process: no memory statistics (they take a
+ * global mutex on every SQLite allocation, and the crawl's writers never
+ * read them). Call once from the main thread before any thread or state
+ * file exists; a later call does nothing. Does not block. */
+void crawl_state_global_init(void);
+
 /* Opens path for the crawl that `opts` (n of them) define, creating it when
  * it does not exist (and create is true). With opts NULL (--dump) the
  * identity is not checked. On failure returns non-zero and writes a
