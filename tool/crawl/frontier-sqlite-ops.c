@@ -101,6 +101,7 @@ static struct fhost *host_by_id(sfrontier *f, long long id)
 static sitem *next_held(sfrontier *f, struct fhost **host)
 {
     if (!f->heldq && f->held > 0) {
+        sq_sync_begin(f);
         sqlite3_stmt *s = f->s[S_HELD];
         sqlite3_bind_int64(s, 1, f->held_seq);
         sitem **tail = &f->heldq;
@@ -126,6 +127,7 @@ static sitem *next_held(sfrontier *f, struct fhost **host)
         sqlite3_clear_bindings(s);
         if (!ok)
             sq_fail(f, "cannot read the state file");
+        sq_sync_end(f);
         if (!f->heldq && rows == 0)
             f->held = 0; /* the count said more than the file has */
     }
@@ -146,7 +148,7 @@ static int sq_next(frontier *base, frontier_item *it)
     sq_lock(f);
     int rc;
     for (;;) {
-        if (f->failed) {
+        if (!sq_check(f)) {
             rc = EIO;
             break;
         }
@@ -188,9 +190,9 @@ static int sq_next(frontier *base, frontier_item *it)
             /* The crawl is over: say so in the file, with the last batch. */
             f->done = true;
             if (sq_begin(f)) {
-                sqlite3_exec(f->db, "INSERT OR REPLACE INTO meta(k, v) VALUES('finished', '1')",
-                             NULL, NULL, NULL);
-                sq_maybe_commit(f, true);
+                sq_op(f, S_FINISHED);
+                if (sq_op_end(f))
+                    sq_maybe_commit(f, true);
             }
             weft_cond_notify_all(f->cond);
             rc = f->failed ? EIO : ENOENT;
@@ -262,6 +264,7 @@ static bool lower(sfrontier *f, sslot *sl, unsigned cd, sitem *q, frontier_link 
     if (!h)
         return false;
     /* The earlier sighting's parent, for its duplicate record. */
+    sq_sync_begin(f);
     sqlite3_stmt *s = f->s[S_PARENT_OF];
     sqlite3_bind_int64(s, 1, id);
     char *dup_parent = NULL;
@@ -269,13 +272,18 @@ static bool lower(sfrontier *f, sslot *sl, unsigned cd, sitem *q, frontier_link 
         dup_parent = strdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
+    sq_sync_end(f);
     long long seq = f->seq_tail + 1;
-    sqlite3_stmt *u = f->s[S_LOWER];
-    sqlite3_bind_int64(u, 1, cd);
-    sqlite3_bind_int64(u, 2, q->id);
-    sqlite3_bind_int64(u, 3, seq);
-    sqlite3_bind_int64(u, 4, id);
-    if (!sq_begin(f) || !sq_run(f, S_LOWER)) {
+    bool staged = sq_begin(f);
+    if (staged) {
+        sq_op(f, S_LOWER);
+        sq_arg_int(f, 1, cd);
+        sq_arg_int(f, 2, q->id);
+        sq_arg_int(f, 3, seq);
+        sq_arg_int(f, 4, id);
+        staged = sq_op_end(f);
+    }
+    if (!staged) {
         free(dup_parent);
         *ok = false;
         return false;
@@ -458,16 +466,16 @@ static int sq_records(frontier *base, frontier_item *it, const crawl_record *rec
         rc = EIO;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const crawl_record *r = &recs[i];
-        sqlite3_stmt *s = f->s[S_INS_REC];
-        sqlite3_bind_int(s, 1, r->skip);
+        sq_op(f, S_INS_REC);
+        sq_arg_int(f, 1, r->skip);
         /* The item's own record names its row: that ends it in the file. */
         if (q && !q->recorded && r->url && strcmp(r->url, q->url) == 0 &&
             (r->skip == SKIP_NONE) == (it->kind == FRONTIER_PAGE)) {
-            sqlite3_bind_int64(s, 2, q->id);
+            sq_arg_int(f, 2, q->id);
             q->recorded = true;
         }
-        sqlite3_bind_blob(s, 3, packed[i], (int)lens[i], SQLITE_STATIC);
-        if (!sq_run(f, S_INS_REC))
+        sq_arg_blob(f, 3, packed[i], lens[i]);
+        if (!sq_op_end(f))
             rc = EIO;
     }
     sq_unlock(f);
@@ -508,11 +516,11 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
     if (sq_begin(f)) {
         if (attempt != q->attempt) {
             /* A retry: its attempts and its place at the head are kept. */
-            sqlite3_stmt *s = f->s[S_REQUEUE];
-            sqlite3_bind_int64(s, 1, attempt);
-            sqlite3_bind_int64(s, 2, seq);
-            sqlite3_bind_int64(s, 3, q->id);
-            sq_run(f, S_REQUEUE);
+            sq_op(f, S_REQUEUE);
+            sq_arg_int(f, 1, attempt);
+            sq_arg_int(f, 2, seq);
+            sq_arg_int(f, 3, q->id);
+            sq_op_end(f);
         }
     }
     /* Its hops were never written: forget them. */
@@ -531,9 +539,10 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
         if (until > h->next_start)
             h->next_start = until;
         if (sq_begin(f)) {
-            sqlite3_bind_double(f->s[S_HOST_PAUSE], 1, sq_wall_now() + delay);
-            sqlite3_bind_int64(f->s[S_HOST_PAUSE], 2, h->id);
-            sq_run(f, S_HOST_PAUSE);
+            sq_op(f, S_HOST_PAUSE);
+            sq_arg_double(f, 1, sq_wall_now() + delay);
+            sq_arg_int(f, 2, h->id);
+            sq_op_end(f);
         }
     }
     h->active--;
@@ -565,8 +574,9 @@ static void sq_skip_done(frontier *base, frontier_item *it)
     sitem *q = it->priv;
     sq_lock(f);
     if (q && !q->recorded && sq_open_item(f, q)) {
-        sqlite3_bind_int64(f->s[S_DONE], 1, q->id);
-        sq_run(f, S_DONE);
+        sq_op(f, S_DONE);
+        sq_arg_int(f, 1, q->id);
+        sq_op_end(f);
     }
     sq_close_item(f, q, false);
     sq_out_remove(f, q);
@@ -584,11 +594,11 @@ static void sq_robots_done(frontier *base, frontier_item *it, robots *rb, long s
     h->rb = rb;
     h->rs = R_READY;
     if (sq_begin(f)) {
-        sqlite3_stmt *s = f->s[S_HOST_ROBOTS];
-        sqlite3_bind_int64(s, 1, status);
-        sqlite3_bind_blob(s, 2, body ? body : "", (int)len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, h->id);
-        sq_run(f, S_HOST_ROBOTS);
+        sq_op(f, S_HOST_ROBOTS);
+        sq_arg_int(f, 1, status);
+        sq_arg_blob(f, 2, body ? body : "", body ? len : 0);
+        sq_arg_int(f, 3, h->id);
+        sq_op_end(f);
     }
     double d = robots_crawl_delay(rb);
     if (d > h->delay)
@@ -630,6 +640,9 @@ static void sq_free(frontier *base)
     sfrontier *f = (sfrontier *)base;
     if (f->txn)
         sq_commit(f);
+    if (f->dblock && f->qlock)
+        sq_flush_all(f);
+    oplog_discard(f);
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(f->s[i]);
     for (struct fhost *h = f->hosts; h;) {
@@ -655,6 +668,8 @@ static void sq_free(frontier *base)
     sq_seen_free(f);
     weft_cond_free(f->cond);
     weft_lock_free(f->lock);
+    weft_lock_free(f->qlock);
+    weft_lock_free(f->dblock);
     free(f);
 }
 
@@ -810,7 +825,8 @@ int frontier_new_sqlite(frontier **out, const frontier_opts *o, crawl_state *st,
     f->db = st->db;
     snprintf(f->product, sizeof f->product, "%s", product ? product : "weft");
     int rc;
-    if ((rc = weft_lock_new(&f->lock)) != 0 || (rc = weft_cond_new(&f->cond, f->lock)) != 0)
+    if ((rc = weft_lock_new(&f->lock)) != 0 || (rc = weft_cond_new(&f->cond, f->lock)) != 0 ||
+        (rc = weft_lock_new(&f->qlock)) != 0 || (rc = weft_lock_new(&f->dblock)) != 0)
         goto fail;
     for (int i = 0; i < S_N; i++)
         if (sqlite3_prepare_v3(f->db, sq_sqls[i], -1, SQLITE_PREPARE_PERSISTENT, &f->s[i], NULL) !=

@@ -22,8 +22,10 @@
  * written when the page opens: if the page is never finished, its hops were
  * never claimed in the file either.
  *
- * Everything runs under one weft_lock, SQLite calls included: one
- * connection, one writer. */
+ * Writes are staged under the frontier lock and applied to the file, in
+ * order, outside it (the op log, below): one connection, one writer at a
+ * time (dblock), and the frontier lock is held for memcpys, not for
+ * SQLite. Reads (the queue's refill, held URLs) apply the log first. */
 #include "crawl/frontier-sqlite.h"
 #include "parse/urlnorm.h"
 
@@ -55,18 +57,57 @@ const char *const sq_sqls[S_N] = {
     "SELECT u.id, u.h, u.url, p.url, u.depth, u.host, u.seq FROM url u "
     "LEFT JOIN url p ON p.id = u.parent WHERE u.state = 3 AND u.seq > ? ORDER BY u.seq LIMIT 64",
     "SELECT p.url FROM url u JOIN url p ON p.id = u.parent WHERE u.id = ?",
+    "DELETE FROM inflight",
+    "INSERT OR REPLACE INTO meta(k, v) VALUES('finished', '1')",
 };
 
 /* ------------------------------------------------------------ plumbing */
 
+bool sq_check(sfrontier *f)
+{
+    /* A write that failed since the lock was last held. */
+    if (!f->failed && atomic_load_explicit(&f->dbfailed, memory_order_acquire)) {
+        f->failed = true;
+        memcpy(f->err, f->dberr, sizeof f->err);
+        weft_cond_notify_all(f->cond);
+    }
+    return !f->failed;
+}
+
 void sq_lock(sfrontier *f)
 {
     frontier_lock(f->lock);
+    sq_check(f);
 }
+
+/* Moves the staged writes to the queue (under lock). Returns the number of
+ * statements queued, 0 when there were none. */
+static size_t log_push(sfrontier *f)
+{
+    oplog *b = f->cur;
+    if (!b || b->len == 0)
+        return 0;
+    f->cur = NULL;
+    frontier_lock(f->qlock);
+    if (f->qtail)
+        f->qtail->next = b;
+    else
+        f->qhead = b;
+    f->qtail = b;
+    f->qops += b->nops;
+    size_t n = f->qops;
+    weft_lock_release(f->qlock);
+    return n;
+}
+
+static void sq_flush(sfrontier *f, bool wait);
 
 void sq_unlock(sfrontier *f)
 {
+    size_t queued = log_push(f);
     weft_lock_release(f->lock);
+    if (queued)
+        sq_flush(f, queued > LOG_HIGH);
 }
 
 double sq_wall_now(void)
@@ -76,17 +117,41 @@ double sq_wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The crawl cannot go on: keep the file at its last commit, say why, and
- * stop handing out work. */
+/* The file failed (under dblock): roll the open transaction back, keep the
+ * reason, and drop every write after it. */
+static void db_fail(sfrontier *f, const char *what)
+{
+    if (atomic_load_explicit(&f->dbfailed, memory_order_relaxed))
+        return;
+    snprintf(f->dberr, sizeof f->dberr, "%s: %s", what, sqlite3_errmsg(f->db));
+    if (f->db_txn && !sqlite3_get_autocommit(f->db))
+        sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+    f->db_txn = false;
+    atomic_store_explicit(&f->dbfailed, true, memory_order_release);
+}
+
+/* The crawl cannot go on (under lock and dblock, after a read): keep the
+ * file at its last commit, say why, and stop handing out work. */
 void sq_fail(sfrontier *f, const char *what)
 {
     if (f->failed)
         return;
+    db_fail(f, what);
     f->failed = true;
-    snprintf(f->err, sizeof f->err, "%s: %s", what, sqlite3_errmsg(f->db));
-    if (f->txn && !sqlite3_get_autocommit(f->db))
-        sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
-    f->txn = false;
+    memcpy(f->err, f->dberr, sizeof f->err);
+    weft_cond_notify_all(f->cond);
+}
+
+/* Out of memory while staging (under lock): nothing staged can be trusted
+ * to reach the file, so the file stays at its last commit. */
+static void stage_fail(sfrontier *f)
+{
+    if (f->failed)
+        return;
+    f->failed = true;
+    snprintf(f->err, sizeof f->err, "cannot write the state file: out of memory");
+    snprintf(f->dberr, sizeof f->dberr, "%s", f->err);
+    atomic_store_explicit(&f->dbfailed, true, memory_order_release);
     weft_cond_notify_all(f->cond);
 }
 
@@ -95,10 +160,6 @@ bool sq_begin(sfrontier *f)
     if (f->failed)
         return false;
     if (!f->txn) {
-        if (sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-            sq_fail(f, "cannot write the state file");
-            return false;
-        }
         f->txn = true;
         f->txn_t0 = weft_monotonic();
         f->txn_pages = 0;
@@ -106,35 +167,279 @@ bool sq_begin(sfrontier *f)
     return true;
 }
 
+/* ------------------------------------------------------------- op log */
+
+/* Staged writes are bytes in f->cur: a statement is
+ *   'S', its index, its argument count, then per argument its index, a
+ *   type ('i' 8 bytes, 'd' 8 bytes, 't' or 'b' 4 bytes of length and the
+ *   bytes);
+ * a commit is 'C'. Only the thread holding the frontier lock writes them,
+ * so staging costs a memcpy under that lock, and SQLite runs outside it:
+ * the thread that releases the lock applies the queue (or leaves it to the
+ * thread already applying it). Order is the staging order, so a batch's
+ * writes and its commit reach the file as they would have directly. */
+
+static void put(sfrontier *f, const void *p, size_t n)
+{
+    if (f->log_nomem)
+        return;
+    oplog *b = f->cur;
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) {
+            f->log_nomem = true;
+            return;
+        }
+        f->cur = b;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *np = realloc(b->p, cap);
+        if (!np) {
+            f->log_nomem = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+void sq_op(sfrontier *f, int i)
+{
+    unsigned char h[3] = {'S', (unsigned char)i, 0};
+    put(f, h, sizeof h);
+    if (f->cur)
+        f->op_at = f->cur->len - 1;
+}
+
+static void arg_head(sfrontier *f, int idx, char type)
+{
+    unsigned char h[2] = {(unsigned char)idx, (unsigned char)type};
+    put(f, h, sizeof h);
+    if (!f->log_nomem)
+        f->cur->p[f->op_at]++;
+}
+
+void sq_arg_int(sfrontier *f, int idx, long long v)
+{
+    arg_head(f, idx, 'i');
+    put(f, &v, sizeof v);
+}
+
+void sq_arg_double(sfrontier *f, int idx, double v)
+{
+    arg_head(f, idx, 'd');
+    put(f, &v, sizeof v);
+}
+
+void sq_arg_blob(sfrontier *f, int idx, const void *p, size_t n)
+{
+    uint32_t len = (uint32_t)n;
+    arg_head(f, idx, 'b');
+    put(f, &len, sizeof len);
+    put(f, p, n);
+}
+
+void sq_arg_text(sfrontier *f, int idx, const char *s)
+{
+    if (!s)
+        return;
+    size_t n = strlen(s);
+    uint32_t len = (uint32_t)n;
+    arg_head(f, idx, 't');
+    put(f, &len, sizeof len);
+    put(f, s, n);
+}
+
+bool sq_op_end(sfrontier *f)
+{
+    if (f->log_nomem)
+        stage_fail(f);
+    else
+        f->cur->nops++;
+    return !f->failed;
+}
+
+/* Applies one block of staged writes (under dblock). */
+static void apply(sfrontier *f, const oplog *b)
+{
+    if (atomic_load_explicit(&f->dbfailed, memory_order_relaxed)) {
+        /* Failed while staging: the open batch never commits. */
+        if (f->db_txn && !sqlite3_get_autocommit(f->db))
+            sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+        f->db_txn = false;
+        return;
+    }
+    size_t at = 0;
+    while (at < b->len && !atomic_load_explicit(&f->dbfailed, memory_order_relaxed)) {
+        unsigned char kind = b->p[at++];
+        if (kind == 'C') {
+            if (f->db_txn) {
+                if (sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                    db_fail(f, "cannot write the state file");
+                    return;
+                }
+                f->db_txn = false;
+            }
+            continue;
+        }
+        sqlite3_stmt *s = f->s[b->p[at]];
+        unsigned nargs = b->p[at + 1];
+        at += 2;
+        for (unsigned a = 0; a < nargs; a++) {
+            int idx = b->p[at];
+            char type = (char)b->p[at + 1];
+            at += 2;
+            if (type == 'i' || type == 'd') {
+                long long v;
+                double d;
+                memcpy(&v, b->p + at, sizeof v);
+                memcpy(&d, b->p + at, sizeof d);
+                if (type == 'i')
+                    sqlite3_bind_int64(s, idx, v);
+                else
+                    sqlite3_bind_double(s, idx, d);
+                at += 8;
+            } else {
+                uint32_t len;
+                memcpy(&len, b->p + at, sizeof len);
+                at += sizeof len;
+                const char *p = (const char *)b->p + at;
+                if (type == 't')
+                    sqlite3_bind_text(s, idx, p, (int)len, SQLITE_STATIC);
+                else
+                    sqlite3_bind_blob(s, idx, len ? p : "", (int)len, SQLITE_STATIC);
+                at += len;
+            }
+        }
+        if (!f->db_txn) {
+            if (sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+                sqlite3_clear_bindings(s);
+                db_fail(f, "cannot write the state file");
+                return;
+            }
+            f->db_txn = true;
+        }
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+            db_fail(f, "cannot write the state file");
+            return;
+        }
+    }
+}
+
+static void oplog_free(oplog *b)
+{
+    if (b) {
+        free(b->p);
+        free(b);
+    }
+}
+
+void oplog_discard(sfrontier *f)
+{
+    oplog_free(f->cur);
+    f->cur = NULL;
+    while (f->qhead) {
+        oplog *n = f->qhead->next;
+        oplog_free(f->qhead);
+        f->qhead = n;
+    }
+    f->qtail = NULL;
+}
+
+/* Applies the queue until it is empty (under dblock). */
+static void drain(sfrontier *f)
+{
+    for (;;) {
+        frontier_lock(f->qlock);
+        oplog *b = f->qhead;
+        f->qhead = f->qtail = NULL;
+        f->qops = 0;
+        weft_lock_release(f->qlock);
+        if (!b)
+            return;
+        while (b) {
+            oplog *n = b->next;
+            apply(f, b);
+            oplog_free(b);
+            b = n;
+        }
+    }
+}
+
+/* Applies the queue unless another thread is at it (it then applies what
+ * was queued before it let go, since it looks again afterwards); wait:
+ * the queue is long, so wait for the file instead of staging more. */
+static void sq_flush(sfrontier *f, bool wait)
+{
+    for (;;) {
+        if (wait)
+            frontier_lock(f->dblock);
+        else if (weft_lock_acquire(f->dblock, 0) != 0)
+            return;
+        drain(f);
+        weft_lock_release(f->dblock);
+        frontier_lock(f->qlock);
+        bool more = f->qhead != NULL;
+        weft_lock_release(f->qlock);
+        if (!more)
+            return;
+        wait = false;
+    }
+}
+
+void sq_sync_begin(sfrontier *f)
+{
+    log_push(f);
+    frontier_lock(f->dblock);
+    drain(f);
+}
+
+void sq_sync_end(sfrontier *f)
+{
+    weft_lock_release(f->dblock);
+}
+
+void sq_flush_all(sfrontier *f)
+{
+    log_push(f);
+    frontier_lock(f->dblock);
+    drain(f);
+    weft_lock_release(f->dblock);
+}
+
 /* The pages out now, as the file's inflight table: written once per batch
  * rather than twice per page, it tells the next run how many pages a crash
  * (or a stop) cut off. */
-static bool snapshot_inflight(sfrontier *f)
+static void snapshot_inflight(sfrontier *f)
 {
-    if (sqlite3_exec(f->db, "DELETE FROM inflight", NULL, NULL, NULL) != SQLITE_OK)
-        return false;
+    sq_op(f, S_OUT_CLEAR);
+    sq_op_end(f);
     for (sitem *q = f->out; q; q = q->next)
         if (q->page) {
-            sqlite3_bind_int64(f->s[S_OUT_ADD], 1, q->id);
-            if (!sq_run(f, S_OUT_ADD))
-                return false;
+            sq_op(f, S_OUT_ADD);
+            sq_arg_int(f, 1, q->id);
+            sq_op_end(f);
         }
-    return true;
 }
 
+/* Seals the batch (under lock): its commit is staged after its writes. */
 void sq_commit(sfrontier *f)
 {
-    if (f->txn && !f->failed && !snapshot_inflight(f)) {
-        sq_fail(f, "cannot write the state file");
-        return;
-    }
     if (f->txn && !f->failed) {
-        if (sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            sq_fail(f, "cannot write the state file");
-            return;
-        }
-        f->txn = false;
+        snapshot_inflight(f);
+        unsigned char c = 'C';
+        put(f, &c, 1);
+        if (f->log_nomem)
+            stage_fail(f);
     }
+    f->txn = false;
     /* Wake only those waiting for this commit: waking every worker at each
      * batch cost more than the batch. */
     bool waited = f->want_commit && f->commit_waiters > 0;
@@ -156,20 +461,6 @@ void sq_maybe_commit(sfrontier *f, bool force)
         else
             f->want_commit = true;
     }
-}
-
-/* Runs statement i (bound by the caller) to its end. */
-bool sq_run(sfrontier *f, int i)
-{
-    sqlite3_stmt *s = f->s[i];
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        sq_fail(f, "cannot write the state file");
-        return false;
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------ seen set */
@@ -294,9 +585,10 @@ struct fhost *sq_host_get(sfrontier *f, const char *url)
     if (!sq_begin(f))
         return NULL;
     long long id = ++f->next_host_id;
-    sqlite3_bind_int64(f->s[S_INS_HOST], 1, id);
-    sqlite3_bind_text(f->s[S_INS_HOST], 2, origin, -1, SQLITE_STATIC);
-    if (!sq_run(f, S_INS_HOST))
+    sq_op(f, S_INS_HOST);
+    sq_arg_int(f, 1, id);
+    sq_arg_text(f, 2, origin);
+    if (!sq_op_end(f))
         return NULL;
     return sq_host_add(f, id, origin);
 }
@@ -369,6 +661,7 @@ sitem *sq_cache_pop(struct fhost *h, unsigned k)
 static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
 {
     unsigned k = level % NQ;
+    sq_sync_begin(f);
     sqlite3_stmt *s = f->s[S_REFILL];
     sqlite3_bind_int64(s, 1, h->id);
     sqlite3_bind_int64(s, 2, level);
@@ -397,10 +690,11 @@ static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
     bool ok = rc == SQLITE_DONE || rc == SQLITE_ROW;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (!ok) {
+    if (!ok)
         sq_fail(f, "cannot read the state file");
+    sq_sync_end(f);
+    if (!ok)
         return;
-    }
     if (rc == SQLITE_DONE && got < CACHE_MAX)
         h->all[k] = true;
     if (taken == 0 && h->all[k] && !h->head[k]) {
@@ -452,18 +746,18 @@ long long sq_write_url(sfrontier *f, uint64_t hh, const char *url, long long par
     if (!sq_begin(f))
         return 0;
     long long id = ++f->next_id;
-    sqlite3_stmt *s = f->s[S_INS_URL];
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, (long long)hh);
-    sqlite3_bind_text(s, 3, url, -1, SQLITE_STATIC);
+    sq_op(f, S_INS_URL);
+    sq_arg_int(f, 1, id);
+    sq_arg_int(f, 2, (long long)hh);
+    sq_arg_text(f, 3, url);
     if (parent)
-        sqlite3_bind_int64(s, 4, parent);
-    sqlite3_bind_int64(s, 5, depth);
+        sq_arg_int(f, 4, parent);
+    sq_arg_int(f, 5, depth);
     if (h)
-        sqlite3_bind_int64(s, 6, h->id);
-    sqlite3_bind_int(s, 7, (int)state);
-    sqlite3_bind_int64(s, 8, seq);
-    return sq_run(f, S_INS_URL) ? id : 0;
+        sq_arg_int(f, 6, h->id);
+    sq_arg_int(f, 7, (int)state);
+    sq_arg_int(f, 8, seq);
+    return sq_op_end(f) ? id : 0;
 }
 
 bool sq_ended(sfrontier *f, sitem *q)
@@ -473,8 +767,9 @@ bool sq_ended(sfrontier *f, sitem *q)
     q->page = false;
     if (q->recorded)
         return true;
-    sqlite3_bind_int64(f->s[S_DONE], 1, q->id);
-    return sq_run(f, S_DONE);
+    sq_op(f, S_DONE);
+    sq_arg_int(f, 1, q->id);
+    return sq_op_end(f);
 }
 
 void sq_set_seen_state(sfrontier *f, uint64_t hh, unsigned depth, unsigned state)

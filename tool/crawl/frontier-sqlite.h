@@ -9,6 +9,7 @@
 
 #include <weft.h>
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define NQ         FRONTIER_NQ
@@ -16,6 +17,7 @@
 #define POLL_SLICE 0.1
 #define SEG_BITS   6
 #define NSEG       (1 << SEG_BITS)
+#define LOG_HIGH   4096 /* staged writes beyond which a writer waits for the file */
 
 /* A seen URL: its hash (0: an empty slot), its url row (0: not known in
  * this run) and depth << 8 | state (U_*). 16 bytes. */
@@ -69,6 +71,14 @@ struct fhost {
     bool all[NQ];           /* ... and every one after it */
 };
 
+/* Writes staged under the frontier lock, applied to the file in order
+ * (see frontier-sqlite.c): statements with their arguments, and commits. */
+typedef struct oplog {
+    struct oplog *next;
+    unsigned char *p;
+    size_t len, cap, nops;
+} oplog;
+
 enum {
     S_INS_URL,
     S_OUT_ADD,
@@ -82,6 +92,8 @@ enum {
     S_REFILL,
     S_HELD,
     S_PARENT_OF,
+    S_OUT_CLEAR,
+    S_FINISHED,
     S_N
 };
 
@@ -110,17 +122,34 @@ typedef struct sfrontier {
     size_t accepted, started;
     long long seq_tail, seq_head;
     bool done;
-    /* the batch */
+    /* the batch (under lock) */
     bool txn, want_commit, failed;
     unsigned commit_waiters; /* threads waiting for a due batch to commit */
     double txn_t0;
     unsigned txn_pages, open_items;
     char err[320];
+    /* the op log: cur is written under lock; the queue (qhead..qtail, qops
+     * statements) under qlock; db, its statements, db_txn and dberr under
+     * dblock. Lock order: lock, then dblock, then qlock. */
+    oplog *cur;
+    size_t op_at; /* cur's offset of the open statement's argument count */
+    bool log_nomem;
+    weft_lock *qlock, *dblock;
+    oplog *qhead, *qtail;
+    size_t qops;
+    bool db_txn;
+    atomic_bool dbfailed; /* set (after dberr) once the file failed */
+    char dberr[320];
 } sfrontier;
 
 extern const char *const sq_sqls[S_N];
 
+/* Takes the frontier lock, and notices a write that failed meanwhile. */
 void sq_lock(sfrontier *f);
+/* Under lock: notices a failed write (f->failed, f->err). False when the
+ * file failed. */
+bool sq_check(sfrontier *f);
+/* Releases the frontier lock, then applies the writes staged under it. */
 void sq_unlock(sfrontier *f);
 double sq_wall_now(void);
 /* The crawl cannot go on: keep the file at its last commit, say why (what:
@@ -131,8 +160,24 @@ bool sq_begin(sfrontier *f);
 void sq_commit(sfrontier *f);
 /* Commits when due (or force) and no page is open; else asks for it. */
 void sq_maybe_commit(sfrontier *f, bool force);
-/* Steps statement i (bound by the caller) to its end and resets it. */
-bool sq_run(sfrontier *f, int i);
+/* Stages statement i: sq_op, its arguments (by SQLite's 1-based index;
+ * one not given is NULL), sq_op_end. Applied to the file in staging order
+ * after the frontier lock is released (sq_unlock). sq_op_end returns false
+ * when the file failed. Text and blobs are copied. */
+void sq_op(sfrontier *f, int i);
+void sq_arg_int(sfrontier *f, int idx, long long v);
+void sq_arg_double(sfrontier *f, int idx, double v);
+void sq_arg_text(sfrontier *f, int idx, const char *s);
+void sq_arg_blob(sfrontier *f, int idx, const void *p, size_t n);
+bool sq_op_end(sfrontier *f);
+/* Before reading the file (under lock): applies every staged write and
+ * holds the file until sq_sync_end. */
+void sq_sync_begin(sfrontier *f);
+void sq_sync_end(sfrontier *f);
+/* Applies every staged write now (no frontier lock held, or from free). */
+void sq_flush_all(sfrontier *f);
+/* Frees staged writes that were never applied (closing). */
+void oplog_discard(sfrontier *f);
 uint64_t sq_hash_of(const char *s);
 /* h's slot, or NULL. */
 sslot *sq_seen_find(sfrontier *f, uint64_t h);
