@@ -199,6 +199,14 @@ static int sq_next(frontier *base, frontier_item *it)
             break;
         }
         sq_maybe_commit(f, false);
+        while (f->seal_queued) {
+            /* Sealed here, and this thread is about to wait rather than
+             * unlock: apply it now, so the next batch may seal. */
+            f->seal_queued = false;
+            sq_sync_begin(f);
+            sq_sync_end(f);
+            sq_applied(f);
+        }
         double t = wake - now;
         if (!(t < POLL_SLICE))
             t = POLL_SLICE;

@@ -25,7 +25,10 @@
  * Writes are staged under the frontier lock and applied to the file, in
  * order, outside it (the op log, below): one connection, one writer at a
  * time (dblock), and the frontier lock is held for memcpys, not for
- * SQLite. Reads (the queue's refill, held URLs) apply the log first. */
+ * SQLite. Reads (the queue's refill, held URLs) apply the log first. The
+ * thread that seals a batch applies it (waiting for the file) before it
+ * goes on, and no batch seals while another is unapplied: at any instant
+ * at most two batches are not in the file. */
 #include "crawl/frontier-sqlite.h"
 #include "parse/urlnorm.h"
 
@@ -104,10 +107,29 @@ static void sq_flush(sfrontier *f, bool wait);
 
 void sq_unlock(sfrontier *f)
 {
+    bool sealed = f->seal_queued;
+    f->seal_queued = false;
     size_t queued = log_push(f);
     weft_lock_release(f->lock);
-    if (queued)
-        sq_flush(f, queued > LOG_HIGH);
+    if (queued || sealed)
+        sq_flush(f, sealed || queued > LOG_HIGH);
+    if (sealed) {
+        /* The sealed batch is in the file now (this flush waited for the
+         * file and applied the queue, seal included): the next may seal. */
+        frontier_lock(f->lock);
+        sq_applied(f);
+        sq_unlock(f);
+    }
+}
+
+void sq_applied(sfrontier *f)
+{
+    if (!f->applying)
+        return;
+    f->applying = false;
+    /* A batch that came due meanwhile seals now, if no page is open. */
+    if (f->want_commit)
+        sq_maybe_commit(f, false);
 }
 
 double sq_wall_now(void)
@@ -438,6 +460,12 @@ void sq_commit(sfrontier *f)
         put(f, &c, 1);
         if (f->log_nomem)
             stage_fail(f);
+        /* Applied by the next sq_unlock (this thread's, outside the lock),
+         * which waits for it; no other batch seals before it is in the
+         * file, so a kill loses at most two batches: this one and the one
+         * being filled (docs/tool.md). */
+        f->applying = true;
+        f->seal_queued = true;
     }
     f->txn = false;
     /* Wake only those waiting for this commit: waking every worker at each
@@ -456,7 +484,7 @@ void sq_maybe_commit(sfrontier *f, bool force)
         return;
     if (force || f->txn_pages >= STATE_BATCH_PAGES ||
         weft_monotonic() - f->txn_t0 >= STATE_BATCH_SECONDS) {
-        if (f->open_items == 0)
+        if (f->open_items == 0 && !f->applying)
             sq_commit(f);
         else
             f->want_commit = true;
@@ -787,7 +815,7 @@ bool sq_open_item(sfrontier *f, sitem *q)
 {
     if (!q || q->open)
         return !f->failed;
-    while (f->want_commit && !f->failed) {
+    while (f->want_commit && sq_check(f)) {
         f->commit_waiters++;
         weft_cond_wait(f->cond, POLL_SLICE);
         f->commit_waiters--;

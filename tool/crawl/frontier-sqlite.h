@@ -124,6 +124,8 @@ typedef struct sfrontier {
     bool done;
     /* the batch (under lock) */
     bool txn, want_commit, failed;
+    bool applying;           /* a batch is sealed and not yet known to be in the file */
+    bool seal_queued;        /* ... and the next sq_unlock applies it (and waits) */
     unsigned commit_waiters; /* threads waiting for a due batch to commit */
     double txn_t0;
     unsigned txn_pages, open_items;
@@ -158,6 +160,8 @@ void sq_fail(sfrontier *f, const char *what);
 /* Opens the batch if none is. False when the file failed. */
 bool sq_begin(sfrontier *f);
 void sq_commit(sfrontier *f);
+/* Under lock, once a sealed batch is in the file: pages may open again. */
+void sq_applied(sfrontier *f);
 /* Commits when due (or force) and no page is open; else asks for it. */
 void sq_maybe_commit(sfrontier *f, bool force);
 /* Stages statement i: sq_op, its arguments (by SQLite's 1-based index;

@@ -9,8 +9,9 @@
  * locks). A page's state change, its links and its records commit together
  * (frontier-sqlite.c), many pages per transaction: a batch commits after
  * STATE_BATCH_PAGES pages or STATE_BATCH_SECONDS, whichever comes first, so
- * a kill -9 costs at most the pages in flight and the last open batch, which
- * the next run fetches again. Nothing else is ever lost: the file only moves
+ * a kill -9 costs at most the pages in flight and two batches (the one
+ * being written to the file and the one being filled), which the next run
+ * fetches again. Nothing else is ever lost: the file only moves
  * from one committed state to the next.
  *
  * Opening never changes a file it does not recognise: a file that is not
@@ -25,7 +26,7 @@
 #include <stddef.h>
 
 #define STATE_SCHEMA        1
-#define STATE_BATCH_PAGES   100
+#define STATE_BATCH_PAGES   50
 #define STATE_BATCH_SECONDS 0.05
 
 typedef struct crawl_state crawl_state;
