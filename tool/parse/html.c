@@ -46,9 +46,18 @@ static bool is_ws(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* The six bytes HTML counts as whitespace, as a table: the word count
+ * looks at every byte of a page's text. */
+static const bool ws_byte[256] = {
+    [' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true, ['\f'] = true, ['\v'] = true,
+};
+
+/* libxml2's HTML parser lowercases element and attribute names, so the
+ * first byte decides most comparisons without a call; strcasecmp for the
+ * rest keeps any case working. */
 static bool name_is(const xmlChar *name, const char *want)
 {
-    return name && strcasecmp((const char *)name, want) == 0;
+    return name && (name[0] | 0x20) == want[0] && strcasecmp((const char *)name, want) == 0;
 }
 
 static void add_link(html_parser *p, const char *href)
@@ -150,14 +159,17 @@ static void on_text(void *ud, const xmlChar *ch, int len)
         title_text(p, ch, len);
         return;
     }
+    /* A word starts at each non-space byte after a space (or after the
+     * start of the node): counted without a branch per byte. */
+    bool in = p->in_word;
+    unsigned long words = 0;
     for (int i = 0; i < len; i++) {
-        if (is_ws(ch[i])) {
-            p->in_word = false;
-        } else if (!p->in_word) {
-            p->in_word = true;
-            p->page.words++;
-        }
+        bool word = !ws_byte[ch[i]];
+        words += word & !in;
+        in = word;
     }
+    p->in_word = in;
+    p->page.words += words;
 }
 
 /* <script>/<style> bodies arrive here (libxml2 prefers cdataBlock for them). */
