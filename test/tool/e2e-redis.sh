@@ -11,6 +11,7 @@
 #    only the dead process's leased URLs fetched twice;
 #  - a 4th process started late takes work;
 #  - redis-server restarted mid-crawl (AOF on): the crawl completes;
+#  - redis-server back but still loading its data (LOADING): waited out;
 #  - --dump prints the whole crawl; a different scope is refused;
 #  - bad addresses, an unreachable Redis, a wrong password, a foreign key
 #    prefix: exit 2 with the reason, nothing overwritten.
@@ -189,6 +190,32 @@ check "Redis back empty: exit 1 saying the crawl's keys are gone (exit $rc)" \
     test $rc = 1 -a -n "$(grep -l 'keys are gone' "$tmp/e.err")"
 check "Redis back empty: nothing recreated under the crawl's prefix" \
     test "$(redis-cli -p "$RPORT" dbsize)" = 0
+
+# --- redis-server back, but loading its data: LOADING is waited out ----------
+# Saved to an RDB mid-crawl, then started on it loading slowly (3 ms a key,
+# answering between keys), so for a while every command gets "LOADING":
+# the crawl must wait, as for a Redis that is away, and complete.
+start_site l --pages 800 --links 4 --seed 71 --latency 0.02
+timeout $T "$W" crawl --json -d 100 -j 8 "$BASE_l/" 2>/dev/null | pages_of >"$tmp/l-ref.txt"
+start_site l2 --pages 800 --links 4 --seed 71 --latency 0.02
+timeout $T "$W" crawl --json -d 100 -j 8 --redis-timeout 60 --crawl-id loading --state "$R" \
+    "$BASE_l2/" >"$tmp/l1.json" 2>"$tmp/l1.err" &
+p=$!
+pids+=($p)
+sleep 1
+redis-cli -p "$RPORT" save >/dev/null
+redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1
+wait "$rpid" 2>/dev/null
+start_redis --appendonly no --key-load-delay 3000 --loading-process-events-interval-bytes 1024
+loading=$(redis-cli -p "$RPORT" ping 2>&1)
+wait $p
+rc=$?
+check "Redis loading after a restart ('${loading%% *}'): the crawl waits and completes (exit $rc)" \
+    test $rc = 0 -a "${loading%% *}" = LOADING
+"$W" crawl --json -d 100 --crawl-id loading --state "$R" --dump "$BASE_l2/" 2>/dev/null |
+    pages_of | sort -u >"$tmp/l-dump.txt"
+check "Redis loading: --dump holds every page" cmp -s "$tmp/l-ref.txt" "$tmp/l-dump.txt"
+rm -f "$tmp/dump.rdb"
 
 # --- redis-server gone for good: the crawl gives up after --redis-timeout -------
 start_site g --pages 800 --links 4 --seed 61 --latency 0.02

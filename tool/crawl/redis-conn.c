@@ -299,6 +299,20 @@ unsigned long long redis_round_trips(redis_pool *p)
     return atomic_load(&p->trips);
 }
 
+/* Errors that say Redis is there but cannot answer yet: LOADING (reading
+ * its AOF or RDB after a restart), BUSY (a script past its time limit),
+ * TRYAGAIN and MASTERDOWN. */
+static bool transient(const char *e)
+{
+    static const char *const codes[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(e, codes[i], n) == 0 && (e[n] == ' ' || e[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 /* One command with retries: `build` fills argv for the attempt. */
 static redisReply *call(redis_pool *p, int script, const char *prefix, int argc, const char **argv,
                         const size_t *lens, char *err, size_t errlen)
@@ -346,21 +360,31 @@ static redisReply *call(redis_pool *p, int script, const char *prefix, int argc,
                 atomic_fetch_add(&p->trips, 1);
                 r = redisCommandArgv(c, argc, argv, lens);
             }
-            if (r && !c->err) {
+            if (r && !c->err && r->type == REDIS_REPLY_ERROR && transient(r->str)) {
+                /* Up but not ready (loading its data after a restart, or
+                 * busy): as if away, within the same timeout. */
+                snprintf(err, errlen, "%s", r->str);
+                freeReplyObject(r);
+                give(p, c);
+                c = NULL;
+                r = NULL;
+            } else if (r && !c->err) {
                 weft_lock_acquire(p->lock, WEFT_FOREVER);
                 p->away_since = 0;
                 weft_lock_release(p->lock);
                 give(p, c);
                 if (r->type == REDIS_REPLY_ERROR) {
-                    snprintf(err, errlen, "Redis: %s", r->str);
+                    snprintf(err, errlen, "%s", r->str);
                     freeReplyObject(r);
                     return NULL;
                 }
                 return r;
             }
-            snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection lost");
-            freeReplyObject(r);
-            redisFree(c);
+            if (c) {
+                snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "connection lost");
+                freeReplyObject(r);
+                redisFree(c);
+            }
         }
         /* Redis is away: wait and try again, for at most timeout since it
          * was first found away (by any caller). */
