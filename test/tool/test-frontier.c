@@ -436,3 +436,54 @@ TEST(frontier_per_host_cap)
     CHECK_RC(frontier_next(f, &none), ENOENT);
     drop(f);
 }
+
+#ifdef FRONTIER_REDIS
+/* NEXT retried with its token after its answer was lost (Redis went down
+ * after running it): the same item comes back, and only one lease and one
+ * page in flight are counted. Leasing a second item under the token would
+ * orphan the first, in flight forever: a crawl that never ends. */
+static long long redis_int(const char *a, const char *b, const char *c)
+{
+    const char *argv[] = {a, b, c};
+    char err[256];
+    redisReply *r = redis_argv(rpool, c ? 3 : 2, argv, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
+                  : r->type == REDIS_REPLY_STRING ? atoll(r->str)
+                                                  : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static redisReply *next_with(const char *token)
+{
+    const char *argv[] = {"0", "0", "10000", token, "0"};
+    char err[256];
+    redisReply *r = redis_script(rpool, RS_NEXT, "weft:test:", 5, argv, NULL, err, sizeof err);
+    CHECK(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0);
+    return r;
+}
+
+TEST(frontier_redis_next_retried_with_its_token)
+{
+    frontier *f = make(5, 0);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    redisReply *a = next_with("tok-retry");
+    CHECK_STR(a->element[0]->str, "page");
+    CHECK_STR(a->element[1]->str, "http://h/");
+    redisReply *b = next_with("tok-retry");
+    CHECK_STR(b->element[0]->str, "page");
+    CHECK_STR(b->element[1]->str, "http://h/");
+    CHECK_EQ(b->element[3]->integer, a->element[3]->integer); /* depth */
+    CHECK_STR(b->element[7]->str, "tok-retry");
+    CHECK_EQ(redis_int("ZCARD", "weft:test:L", NULL), 1); /* one lease */
+    CHECK_EQ(redis_int("HGET", "weft:test:c", "f0"), 1);  /* one page in flight */
+    freeReplyObject(a);
+    freeReplyObject(b);
+    /* Another token gets nothing: the only page is out. */
+    redisReply *c = next_with("tok-other");
+    CHECK_STR(c->element[0]->str, "wait");
+    freeReplyObject(c);
+    drop(f);
+}
+#endif

@@ -90,13 +90,23 @@
     "return {'join'}\n"
 
 /* NEXT as a Lua function of its five arguments (next_item), for NEXT and
- * for DONE_NEXT. */
+ * for DONE_NEXT. A token that already holds a lease means this call is a
+ * retry of one whose answer was lost (Redis went down after running it):
+ * the same item is handed out again. Leasing another under the token
+ * would orphan the first, counted in flight forever, and the crawl would
+ * never end. */
 #define REDIS_LUA_NEXT_FN                                                                          \
     "local function next_item(a1, a2, a3, a4, a5)\n"                                               \
     "if not alive() then return {'lost'} end\n"                                                    \
     "local per_host, max_pages, lease_ms = tonumber(a1), tonumber(a2), "                           \
     "tonumber(a3)\n"                                                                               \
     "local token, robots_on = a4, a5 == '1'\n"                                                     \
+    "local held = redis.call('HGET', P .. 'ld', token)\n"                                          \
+    "if held then\n"                                                                               \
+    "  local f = split(held)\n"                                                                    \
+    "  local o = redis.call('HGET', P .. 'h:' .. f[2], 'o')\n"                                     \
+    "  if f[1] == 'r' then return {'robots', o, f[2], token} end\n"                                \
+    "  return {'page', f[6], f[7], tonumber(f[3]), f[5], f[2], o, token} end\n"                    \
     "if redis.call('HGET', P .. 'meta', 'finished') == '1' then return {'done'} end\n"             \
     "local now = now_ms()\n"                                                                       \
     "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. 'L', '-inf', now, 'LIMIT', 0, 64)) "    \
