@@ -8,13 +8,18 @@ off, compression on (both send Accept-Encoding by default). Runs alternate
 between the clients; each figure is the median of the runs. Printed per
 corpus: HTML pages found (status 200, text/html), wall seconds, CPU seconds
 (user + system), peak RSS, bytes each writes (weft: its JSON records; wget2:
-the mirrored files), and weft's figure as a ratio of wget2's.
+the mirrored files), and weft's figure as a ratio of wget2's. Then the
+floors under those figures: the latency floor of the requests at this
+concurrency, the peak RSS of weft fetching a single page (its libraries
+loaded and initialised), and the CPU of libxml2 parsing the crawled pages
+alone (bench-html).
 
 A benchmark, not a test: it asserts nothing.
 
 Usage: bench/bench_realhtml.py path/to/weft [runs]
 """
 import json
+import urllib.parse
 import signal
 import urllib.request
 import os
@@ -44,6 +49,37 @@ def timed(cmd, stdout):
         u, s, m = f.read().split()[-3:]
     os.unlink(tf.name)
     return wall, float(u) + float(s), int(m), p.returncode
+
+
+def floors(weft, root, url, tmp):
+    """What no crawler at this concurrency, and no crawl on these libraries,
+    can go under: the latency floor (requests x latency / in flight), the
+    peak RSS of weft fetching one page (the libraries loaded and
+    initialised: libcurl with OpenSSL, libxml2 with ICU), and the CPU of
+    libxml2 parsing the pages alone (bench-html, the crawler's parser on the
+    same files). Returns a dict of them, None for one it cannot measure."""
+    out = os.path.join(tmp, "weft.json")
+    reqs, files = 0, []
+    for line in open(out):
+        r = json.loads(line)
+        if "skipped" in r:
+            continue
+        reqs += 1
+        if r["status"] == 200 and r["content_type"].startswith("text/html"):
+            path = urllib.parse.urlsplit(r["url"]).path
+            f = os.path.normpath(os.path.join(root, path.lstrip("/")))
+            if f.startswith(root) and os.path.isfile(f):
+                files.append(f)
+    one = timed([weft, "crawl", "-q", "--no-robots", "-d", "0", url], subprocess.DEVNULL)
+    parse = None
+    bh = os.path.join(os.path.dirname(os.path.dirname(weft)), "bench", "bench-html")
+    if os.access(bh, os.X_OK) and files:
+        p = subprocess.run([bh, "5"], input="\n".join(files) + "\n", capture_output=True,
+                           text=True, timeout=300)
+        if p.returncode == 0:
+            parse = json.loads(p.stdout)["cpu_s"]
+    return dict(reqs=reqs, wall=reqs * LATENCY / JOBS, rss=one[2], parse=parse,
+                nfiles=len(files))
 
 
 def run_weft(weft, url, tmp, state=False):
@@ -145,6 +181,7 @@ def main():
                         res[c].append(run_weft(weft, url, tmp, c == "state") if c != "wget2"
                                       else run_wget2(url, tmp))
                 wall = statistics.median(x["wall"] for x in res["weft"])
+                fl = floors(weft, root, url, tmp)
                 killed = kill_and_resume(weft, base, url, tmp, wall)
             med = {c: {k: statistics.median(x[k] for x in v) for k in v[0]}
                    for c, v in res.items()}
@@ -157,6 +194,13 @@ def main():
             print(f"{name:<20} weft/wget2: wall {ratio(w['wall'], g['wall'])}, "
                   f"CPU {ratio(w['cpu'], g['cpu'])}, RSS {ratio(w['rss'], g['rss'])}, "
                   f"pages {w['pages']:.0f} vs {g['pages']:.0f}")
+            print(f"{name:<20} floors: latency {fl['reqs']} requests x {LATENCY:g} s / {JOBS} = "
+                  f"{fl['wall']:.2f} s (0.7 x wget2 = {0.7 * g['wall']:.2f} s); "
+                  f"weft fetching one page: RSS {fl['rss'] / 1024:.1f} MB "
+                  f"(wget2's whole crawl {g['rss'] / 1024:.1f} MB); libxml2 parsing the "
+                  f"{fl['nfiles']} pages alone: "
+                  + (f"{fl['parse']:.3f} s CPU ({fl['parse'] / g['cpu']:.2f}x wget2's whole "
+                     f"crawl)" if fl['parse'] is not None and g['cpu'] else "n/a (bench-html)"))
             st = med["state"]
             print(f"{name:<20} weft --state / weft: wall {ratio(st['wall'], w['wall'])}, "
                   f"CPU {ratio(st['cpu'], w['cpu'])}, RSS {ratio(st['rss'], w['rss'])}")
