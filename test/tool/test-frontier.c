@@ -486,4 +486,55 @@ TEST(frontier_redis_next_retried_with_its_token)
     freeReplyObject(c);
     drop(f);
 }
+
+static redisReply *add_with(const char *call, const char *parent_hash, char link_hash[2][17])
+{
+    char pre[8];
+    snprintf(pre, sizeof pre, "%d", (int)SKIP_ROBOTS);
+    const char *argv[] = {"0",          "http://h/",  parent_hash,  "5",          "0",        "0",
+                          "0",          call,         link_hash[0], "http://h/x", "http://h", "0",
+                          link_hash[1], "http://h/r", "http://h",   pre};
+    char err[256];
+    redisReply *r = redis_script(rpool, RS_ADD, "weft:test:", 16, argv, NULL, err, sizeof err);
+    CHECK(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 8);
+    return r;
+}
+
+/* ADD sent again after its answer was lost: the same answer (the link it
+ * queued is not called a duplicate, the skipped one keeps its reason),
+ * while a new call of the same page sees both as seen. */
+TEST(frontier_redis_add_retried_gets_its_answer)
+{
+    frontier *f = make(5, 0);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    redisReply *n = next_with("tok-add");
+    CHECK_STR(n->element[0]->str, "page");
+    freeReplyObject(n);
+    char ph[17], lh[2][17];
+    snprintf(ph, sizeof ph, "%016llx", frontier_hash("http://h/"));
+    snprintf(lh[0], sizeof lh[0], "%016llx", frontier_hash("http://h/x"));
+    snprintf(lh[1], sizeof lh[1], "%016llx", frontier_hash("http://h/r"));
+    redisReply *a = add_with("tok-add:1", ph, lh);
+    CHECK_EQ(a->element[0]->integer, SKIP_NONE);
+    CHECK_EQ(a->element[4]->integer, SKIP_ROBOTS);
+    redisReply *b = add_with("tok-add:1", ph, lh);
+    for (int i = 0; i < 8; i += 4)
+        CHECK_EQ(b->element[i]->integer, a->element[i]->integer);
+    CHECK_EQ(redis_int("HGET", "weft:test:c", "q1"), 1); /* queued once */
+    redisReply *c = add_with("tok-add:2", ph, lh);
+    CHECK_EQ(c->element[0]->integer, SKIP_DUPLICATE);
+    CHECK_EQ(c->element[4]->integer, SKIP_DUPLICATE);
+    freeReplyObject(a);
+    freeReplyObject(b);
+    freeReplyObject(c);
+    /* The page's end forgets the kept answer. */
+    CHECK_EQ(redis_int("HEXISTS", "weft:test:ar", "tok-add"), 1);
+    const char *dv[] = {"tok-add", ph, "0"};
+    char err[256];
+    redisReply *d = redis_script(rpool, RS_DONE, "weft:test:", 3, dv, NULL, err, sizeof err);
+    CHECK(d != NULL);
+    freeReplyObject(d);
+    CHECK_EQ(redis_int("HEXISTS", "weft:test:ar", "tok-add"), 0);
+    drop(f);
+}
 #endif

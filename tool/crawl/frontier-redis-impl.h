@@ -18,8 +18,9 @@ typedef struct ritem {
     char h[17];
     char *url, *parent, *origin;
     unsigned depth, attempt;
-    bool leased; /* holds a lease (a page or a robots.txt) */
-    bool stored; /* its record is in Redis already */
+    bool leased;   /* holds a lease (a page or a robots.txt) */
+    bool stored;   /* its record is in Redis already */
+    unsigned adds; /* ADD calls made for it (each call's number, for retries) */
     char **recs;
     size_t *rlens, nrec;
     char (*claims)[17];

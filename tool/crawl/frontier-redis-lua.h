@@ -50,7 +50,7 @@
                                    * URL goes back to the head of its host's queue. */             \
     "local function reclaim(tok)\n"                                                                \
     "  local data = redis.call('HGET', P .. 'ld', tok)\n"                                          \
-    "  redis.call('HDEL', P .. 'ld', tok)\n"                                                       \
+    "  redis.call('HDEL', P .. 'ld', tok); redis.call('HDEL', P .. 'ar', tok)\n"                   \
     "  redis.call('ZREM', P .. 'L', tok)\n"                                                        \
     "  if not data then return end\n"                                                              \
     "  local f = split(data)\n"                                                                    \
@@ -189,8 +189,12 @@
         "return next_item(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
 
 /* ARGV: parent depth (-1: seeds), parent url, parent hash, max_depth,
- * max_pages, robots (1/0), delay_ms, then per link: hash, url, origin, pre.
- * Returns per link: result, lowered (0/1), dup parent, dup depth. */
+ * max_pages, robots (1/0), delay_ms, call ("" or the page's lease token
+ * and a call number), then per link: hash, url, origin, pre. Returns per
+ * link: result, lowered (0/1), dup parent, dup depth. The answer is kept
+ * under the token ('ar') until the page ends, and a call sent again after
+ * its answer was lost gets it back unchanged: run twice, the links it
+ * queued would otherwise come back as duplicates. */
 #define REDIS_LUA_ADD                                                                              \
     REDIS_LUA_PRELUDE                                                                              \
     "if not alive() then return {'lost'} end\n"                                                    \
@@ -198,8 +202,14 @@
     "local par, parh = ARGV[2], ARGV[3]\n"                                                         \
     "local max_depth, max_pages = tonumber(ARGV[4]), tonumber(ARGV[5])\n"                          \
     "local robots_on, delay = ARGV[6] == '1', tonumber(ARGV[7])\n"                                 \
+    "local tok, call = string.match(ARGV[8], '^(.*):(%d+)$')\n"                                    \
+    "if tok then\n"                                                                                \
+    "  local kept = redis.call('HGET', P .. 'ar', tok)\n"                                          \
+    "  if kept then\n"                                                                             \
+    "    local n, ans = string.match(kept, '^(%d+)|(.*)$')\n"                                      \
+    "    if n == call then return cjson.decode(ans) end end end\n"                                 \
     "local out = {}\n"                                                                             \
-    "for i = 8, #ARGV, 4 do\n"                                                                     \
+    "for i = 9, #ARGV, 4 do\n"                                                                     \
     "  local h, url, origin, pre = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])\n"     \
     "  local sd, ss, sp = seen_get(h)\n"                                                           \
     "  local res, low, dp, dd = 0, 0, '', 0\n"                                                     \
@@ -226,6 +236,7 @@
     "      redis.call('RPUSH', P .. 'q:' .. id .. ':' .. cd, entry(h, 0, url, par))\n"             \
     "      incr('q' .. cd, 1); incr('acc', 1) end end\n"                                           \
     "  out[#out + 1] = res; out[#out + 1] = low; out[#out + 1] = dp; out[#out + 1] = dd end\n"     \
+    "if tok then redis.call('HSET', P .. 'ar', tok, call .. '|' .. cjson.encode(out)) end\n"       \
     "return out\n"
 
 #define REDIS_LUA_DONE_FN                                                                          \
@@ -235,7 +246,8 @@
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if data then\n"                                                                               \
     "  local f = split(data)\n"                                                                    \
-    "  redis.call('HDEL', P .. 'ld', tok); redis.call('ZREM', P .. 'L', tok)\n"                    \
+    "  redis.call('HDEL', P .. 'ld', tok); redis.call('HDEL', P .. 'ar', tok); "                   \
+    "redis.call('ZREM', P .. 'L', tok)\n"                                                          \
     "  redis.call('HINCRBY', P .. 'h:' .. f[2], 'act', -1); incr('f' .. f[3], -1) end\n"           \
     "local sd, ss, sp = seen_get(h)\n"                                                             \
     "if not sd or ss == 2 then return 'dup' end\n"                                                 \
@@ -269,7 +281,8 @@
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if not data then return 'gone' end\n"                                                         \
     "local f = split(data)\n"                                                                      \
-    "redis.call('HDEL', P .. 'ld', tok); redis.call('ZREM', P .. 'L', tok)\n"                      \
+    "redis.call('HDEL', P .. 'ld', tok); redis.call('HDEL', P .. 'ar', tok); redis.call('ZREM', "  \
+    "P .. 'L', tok)\n"                                                                             \
     "local hk, d = P .. 'h:' .. f[2], tonumber(f[3])\n"                                            \
     "redis.call('HINCRBY', hk, 'act', -1); incr('f' .. d, -1); incr('st', -1)\n"                   \
     "local sd, ss, sp = seen_get(h)\n"                                                             \
@@ -292,7 +305,8 @@
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "if not data then return 'gone' end\n"                                                         \
     "local f = split(data)\n"                                                                      \
-    "redis.call('HDEL', P .. 'ld', tok); redis.call('ZREM', P .. 'L', tok)\n"                      \
+    "redis.call('HDEL', P .. 'ld', tok); redis.call('HDEL', P .. 'ar', tok); redis.call('ZREM', "  \
+    "P .. 'L', tok)\n"                                                                             \
     "redis.call('HINCRBY', P .. 'h:' .. f[2], 'act', -1)\n"                                        \
     "incr('f' .. f[3], -1); incr('st', -1); incr('acc', -1)\n"                                     \
     "local sd, ss, sp = seen_get(h)\n"                                                             \
@@ -306,7 +320,8 @@
     "local tok, id = ARGV[1], ARGV[2]\n"                                                           \
     "local hk = P .. 'h:' .. id\n"                                                                 \
     "if redis.call('HGET', P .. 'ld', tok) then\n"                                                 \
-    "  redis.call('HDEL', P .. 'ld', tok); redis.call('ZREM', P .. 'L', tok)\n"                    \
+    "  redis.call('HDEL', P .. 'ld', tok); redis.call('HDEL', P .. 'ar', tok); "                   \
+    "redis.call('ZREM', P .. 'L', tok)\n"                                                          \
     "  redis.call('HINCRBY', hk, 'act', -1); incr('rb', -1) end\n"                                 \
     "local now = now_ms()\n" /* RFC 9309 2.4: cached for at most 24 hours. */                      \
     "redis.call('HSET', hk, 'rs', 2, 'rexp', now + 86400000, 'rst', ARGV[3], 'rb', ARGV[4])\n"     \

@@ -204,12 +204,12 @@ static int rd_next(frontier *base, frontier_item *it)
 /* ADD: the links of page q (or the seeds, q NULL), in one script. */
 static int add(rfrontier *f, ritem *q, unsigned depth_plus_1, frontier_link *links, size_t n)
 {
-    size_t argc = 7 + 4 * n;
+    size_t argc = 8 + 4 * n;
     const char **argv = calloc(argc, sizeof *argv);
     char(*hx)[17] = calloc(n ? n : 1, sizeof *hx);
     char(*org)[URLNORM_MAX + 8] = calloc(n ? n : 1, sizeof *org);
     char(*pre)[4] = calloc(n ? n : 1, sizeof *pre);
-    char d[32], md[32], mp[32], dl[32], ph[17] = "";
+    char d[32], md[32], mp[32], dl[32], ph[17] = "", call[64] = "";
     if (!argv || !hx || !org || !pre) {
         free(argv), free(hx), free(org), free(pre);
         return ENOMEM;
@@ -227,6 +227,10 @@ static int add(rfrontier *f, ritem *q, unsigned depth_plus_1, frontier_link *lin
     argv[4] = mp;
     argv[5] = f->o.robots ? "1" : "0";
     argv[6] = dl;
+    /* The call's name, so a retry after a lost answer gets that answer. */
+    if (q && q->leased)
+        snprintf(call, sizeof call, "%s:%u", q->token, ++q->adds);
+    argv[7] = call;
     for (size_t i = 0; i < n; i++) {
         frontier_link *l = &links[i];
         crawl_skip p = l->pre;
@@ -241,10 +245,10 @@ static int add(rfrontier *f, ritem *q, unsigned depth_plus_1, frontier_link *lin
                 p = SKIP_ROBOTS;
         }
         snprintf(pre[i], sizeof pre[i], "%d", (int)p);
-        argv[7 + 4 * i] = hx[i];
-        argv[8 + 4 * i] = l->url;
-        argv[9 + 4 * i] = org[i];
-        argv[10 + 4 * i] = pre[i];
+        argv[8 + 4 * i] = hx[i];
+        argv[9 + 4 * i] = l->url;
+        argv[10 + 4 * i] = org[i];
+        argv[11 + 4 * i] = pre[i];
     }
     redisReply *r = script(f, RS_ADD, (int)argc, argv, NULL);
     int rc = 0;
