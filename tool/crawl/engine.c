@@ -639,6 +639,8 @@ int crawl_run(const crawl_opts *o, unsigned workers, crawl_record_fn *fn, void *
     res->seen = fs.seen;
     res->set_bytes = fs.arena_bytes;
 out:
+    if (c.f)
+        frontier_sync(c.f); /* the last batch, so that its failure is seen */
     if (c.f && frontier_error(c.f)) {
         /* The state file failed: the crawl stopped for that, not a Ctrl-C. */
         snprintf(res->error_text, sizeof res->error_text, "%s", frontier_error(c.f));

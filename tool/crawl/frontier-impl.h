@@ -24,6 +24,7 @@ typedef struct frontier_ops {
                         size_t len);
     void (*stats)(frontier *f, frontier_stats *out);
     const char *(*error)(frontier *f);
+    int (*sync)(frontier *f); /* may be NULL: nothing is ever pending */
 } frontier_ops;
 
 /* The two-level depth window of a backend that schedules in this process

@@ -100,8 +100,9 @@ static struct fhost *host_by_id(sfrontier *f, long long id)
 /* The next held-back URL (beyond --depth), read from the file. */
 static sitem *next_held(sfrontier *f, struct fhost **host)
 {
-    if (!f->heldq && f->held > 0) {
-        sq_sync_begin(f);
+    if (!f->heldq && f->held > 0 && !sq_sync_begin(f)) {
+        sq_sync_end(f);
+    } else if (!f->heldq && f->held > 0) {
         sqlite3_stmt *s = f->s[S_HELD];
         sqlite3_bind_int64(s, 1, f->held_seq);
         sitem **tail = &f->heldq;
@@ -272,7 +273,11 @@ static bool lower(sfrontier *f, sslot *sl, unsigned cd, sitem *q, frontier_link 
     if (!h)
         return false;
     /* The earlier sighting's parent, for its duplicate record. */
-    sq_sync_begin(f);
+    if (!sq_sync_begin(f)) {
+        sq_sync_end(f);
+        *ok = false;
+        return false;
+    }
     sqlite3_stmt *s = f->s[S_PARENT_OF];
     sqlite3_bind_int64(s, 1, id);
     char *dup_parent = NULL;
@@ -637,6 +642,21 @@ static void sq_stats(frontier *base, frontier_stats *out)
     sq_unlock(f);
 }
 
+static int sq_sync(frontier *base)
+{
+    sfrontier *f = (sfrontier *)base;
+    sq_lock(f);
+    /* No page is open once the workers are gone; if one were, its writes
+     * would stay out rather than commit half a page. */
+    if (f->txn && f->open_items == 0)
+        sq_maybe_commit(f, true);
+    sq_unlock(f); /* applies the sealed batch, waiting for the file */
+    sq_lock(f);
+    int rc = f->failed ? EIO : 0;
+    sq_unlock(f);
+    return rc;
+}
+
 static const char *sq_error(frontier *base)
 {
     sfrontier *f = (sfrontier *)base;
@@ -696,6 +716,7 @@ static const frontier_ops sq_ops = {
     .robots_done = sq_robots_done,
     .stats = sq_stats,
     .error = sq_error,
+    .sync = sq_sync,
 };
 
 /* ------------------------------------------------------------- loading */
@@ -833,8 +854,11 @@ int frontier_new_sqlite(frontier **out, const frontier_opts *o, crawl_state *st,
     f->db = st->db;
     snprintf(f->product, sizeof f->product, "%s", product ? product : "weft");
     int rc;
-    if ((rc = weft_lock_new(&f->lock)) != 0 || (rc = weft_cond_new(&f->cond, f->lock)) != 0 ||
-        (rc = weft_lock_new(&f->qlock)) != 0 || (rc = weft_lock_new(&f->dblock)) != 0)
+    /* Three classes for the deadlock detector: lock, then dblock, then qlock. */
+    if ((rc = weft_lock_new_named(&f->lock, "frontier-sqlite")) != 0 ||
+        (rc = weft_cond_new(&f->cond, f->lock)) != 0 ||
+        (rc = weft_lock_new_named(&f->dblock, "frontier-sqlite file")) != 0 ||
+        (rc = weft_lock_new_named(&f->qlock, "frontier-sqlite queue")) != 0)
         goto fail;
     for (int i = 0; i < S_N; i++)
         if (sqlite3_prepare_v3(f->db, sq_sqls[i], -1, SQLITE_PREPARE_PERSISTENT, &f->s[i], NULL) !=

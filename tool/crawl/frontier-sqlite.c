@@ -107,18 +107,20 @@ static void sq_flush(sfrontier *f, bool wait);
 
 void sq_unlock(sfrontier *f)
 {
-    bool sealed = f->seal_queued;
-    f->seal_queued = false;
-    size_t queued = log_push(f);
-    weft_lock_release(f->lock);
-    if (queued || sealed)
-        sq_flush(f, sealed || queued > LOG_HIGH);
-    if (sealed) {
+    for (;;) {
+        bool sealed = f->seal_queued;
+        f->seal_queued = false;
+        size_t queued = log_push(f);
+        weft_lock_release(f->lock);
+        if (queued || sealed)
+            sq_flush(f, sealed || queued > LOG_HIGH);
+        if (!sealed)
+            return;
         /* The sealed batch is in the file now (this flush waited for the
-         * file and applied the queue, seal included): the next may seal. */
+         * file and applied the queue, seal included): the next may seal,
+         * and if it does, this thread applies it too. */
         frontier_lock(f->lock);
         sq_applied(f);
-        sq_unlock(f);
     }
 }
 
@@ -129,7 +131,7 @@ void sq_applied(sfrontier *f)
     f->applying = false;
     /* A batch that came due meanwhile seals now, if no page is open. */
     if (f->want_commit)
-        sq_maybe_commit(f, false);
+        sq_maybe_commit(f, f->commit_forced);
 }
 
 double sq_wall_now(void)
@@ -172,7 +174,7 @@ static void stage_fail(sfrontier *f)
         return;
     f->failed = true;
     snprintf(f->err, sizeof f->err, "cannot write the state file: out of memory");
-    snprintf(f->dberr, sizeof f->dberr, "%s", f->err);
+    /* (dberr is the applier's, under dblock: f->err says it already.) */
     atomic_store_explicit(&f->dbfailed, true, memory_order_release);
     weft_cond_notify_all(f->cond);
 }
@@ -416,11 +418,13 @@ static void sq_flush(sfrontier *f, bool wait)
     }
 }
 
-void sq_sync_begin(sfrontier *f)
+bool sq_sync_begin(sfrontier *f)
 {
     log_push(f);
     frontier_lock(f->dblock);
     drain(f);
+    /* Applying the queue may have failed the file: then nothing is read. */
+    return sq_check(f);
 }
 
 void sq_sync_end(sfrontier *f)
@@ -468,6 +472,7 @@ void sq_commit(sfrontier *f)
         f->seal_queued = true;
     }
     f->txn = false;
+    f->commit_forced = false;
     /* Wake only those waiting for this commit: waking every worker at each
      * batch cost more than the batch. */
     bool waited = f->want_commit && f->commit_waiters > 0;
@@ -482,12 +487,15 @@ void sq_maybe_commit(sfrontier *f, bool force)
 {
     if (!f->txn)
         return;
+    force = force || f->commit_forced;
     if (force || f->txn_pages >= STATE_BATCH_PAGES ||
         weft_monotonic() - f->txn_t0 >= STATE_BATCH_SECONDS) {
-        if (f->open_items == 0 && !f->applying)
+        if (f->open_items == 0 && !f->applying) {
             sq_commit(f);
-        else
+        } else {
             f->want_commit = true;
+            f->commit_forced = force; /* kept until it seals */
+        }
     }
 }
 
@@ -689,7 +697,10 @@ sitem *sq_cache_pop(struct fhost *h, unsigned k)
 static void sq_refill(sfrontier *f, struct fhost *h, unsigned level)
 {
     unsigned k = level % NQ;
-    sq_sync_begin(f);
+    if (!sq_sync_begin(f)) {
+        sq_sync_end(f);
+        return;
+    }
     sqlite3_stmt *s = f->s[S_REFILL];
     sqlite3_bind_int64(s, 1, h->id);
     sqlite3_bind_int64(s, 2, level);

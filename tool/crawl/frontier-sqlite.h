@@ -126,6 +126,7 @@ typedef struct sfrontier {
     bool txn, want_commit, failed;
     bool applying;           /* a batch is sealed and not yet known to be in the file */
     bool seal_queued;        /* ... and the next sq_unlock applies it (and waits) */
+    bool commit_forced;      /* the due batch must seal even if not full (the end) */
     unsigned commit_waiters; /* threads waiting for a due batch to commit */
     double txn_t0;
     unsigned txn_pages, open_items;
@@ -175,8 +176,9 @@ void sq_arg_text(sfrontier *f, int idx, const char *s);
 void sq_arg_blob(sfrontier *f, int idx, const void *p, size_t n);
 bool sq_op_end(sfrontier *f);
 /* Before reading the file (under lock): applies every staged write and
- * holds the file until sq_sync_end. */
-void sq_sync_begin(sfrontier *f);
+ * holds the file until sq_sync_end (called either way). False when the
+ * file failed: then read nothing. */
+bool sq_sync_begin(sfrontier *f);
 void sq_sync_end(sfrontier *f);
 /* Applies every staged write now (no frontier lock held, or from free). */
 void sq_flush_all(sfrontier *f);

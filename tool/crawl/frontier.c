@@ -107,6 +107,11 @@ const char *frontier_error(frontier *f)
     return f->ops->error(f);
 }
 
+int frontier_sync(frontier *f)
+{
+    return f->ops->sync ? f->ops->sync(f) : 0;
+}
+
 /* ---------------------------------------- what the local backends share */
 
 void frontier_window_advance(frontier_window *w)

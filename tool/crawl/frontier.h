@@ -243,6 +243,13 @@ void frontier_stats_get(frontier *f, frontier_stats *out);
  * NULL when there was none. Valid until frontier_free. */
 const char *frontier_error(frontier *f);
 
+/* Once no thread uses f any more (the crawl is over or stopped): writes
+ * what a durable backend still holds (the open batch) and waits until it
+ * is in the file, so that frontier_error reports a failure of that last
+ * write too. Returns 0, or EIO (frontier_error says why). Blocks on the
+ * file; does nothing for the memory and Redis backends. */
+int frontier_sync(frontier *f);
+
 /* The FNV-1a 64-bit hash the set uses (for order-independent checksums). */
 unsigned long long frontier_hash(const char *s);
 
