@@ -50,6 +50,39 @@ bool frontier_window_idle(const frontier_window *w);
 void frontier_window_wake(frontier_window *w, weft_cond *cond, unsigned old_cur, bool slot_freed,
                           unsigned per_host);
 
+/* A host's politeness, kept the same way by both local backends: its
+ * robots.txt state, its requests in flight (robots.txt included), and the
+ * monotonic time before which none may start (--delay, Crawl-delay,
+ * Retry-After). Under the backend's lock. */
+typedef enum frontier_rstate { R_UNKNOWN, R_FETCHING, R_READY } frontier_rstate;
+
+typedef struct frontier_gate {
+    frontier_rstate rs;
+    unsigned active;
+    double next_start; /* monotonic: no request starts before this */
+    double delay;      /* between request starts */
+} frontier_gate;
+
+typedef enum frontier_gate_says {
+    GATE_SHUT,   /* at its per-host cap, or too soon (*wake lowered to when) */
+    GATE_ROBOTS, /* robots.txt unknown: the caller hands it out (counted) */
+    GATE_OPEN    /* a page may start: frontier_gate_start */
+} frontier_gate_says;
+
+void frontier_gate_init(frontier_gate *g, bool robots_on, double min_delay);
+/* Whether g lets a request start at now (g->rs is not R_FETCHING: the
+ * caller checks that first, with the host's queue). */
+frontier_gate_says frontier_gate_check(frontier_gate *g, frontier_window *w, unsigned per_host,
+                                       double now, double *wake);
+/* A page of `level` starts now. */
+void frontier_gate_start(frontier_gate *g, frontier_window *w, unsigned level, double now);
+/* A page of `level` that started has ended (done, or back in the queue). */
+void frontier_gate_end(frontier_gate *g, frontier_window *w, unsigned level);
+/* No request before the monotonic time until (Retry-After). */
+void frontier_gate_pause(frontier_gate *g, double until);
+/* The host's robots.txt is in (its Crawl-delay: crawl_delay, 0 if none). */
+void frontier_gate_robots_done(frontier_gate *g, frontier_window *w, double crawl_delay);
+
 /* o's stop flag is set, or the calling task was cancelled. */
 bool frontier_stopped(const frontier_opts *o);
 /* Acquires l, also for a cancelled task (the critical sections are short;

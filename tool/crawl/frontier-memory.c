@@ -39,16 +39,11 @@ typedef struct qitem {
 
 #define NQ FRONTIER_NQ
 
-typedef enum rstate { R_UNKNOWN, R_FETCHING, R_READY } rstate;
-
 struct fhost {
     struct fhost *next;
     char *origin;
-    rstate rs;
+    frontier_gate g; /* robots.txt state, in flight, spacing */
     robots *rb;
-    unsigned active;
-    double next_start;          /* monotonic: no request starts before this */
-    double delay;               /* between request starts */
     qitem *head[NQ], *tail[NQ]; /* by depth % NQ, dead items included */
     size_t n[NQ];
 };
@@ -183,8 +178,7 @@ static struct fhost *host_get(mfrontier *f, const char *url)
         free(h);
         return NULL;
     }
-    h->rs = f->o.robots ? R_UNKNOWN : R_READY;
-    h->delay = f->o.min_delay;
+    frontier_gate_init(&h->g, f->o.robots, f->o.min_delay);
     h->next = f->hosts;
     f->hosts = h;
     f->nhosts++;
@@ -353,9 +347,9 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
                       double *wake)
 {
     unsigned k = level % NQ;
-    if (h->rs == R_FETCHING || !host_head(f, h, k))
+    if (h->g.rs == R_FETCHING || !host_head(f, h, k))
         return false;
-    if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
+    if (h->g.rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
         /* Skips cost no request: hand them out at once. */
         qitem *q = host_pop(h, k);
         f->w.queued[k]--;
@@ -370,17 +364,10 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
         item_release(f, q);
         return true;
     }
-    if (f->o.per_host && h->active >= f->o.per_host)
+    frontier_gate_says gate = frontier_gate_check(&h->g, &f->w, f->o.per_host, now, wake);
+    if (gate == GATE_SHUT)
         return false;
-    if (now < h->next_start) {
-        if (h->next_start < *wake)
-            *wake = h->next_start;
-        return false;
-    }
-    if (h->rs == R_UNKNOWN) {
-        h->rs = R_FETCHING;
-        h->active++;
-        f->w.robots_inflight++;
+    if (gate == GATE_ROBOTS) {
         /* The worker fetches h->origin + "/robots.txt". */
         *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
         return true;
@@ -399,9 +386,7 @@ static bool pick_host(mfrontier *f, struct fhost *h, unsigned level, frontier_it
         return true;
     }
     f->started++;
-    h->active++;
-    f->w.inflight[k]++;
-    h->next_start = now + h->delay;
+    frontier_gate_start(&h->g, &f->w, level, now);
     *it = (frontier_item){.kind = FRONTIER_PAGE,
                           .url = q->url,
                           .parent = q->parent,
@@ -569,7 +554,7 @@ static int mem_add_links(frontier *base, frontier_item *it, frontier_link *links
             l->result = SKIP_LIMIT;
             continue;
         }
-        if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(sl->s))) {
+        if (h->g.rs == R_READY && !robots_allowed(h->rb, urlnorm_path(sl->s))) {
             l->result = SKIP_ROBOTS;
             continue;
         }
@@ -609,7 +594,7 @@ static frontier_claim_result mem_claim(frontier *base, frontier_item *it, const 
             h = e;
     /* A host whose robots.txt is not in yet: the caller queues the URL as a
      * link instead, so the rules are fetched before it is requested. */
-    if (h && h->rs == R_READY) {
+    if (h && h->g.rs == R_READY) {
         slot *sl;
         int ins = seen_insert(f, url, &sl);
         if (ins < 0)
@@ -638,8 +623,7 @@ static void mem_page_done(frontier *base, frontier_item *it)
     mfrontier *f = (mfrontier *)base;
     frontier_lock(f->lock);
     unsigned old_cur = f->w.cur;
-    it->host->active--;
-    f->w.inflight[it->depth % NQ]--;
+    frontier_gate_end(&it->host->g, &f->w, it->depth);
     frontier_window_wake(&f->w, f->cond, old_cur, true, f->o.per_host);
     weft_lock_release(f->lock);
 }
@@ -659,11 +643,8 @@ static void mem_retry(frontier *base, frontier_item *it, double delay)
     }
     /* Without memory for the item the page is dropped: its record was the
      * caller's to make, and the crawl goes on. */
-    double until = weft_monotonic() + delay;
-    if (until > h->next_start)
-        h->next_start = until;
-    h->active--;
-    f->w.inflight[it->depth % NQ]--;
+    frontier_gate_pause(&h->g, weft_monotonic() + delay);
+    frontier_gate_end(&h->g, &f->w, it->depth);
     weft_cond_notify_all(f->cond);
     weft_lock_release(f->lock);
 }
@@ -676,16 +657,7 @@ static void mem_robots_done(frontier *base, frontier_item *it, robots *rb, long 
     frontier_lock(f->lock);
     struct fhost *h = it->host;
     h->rb = rb;
-    h->rs = R_READY;
-    double d = robots_crawl_delay(rb);
-    if (d > h->delay)
-        h->delay = d;
-    /* The robots.txt request counts as the host's first, for --delay too
-     * (counted from its end: never sooner than asked). */
-    if (h->delay > 0 && weft_monotonic() + h->delay > h->next_start)
-        h->next_start = weft_monotonic() + h->delay;
-    h->active--;
-    f->w.robots_inflight--;
+    frontier_gate_robots_done(&h->g, &f->w, robots_crawl_delay(rb));
     /* The host's queue is open now: one worker per waiting item of the
      * window but the caller's. */
     unsigned old_cur = f->w.cur;

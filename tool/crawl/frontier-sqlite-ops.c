@@ -30,9 +30,9 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
                       double *wake)
 {
     unsigned k = level % NQ;
-    if (h->rs == R_FETCHING || !sq_host_head(f, h, level))
+    if (h->g.rs == R_FETCHING || !sq_host_head(f, h, level))
         return false;
-    if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
+    if (h->g.rs == R_READY && !robots_allowed(h->rb, urlnorm_path(h->head[k]->url))) {
         sitem *q = sq_cache_pop(h, k);
         h->n[k]--;
         f->w.queued[k]--;
@@ -43,17 +43,10 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
         sq_open_item(f, q);
         return true;
     }
-    if (f->o.per_host && h->active >= f->o.per_host)
+    frontier_gate_says gate = frontier_gate_check(&h->g, &f->w, f->o.per_host, now, wake);
+    if (gate == GATE_SHUT)
         return false;
-    if (now < h->next_start) {
-        if (h->next_start < *wake)
-            *wake = h->next_start;
-        return false;
-    }
-    if (h->rs == R_UNKNOWN) {
-        h->rs = R_FETCHING;
-        h->active++;
-        f->w.robots_inflight++;
+    if (gate == GATE_ROBOTS) {
         *it = (frontier_item){.kind = FRONTIER_ROBOTS, .url = h->origin, .host = h};
         return true;
     }
@@ -67,9 +60,7 @@ static bool pick_host(sfrontier *f, struct fhost *h, unsigned level, frontier_it
         return true;
     }
     f->started++;
-    h->active++;
-    f->w.inflight[k]++;
-    h->next_start = now + h->delay;
+    frontier_gate_start(&h->g, &f->w, level, now);
     sq_set_seen_state(f, q->h, q->depth, U_INFLIGHT);
     q->page = true; /* in the inflight snapshot of each commit */
     fill_item(f, it, FRONTIER_PAGE, SKIP_NONE, q, h);
@@ -368,7 +359,7 @@ static int sq_add_links(frontier *base, frontier_item *it, frontier_link *links,
                 state = U_HELD;
             else if (f->o.max_pages && f->accepted >= f->o.max_pages)
                 why = SKIP_LIMIT;
-            else if (h->rs == R_READY && !robots_allowed(h->rb, urlnorm_path(l->url)))
+            else if (h->g.rs == R_READY && !robots_allowed(h->rb, urlnorm_path(l->url)))
                 why = SKIP_ROBOTS;
             else
                 state = U_QUEUED;
@@ -410,7 +401,7 @@ static frontier_claim_result sq_claim(frontier *base, frontier_item *it, const c
     frontier_claim_result r = CLAIM_UNKNOWN_HOST;
     sq_lock(f);
     struct fhost *h = sq_host_by_origin(f, origin);
-    if (h && h->rs == R_READY) {
+    if (h && h->g.rs == R_READY) {
         uint64_t hh = sq_hash_of(url);
         size_t len = strlen(url);
         claim *c = malloc(sizeof *c + len + 1);
@@ -505,8 +496,7 @@ static void sq_page_done(frontier *base, frontier_item *it)
     sitem *q = it->priv;
     sq_lock(f);
     unsigned old_cur = f->w.cur;
-    it->host->active--;
-    f->w.inflight[it->depth % NQ]--;
+    frontier_gate_end(&it->host->g, &f->w, it->depth);
     sq_set_seen_state(f, q->h, q->depth, U_DONE);
     if (sq_open_item(f, q))
         sq_ended(f, q);
@@ -548,9 +538,7 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
     f->started--;
     sq_set_seen_state(f, q->h, q->depth, U_QUEUED);
     if (delay > 0) {
-        double until = weft_monotonic() + delay;
-        if (until > h->next_start)
-            h->next_start = until;
+        frontier_gate_pause(&h->g, weft_monotonic() + delay);
         if (sq_begin(f)) {
             sq_op(f, S_HOST_PAUSE);
             sq_arg_double(f, 1, sq_wall_now() + delay);
@@ -558,8 +546,7 @@ static void requeue(sfrontier *f, frontier_item *it, unsigned attempt, double de
             sq_op_end(f);
         }
     }
-    h->active--;
-    f->w.inflight[k]--;
+    frontier_gate_end(&h->g, &f->w, it->depth);
     sq_close_item(f, q, false);
     it->priv = NULL;
     weft_cond_notify_all(f->cond);
@@ -605,7 +592,6 @@ static void sq_robots_done(frontier *base, frontier_item *it, robots *rb, long s
     sq_lock(f);
     struct fhost *h = it->host;
     h->rb = rb;
-    h->rs = R_READY;
     if (sq_begin(f)) {
         sq_op(f, S_HOST_ROBOTS);
         sq_arg_int(f, 1, status);
@@ -613,13 +599,7 @@ static void sq_robots_done(frontier *base, frontier_item *it, robots *rb, long s
         sq_arg_int(f, 3, h->id);
         sq_op_end(f);
     }
-    double d = robots_crawl_delay(rb);
-    if (d > h->delay)
-        h->delay = d;
-    if (h->delay > 0 && weft_monotonic() + h->delay > h->next_start)
-        h->next_start = weft_monotonic() + h->delay;
-    h->active--;
-    f->w.robots_inflight--;
+    frontier_gate_robots_done(&h->g, &f->w, robots_crawl_delay(rb));
     unsigned old_cur = f->w.cur;
     size_t n = h->n[f->w.cur % NQ] + h->n[(f->w.cur + 1) % NQ];
     if (n > 1)
@@ -767,14 +747,13 @@ static int load(sfrontier *f)
             robots_from_response(sqlite3_column_int64(s, 2), body ? body : "",
                                  (size_t)sqlite3_column_bytes(s, 3), f->product, &rb);
             h->rb = rb;
-            h->rs = R_READY;
-            double d = robots_crawl_delay(rb);
-            if (d > h->delay)
-                h->delay = d;
+            h->g.rs = R_READY;
+            if (robots_crawl_delay(rb) > h->g.delay)
+                h->g.delay = robots_crawl_delay(rb);
         }
         double pause = sqlite3_column_double(s, 4) - wall;
         if (pause > 0)
-            h->next_start = mono + pause;
+            frontier_gate_pause(&h->g, mono + pause);
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)

@@ -598,8 +598,7 @@ struct fhost *sq_host_add(sfrontier *f, long long id, const char *origin)
         return NULL;
     }
     h->id = id;
-    h->rs = f->o.robots ? R_UNKNOWN : R_READY;
-    h->delay = f->o.min_delay;
+    frontier_gate_init(&h->g, f->o.robots, f->o.min_delay);
     for (int k = 0; k < NQ; k++)
         h->all[k] = true;
     h->next = f->hosts;

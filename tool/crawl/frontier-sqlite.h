@@ -54,16 +54,12 @@ typedef struct sitem {
     claim *claims;
 } sitem;
 
-typedef enum rstate { R_UNKNOWN, R_FETCHING, R_READY } rstate;
-
 struct fhost {
     struct fhost *next;
     long long id;
     char *origin;
-    rstate rs;
+    frontier_gate g; /* robots.txt state, in flight, spacing */
     robots *rb;
-    unsigned active;
-    double next_start, delay;
     size_t n[NQ];               /* queued at the level in slot k (file and cache; live) */
     sitem *head[NQ], *tail[NQ]; /* the cache, dead items included */
     size_t ncache[NQ];

@@ -114,6 +114,63 @@ int frontier_sync(frontier *f)
 
 /* ---------------------------------------- what the local backends share */
 
+void frontier_gate_init(frontier_gate *g, bool robots_on, double min_delay)
+{
+    *g = (frontier_gate){.rs = robots_on ? R_UNKNOWN : R_READY, .delay = min_delay};
+}
+
+frontier_gate_says frontier_gate_check(frontier_gate *g, frontier_window *w, unsigned per_host,
+                                       double now, double *wake)
+{
+    if (per_host && g->active >= per_host)
+        return GATE_SHUT;
+    if (now < g->next_start) {
+        if (g->next_start < *wake)
+            *wake = g->next_start;
+        return GATE_SHUT;
+    }
+    if (g->rs == R_UNKNOWN) {
+        g->rs = R_FETCHING;
+        g->active++;
+        w->robots_inflight++;
+        return GATE_ROBOTS;
+    }
+    return GATE_OPEN;
+}
+
+void frontier_gate_start(frontier_gate *g, frontier_window *w, unsigned level, double now)
+{
+    g->active++;
+    w->inflight[level % FRONTIER_NQ]++;
+    g->next_start = now + g->delay;
+}
+
+void frontier_gate_end(frontier_gate *g, frontier_window *w, unsigned level)
+{
+    g->active--;
+    w->inflight[level % FRONTIER_NQ]--;
+}
+
+void frontier_gate_pause(frontier_gate *g, double until)
+{
+    if (until > g->next_start)
+        g->next_start = until;
+}
+
+void frontier_gate_robots_done(frontier_gate *g, frontier_window *w, double crawl_delay)
+{
+    g->rs = R_READY;
+    if (crawl_delay > g->delay)
+        g->delay = crawl_delay;
+    /* The robots.txt request counts as the host's first, for --delay too
+     * (counted from its end: never sooner than asked). */
+    double now = weft_monotonic();
+    if (g->delay > 0 && now + g->delay > g->next_start)
+        g->next_start = now + g->delay;
+    g->active--;
+    w->robots_inflight--;
+}
+
 void frontier_window_advance(frontier_window *w)
 {
     for (;;) {
