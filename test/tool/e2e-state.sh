@@ -34,7 +34,7 @@ rc=$?
 "$W" crawl --state "$tmp/a.db" --dump --json 2>/dev/null | pages_of >"$tmp/state.txt"
 check "memory and --state: exit 0, the same $(wc -l <"$tmp/mem.txt") pages at the same depths" \
     test "$rc" = 0 -a -s "$tmp/mem.txt" -a "$(wc -l <"$tmp/mem.txt")" -gt 300
-check "... and identical (depth, URL) lists" cmp -s "$tmp/mem.txt" "$tmp/state.txt"
+check "... and identical (depth, URL) lists" same_pages "$tmp/mem.txt" "$tmp/state.txt"
 
 # --- a finished crawl: said, exit 0, nothing fetched -----------------------
 before=$(stats "$A" | $PY -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
@@ -94,7 +94,7 @@ check "kill -9: $kills kills, then the crawl finished with exit 0 (runs: $runs)"
 "$W" crawl --state "$db" --dump --json 2>/dev/null >"$tmp/k-dump.json"
 pages_of <"$tmp/k-dump.json" >"$tmp/k-state.txt"
 check "kill -9: --dump holds the site's $(wc -l <"$tmp/k-ref.txt") pages at their BFS depths" \
-    cmp -s "$tmp/k-ref.txt" "$tmp/k-state.txt"
+    same_pages "$tmp/k-ref.txt" "$tmp/k-state.txt"
 check "kill -9: each page once in --dump" $PY -c '
 import json, sys, collections
 c = collections.Counter(json.loads(l)["url"] for l in open(sys.argv[1]) if "status" in l)
@@ -130,6 +130,6 @@ timeout $((60 * SCALE)) "$W" crawl -q -d 100 -j 4 --state "$tmp/c.db" "$C/" >/de
 check "Ctrl-C: the same command finishes the crawl (exit 0)" test $? = 0
 timeout $((60 * SCALE)) "$W" crawl --json -d 100 "$C/" 2>/dev/null | pages_of >"$tmp/c-ref.txt"
 "$W" crawl --state "$tmp/c.db" --dump --json 2>/dev/null | pages_of >"$tmp/c-state.txt"
-check "Ctrl-C: --dump holds the whole crawl" cmp -s "$tmp/c-ref.txt" "$tmp/c-state.txt"
+check "Ctrl-C: --dump holds the whole crawl" same_pages "$tmp/c-ref.txt" "$tmp/c-state.txt"
 
 finish

@@ -30,6 +30,13 @@ start_site() { # name, weft serve options...: sets BASE_<name>
     read -r -t 10 -u $fd base || { echo "FAIL weft serve $name did not start"; exit 1; }
     printf -v "BASE_$name" '%s' "${base%/}"
 }
+same_pages() { # expected file, actual file[, a log to show]: equal, or the differences shown
+    cmp -s "$1" "$2" && return 0
+    echo "     expected $(wc -l <"$1") lines, got $(wc -l <"$2"); first differences (< expected, > got):"
+    diff "$1" "$2" | grep '^[<>]' | head -n 10 | sed 's/^/       /'
+    [ -n "${3:-}" ] && echo "     the end of $(basename "$3"):" && tail -n 8 "$3" | sed 's/^/       /'
+    return 1
+}
 stats() { # base -> /__stats JSON on stdout
     timeout 10 "$W" fetch -q -o "$tmp/stats.$$" "$1/__stats" >/dev/null 2>&1
     cat "$tmp/stats.$$"/* && rm -rf "$tmp/stats.$$"

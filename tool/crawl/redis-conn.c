@@ -204,19 +204,35 @@ static void give(redis_pool *p, redisContext *c)
     redisFree(c);
 }
 
+/* Errors that say Redis is there but cannot answer yet: LOADING (reading
+ * its AOF or RDB after a restart), BUSY (a script past its time limit),
+ * TRYAGAIN and MASTERDOWN. */
+static bool transient(const char *e)
+{
+    static const char *const codes[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(e, codes[i], n) == 0 && (e[n] == ' ' || e[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 /* Loads every script on c. The SHAs are the same each time (they are the
  * scripts' SHA1s), but threads that met NOSCRIPT together load at once:
- * the table is written under the lock. */
+ * the table is written under the lock. Returns 0, EAGAIN when Redis said
+ * it cannot answer yet (transient), or EIO. */
 static int load_scripts(redis_pool *p, redisContext *c, char *err, size_t errlen)
 {
     char sha[RS_N][41];
     for (int i = 0; i < RS_N; i++) {
         redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
         if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
+            bool later = r && r->type == REDIS_REPLY_ERROR && transient(r->str);
             snprintf(err, errlen, "cannot load the crawl's scripts: %s",
                      r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
             freeReplyObject(r);
-            return EIO;
+            return later ? EAGAIN : EIO;
         }
         memcpy(sha[i], r->str, 40);
         sha[i][40] = '\0';
@@ -273,11 +289,26 @@ int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic
         redis_pool_free(p);
         return EINVAL;
     }
-    int rc = load_scripts(p, c, err, errlen);
+    /* A Redis that answers but cannot serve yet (LOADING its data after a
+     * restart, BUSY): waited for, as for one that goes away later, within
+     * the same timeout. A crawl or a --dump started right after Redis
+     * came back must not fail for that. */
+    double t0 = weft_monotonic(), backoff = 0.05;
+    int rc;
+    while ((rc = load_scripts(p, c, err, errlen)) == EAGAIN) {
+        double waited = weft_monotonic() - t0;
+        if (waited >= timeout || (stop && atomic_load(stop))) {
+            size_t used = strlen(err);
+            snprintf(err + used, errlen - used, " (gave up after %.0f s)", waited);
+            break;
+        }
+        weft_sleep(backoff);
+        backoff = backoff * 2 > 1 ? 1 : backoff * 2;
+    }
     if (rc != 0) {
         redisFree(c);
         redis_pool_free(p);
-        return rc;
+        return rc == EAGAIN ? EIO : rc;
     }
     give(p, c);
     *out = p;
@@ -297,20 +328,6 @@ void redis_pool_free(redis_pool *p)
 unsigned long long redis_round_trips(redis_pool *p)
 {
     return atomic_load(&p->trips);
-}
-
-/* Errors that say Redis is there but cannot answer yet: LOADING (reading
- * its AOF or RDB after a restart), BUSY (a script past its time limit),
- * TRYAGAIN and MASTERDOWN. */
-static bool transient(const char *e)
-{
-    static const char *const codes[] = {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"};
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        size_t n = strlen(codes[i]);
-        if (strncmp(e, codes[i], n) == 0 && (e[n] == ' ' || e[n] == '\0'))
-            return true;
-    }
-    return false;
 }
 
 /* One command with retries: `build` fills argv for the attempt. */

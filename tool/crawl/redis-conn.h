@@ -56,9 +56,11 @@ enum {
 /* Connects once (to report a bad address, password, DB or an old Redis at
  * once) and loads the scripts. Returns 0, or an errno with a sentence in
  * err (ECONNREFUSED and the like: unreachable; EACCES: refused the
- * password; EINVAL: no such DB, or Redis older than 5). timeout: seconds
- * to keep retrying when Redis goes away later; stop (may be NULL) ends a
- * retry early. */
+ * password; EINVAL: no such DB, or Redis older than 5; EIO: the scripts
+ * could not be loaded). A Redis that answers but cannot serve yet (LOADING
+ * its data, BUSY) is waited for, blocking up to timeout. timeout: seconds
+ * to keep retrying when Redis is not ready or goes away later; stop (may
+ * be NULL) ends a retry early. */
 int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic_bool *stop,
                    char *err, size_t errlen);
 void redis_pool_free(redis_pool *p);
