@@ -487,6 +487,29 @@ TEST(frontier_redis_next_retried_with_its_token)
     drop(f);
 }
 
+/* DONE for a page with one record (opaque to the script) and no redirect
+ * hops, after `adds` ADD calls under token. */
+static redisReply *done_with(const char *token, const char *hash, const char *adds)
+{
+    const char *dv[] = {token, hash, "0", adds, "a record"};
+    char err[256];
+    redisReply *d = redis_script(rpool, RS_DONE, "weft:test:", 5, dv, NULL, err, sizeof err);
+    CHECK(d != NULL && d->type == REDIS_REPLY_STRING);
+    return d;
+}
+
+static const char *redis_str(const char *a, const char *b, const char *c)
+{
+    static char out[64];
+    const char *argv[] = {a, b, c};
+    char err[256];
+    redisReply *r = redis_argv(rpool, c ? 3 : 2, argv, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    snprintf(out, sizeof out, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+    return out;
+}
+
 static redisReply *add_with(const char *call, const char *parent_hash, char link_hash[2][17])
 {
     char pre[8];
@@ -527,14 +550,90 @@ TEST(frontier_redis_add_retried_gets_its_answer)
     freeReplyObject(a);
     freeReplyObject(b);
     freeReplyObject(c);
-    /* The page's end forgets the kept answer. */
+    /* The page's end (its two ADD calls in) forgets the kept answer. */
     CHECK_EQ(redis_int("HEXISTS", "weft:test:ar", "tok-add"), 1);
-    const char *dv[] = {"tok-add", ph, "0"};
-    char err[256];
-    redisReply *d = redis_script(rpool, RS_DONE, "weft:test:", 3, dv, NULL, err, sizeof err);
-    CHECK(d != NULL);
+    redisReply *d = done_with("tok-add", ph, "2");
+    CHECK_STR(d->str, "ok");
     freeReplyObject(d);
     CHECK_EQ(redis_int("HEXISTS", "weft:test:ar", "tok-add"), 0);
+    CHECK_EQ(redis_int("LLEN", "weft:test:rec", NULL), 1);
+    drop(f);
+}
+
+/* Redis went back to a save made after a page was leased but before its
+ * links went in (a restart without AOF), while the page's end reaches the
+ * restored Redis: finished, the page would take its links with it, and
+ * the pages only it linked would be missing or found deeper. DONE says
+ * "again" and the page is queued to be fetched again, its record dropped. */
+TEST(frontier_redis_done_without_its_links_fetches_again)
+{
+    frontier *f = make(5, 0);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    redisReply *n = next_with("tok-lost");
+    CHECK_STR(n->element[0]->str, "page");
+    freeReplyObject(n);
+    char ph[17], lh[2][17];
+    snprintf(ph, sizeof ph, "%016llx", frontier_hash("http://h/"));
+    snprintf(lh[0], sizeof lh[0], "%016llx", frontier_hash("http://h/x"));
+    snprintf(lh[1], sizeof lh[1], "%016llx", frontier_hash("http://h/r"));
+    /* The client made one ADD call, which the restored Redis never saw. */
+    redisReply *d = done_with("tok-lost", ph, "1");
+    CHECK_STR(d->str, "again");
+    freeReplyObject(d);
+    CHECK_EQ(redis_int("LLEN", "weft:test:rec", NULL), 0);
+    CHECK_EQ(redis_int("ZCARD", "weft:test:L", NULL), 0); /* the lease ended */
+    CHECK_EQ(redis_int("HGET", "weft:test:c", "f0"), 0);
+    CHECK_EQ(redis_int("HGET", "weft:test:c", "q0"), 1);
+    /* The page comes back, at its depth, and this time its links go in. */
+    n = next_with("tok-again");
+    CHECK_STR(n->element[0]->str, "page");
+    CHECK_STR(n->element[1]->str, "http://h/");
+    CHECK_EQ(n->element[3]->integer, 0);
+    freeReplyObject(n);
+    /* A second ADD call whose first is missing: the same refusal. */
+    redisReply *a = add_with("tok-again:2", ph, lh);
+    freeReplyObject(a);
+    d = done_with("tok-again", ph, "2");
+    CHECK_STR(d->str, "again");
+    freeReplyObject(d);
+    n = next_with("tok-third");
+    CHECK_STR(n->element[1]->str, "http://h/");
+    freeReplyObject(n);
+    a = add_with("tok-third:1", ph, lh);
+    freeReplyObject(a);
+    d = done_with("tok-third", ph, "1");
+    CHECK_STR(d->str, "ok");
+    freeReplyObject(d);
+    CHECK_EQ(redis_int("LLEN", "weft:test:rec", NULL), 1);
+    CHECK_EQ(redis_int("HGET", "weft:test:c", "q0"), 0);
+    CHECK_EQ(redis_int("HGET", "weft:test:c", "q1"), 1); /* its link, queued */
+    drop(f);
+}
+
+/* Redis went back to a save made before the seeds went in: nothing is
+ * queued, nothing was ever seen. That is not a finished crawl: the
+ * process gives its seeds again and the crawl starts. */
+TEST(frontier_redis_lost_seeds_are_given_again)
+{
+    frontier *f = make(5, 0);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    /* Everything but the crawl's description, gone. */
+    const char *kv[] = {"KEYS", "weft:test:*"};
+    char err[256];
+    redisReply *k = redis_argv(rpool, 2, kv, NULL, err, sizeof err);
+    CHECK(k != NULL && k->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < k->elements; i++)
+        if (strcmp(k->element[i]->str, "weft:test:meta") != 0)
+            CHECK_EQ(redis_int("DEL", k->element[i]->str, NULL), 1);
+    freeReplyObject(k);
+    frontier_item it;
+    CHECK_OK(frontier_next(f, &it));
+    CHECK_EQ(it.kind, FRONTIER_PAGE);
+    CHECK_STR(it.url, "http://h/");
+    CHECK_EQ(it.depth, 0);
+    frontier_page_done(f, &it);
+    CHECK_EQ(frontier_next(f, &it), ENOENT);
+    CHECK_STR(redis_str("HGET", "weft:test:meta", "finished"), "1");
     drop(f);
 }
 #endif

@@ -48,6 +48,8 @@ typedef struct rfrontier {
     rules *rules;
     unsigned long long tokens;
     char token_base[24];
+    char **seeds; /* this process's seeds, to give again if Redis lost them */
+    size_t nseeds;
     bool failed;
     char err[400];
     weft_event *quit;

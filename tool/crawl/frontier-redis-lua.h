@@ -162,6 +162,7 @@
     "    end end end end end\n"                                                                    \
     "if live(cur) + live(cur + 1) + live(cur + 2) == 0 and cnt('rb') == 0 and\n"                   \
     "   redis.call('ZCARD', P .. 'L') == 0 then\n"                                                 \
+    "  if cnt('ns') == 0 then return {'seed'} end\n" /* the seeds were lost (an older save) */     \
     "  while true do\n"                                                                            \
     "    local e = redis.call('LPOP', P .. 'held')\n"                                              \
     "    if not e then break end\n"                                                                \
@@ -183,7 +184,9 @@
 /* ARGV: per_host, max_pages, lease_ms, token, robots (1/0). Returns
  * {"page", url, parent, depth, attempt, host id, origin, token},
  * {"robots", origin, host id, token}, {"skip", reason, url, parent, depth,
- * host id, origin}, {"wait", ms} or {"done"}. */
+ * host id, origin}, {"wait", ms}, {"done"}, or {"seed"}: nothing was ever
+ * queued (Redis lost the seeds with the writes after its last save), so
+ * the caller seeds again. */
 #define REDIS_LUA_NEXT                                                                             \
     REDIS_LUA_PRELUDE REDIS_LUA_NEXT_FN                                                            \
         "return next_item(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])\n"
@@ -194,7 +197,10 @@
  * link: result, lowered (0/1), dup parent, dup depth. The answer is kept
  * under the token ('ar') until the page ends, and a call sent again after
  * its answer was lost gets it back unchanged: run twice, the links it
- * queued would otherwise come back as duplicates. */
+ * queued would otherwise come back as duplicates. Calls are numbered
+ * 1, 2, ... per lease; one that finds the call before it missing (Redis
+ * lost it with the writes after its last save, or the lease ended) is
+ * kept as 'x', and DONE then sends the page back to be fetched again. */
 #define REDIS_LUA_ADD                                                                              \
     REDIS_LUA_PRELUDE                                                                              \
     "if not alive() then return {'lost'} end\n"                                                    \
@@ -203,11 +209,14 @@
     "local max_depth, max_pages = tonumber(ARGV[4]), tonumber(ARGV[5])\n"                          \
     "local robots_on, delay = ARGV[6] == '1', tonumber(ARGV[7])\n"                                 \
     "local tok, call = string.match(ARGV[8], '^(.*):(%d+)$')\n"                                    \
+    "local mark = call\n"                                                                          \
     "if tok then\n"                                                                                \
     "  local kept = redis.call('HGET', P .. 'ar', tok)\n"                                          \
-    "  if kept then\n"                                                                             \
-    "    local n, ans = string.match(kept, '^(%d+)|(.*)$')\n"                                      \
-    "    if n == call then return cjson.decode(ans) end end end\n"                                 \
+    "  local n, ans\n"                                                                             \
+    "  if kept then n, ans = string.match(kept, '^(%d+)|(.*)$') end\n"                             \
+    "  if n and n == call then return cjson.decode(ans) end\n"                                     \
+    "  if not (n and tonumber(n) + 1 == tonumber(call)) and not (call == '1' and not kept) then\n" \
+    "    mark = 'x' end end\n" /* an earlier call of the page's is not in: DONE will refuse */     \
     "local out = {}\n"                                                                             \
     "for i = 9, #ARGV, 4 do\n"                                                                     \
     "  local h, url, origin, pre = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])\n"     \
@@ -236,31 +245,43 @@
     "      redis.call('RPUSH', P .. 'q:' .. id .. ':' .. cd, entry(h, 0, url, par))\n"             \
     "      incr('q' .. cd, 1); incr('acc', 1) end end\n"                                           \
     "  out[#out + 1] = res; out[#out + 1] = low; out[#out + 1] = dp; out[#out + 1] = dd end\n"     \
-    "if tok then redis.call('HSET', P .. 'ar', tok, call .. '|' .. cjson.encode(out)) end\n"       \
+    "if tok then redis.call('HSET', P .. 'ar', tok, mark .. '|' .. cjson.encode(out)) end\n"       \
     "return out\n"
 
+/* The page's links must be in: the number of ADD calls the client made
+ * under the token is the one its last kept answer says. A Redis that went
+ * back to an older save (a restart without AOF, a failover) can keep a
+ * page's lease, or its end, and have lost its links: finished, the page
+ * would take them with it, and the pages only it linked would be missing
+ * or found deeper. It is fetched again instead ('again'). */
 #define REDIS_LUA_DONE_FN                                                                          \
     "local function done_item(o)\n"                                                                \
     "if not alive() then return 'lost' end\n"                                                      \
-    "local tok, h, nc = ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3])\n"                         \
+    "local tok, h, nc, adds = ARGV[o + 1], ARGV[o + 2], tonumber(ARGV[o + 3]), ARGV[o + 4]\n"      \
+    "if adds ~= '0' then\n"                                                                        \
+    "  local kept = redis.call('HGET', P .. 'ar', tok)\n"                                          \
+    "  if not kept or string.match(kept, '^(%d+)|') ~= adds then\n"                                \
+    "    reclaim(tok); return 'again' end end\n"                                                   \
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
+    "redis.call('HDEL', P .. 'ar', tok)\n"                                                         \
     "if data then\n"                                                                               \
     "  local f = split(data)\n"                                                                    \
-    "  redis.call('HDEL', P .. 'ld', tok); redis.call('HDEL', P .. 'ar', tok); "                   \
-    "redis.call('ZREM', P .. 'L', tok)\n"                                                          \
+    "  redis.call('HDEL', P .. 'ld', tok); redis.call('ZREM', P .. 'L', tok)\n"                    \
     "  redis.call('HINCRBY', P .. 'h:' .. f[2], 'act', -1); incr('f' .. f[3], -1) end\n"           \
     "local sd, ss, sp = seen_get(h)\n"                                                             \
     "if not sd or ss == 2 then return 'dup' end\n"                                                 \
     "if not data and ss == 0 then incr('q' .. sd, -1); incr('st', 1) end\n"                        \
     "seen_set(h, sd, 2, sp)\n"                                                                     \
-    "for i = o + 4, o + 3 + 2 * nc, 2 do\n"                                                        \
+    "for i = o + 5, o + 4 + 2 * nc, 2 do\n"                                                        \
     "  if not seen_get(ARGV[i]) then seen_set(ARGV[i], tonumber(ARGV[i + 1]), 4, '') end end\n"    \
-    "for i = o + 4 + 2 * nc, #ARGV do redis.call('RPUSH', P .. 'rec', ARGV[i]) end\n"              \
+    "for i = o + 5 + 2 * nc, #ARGV do redis.call('RPUSH', P .. 'rec', ARGV[i]) end\n"              \
     "return 'ok' end\n"
 
-/* ARGV: token, hash, number of claims, claims (hash, depth)..., records.
- * Returns "ok", or "dup" (another process finished the page first: the
- * records were dropped). */
+/* ARGV: token, hash, number of claims, number of ADD calls made under the
+ * token, claims (hash, depth)..., records. Returns "ok", "dup" (another
+ * process finished the page first: the records were dropped) or "again"
+ * (its links were lost: the page goes back to its queue, records
+ * dropped). */
 #define REDIS_LUA_DONE REDIS_LUA_PRELUDE REDIS_LUA_DONE_FN "return done_item(0)\n"
 
 /* DONE, then NEXT for the same worker, in one round trip: ARGV: NEXT's five,

@@ -92,6 +92,24 @@ static redisReply *unstash(rfrontier *f, char *token, size_t n)
     return r;
 }
 
+static int add(rfrontier *f, ritem *q, unsigned depth_plus_1, frontier_link *links, size_t n);
+
+/* The seeds this process gave, again (NEXT said none was ever queued).
+ * ENOENT: this process gave none, so there is nothing to crawl. */
+static int reseed(rfrontier *f)
+{
+    if (f->nseeds == 0)
+        return ENOENT;
+    for (size_t i = 0; i < f->nseeds; i++) {
+        frontier_link l = {.url = f->seeds[i]};
+        int rc = add(f, NULL, 0, &l, 1);
+        free(l.dup_parent);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int rd_next(frontier *base, frontier_item *it)
 {
     rfrontier *f = (rfrontier *)base;
@@ -123,6 +141,15 @@ static int rd_next(frontier *base, frontier_item *it)
         if (strcmp(kind, "done") == 0) {
             freeReplyObject(owner);
             return ENOENT;
+        }
+        if (strcmp(kind, "seed") == 0) {
+            /* Nothing was ever queued: Redis went back to a save made
+             * before the seeds went in. Give them again. */
+            freeReplyObject(owner);
+            int rc = reseed(f);
+            if (rc != 0)
+                return rc;
+            continue;
         }
         if (strcmp(kind, "wait") == 0) {
             double ms = (double)rf_rnum(r, 1);
@@ -280,6 +307,13 @@ static int rd_seed(frontier *base, const char *url)
     char origin[URLNORM_MAX + 8];
     if (!urlnorm_origin(url, origin, sizeof origin))
         return EINVAL;
+    char **ns = realloc(f->seeds, (f->nseeds + 1) * sizeof *ns);
+    if (!ns)
+        return ENOMEM;
+    f->seeds = ns;
+    if (!(f->seeds[f->nseeds] = strdup(url)))
+        return ENOMEM;
+    f->nseeds++;
     frontier_link l = {.url = url};
     int rc = add(f, NULL, 0, &l, 1);
     if (rc != 0)
@@ -380,26 +414,28 @@ static void rd_page_done(frontier *base, frontier_item *it)
 {
     rfrontier *f = (rfrontier *)base;
     ritem *q = it->priv;
-    size_t argc = 3 + 2 * q->nclaim + q->nrec;
+    size_t argc = 4 + 2 * q->nclaim + q->nrec;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
     char(*cd)[16] = calloc(q->nclaim ? q->nclaim : 1, sizeof *cd);
-    char nc[16];
+    char nc[16], nadd[16];
     if (argv && lens && cd) {
         snprintf(nc, sizeof nc, "%zu", q->nclaim);
+        snprintf(nadd, sizeof nadd, "%u", q->adds); /* DONE checks they are all in */
         argv[0] = q->token;
         argv[1] = q->h;
         argv[2] = nc;
+        argv[3] = nadd;
         for (size_t i = 0; i < q->nclaim; i++) {
             snprintf(cd[i], sizeof cd[i], "%u", q->claim_depth[i]);
-            argv[3 + 2 * i] = q->claims[i];
-            argv[4 + 2 * i] = cd[i];
+            argv[4 + 2 * i] = q->claims[i];
+            argv[5 + 2 * i] = cd[i];
         }
         for (size_t i = 0; i < argc; i++)
             lens[i] = argv[i] ? strlen(argv[i]) : 0;
         for (size_t i = 0; i < q->nrec; i++) {
-            argv[3 + 2 * q->nclaim + i] = q->recs[i];
-            lens[3 + 2 * q->nclaim + i] = q->rlens[i];
+            argv[4 + 2 * q->nclaim + i] = q->recs[i];
+            lens[4 + 2 * q->nclaim + i] = q->rlens[i];
         }
         if (rf_stopped(f) || has_stash(f)) {
             redisReply *r = script(f, RS_DONE, (int)argc, argv, lens);
@@ -606,6 +642,9 @@ static void rd_free(frontier *base)
         free(r);
         r = n;
     }
+    for (size_t i = 0; i < f->nseeds; i++)
+        free(f->seeds[i]);
+    free(f->seeds);
     weft_event_free(f->quit);
     weft_lock_free(f->lock);
     free(f);
