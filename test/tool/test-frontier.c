@@ -590,9 +590,14 @@ TEST(frontier_redis_done_without_its_links_fetches_again)
     CHECK_STR(n->element[1]->str, "http://h/");
     CHECK_EQ(n->element[3]->integer, 0);
     freeReplyObject(n);
-    /* A second ADD call whose first is missing: the same refusal. */
+    /* A second ADD call whose first is missing: the same refusal. Sent
+     * again (its answer lost), it still gets its own answer back. */
     redisReply *a = add_with("tok-again:2", ph, lh);
+    redisReply *a2 = add_with("tok-again:2", ph, lh);
+    CHECK_EQ(a->element[0]->integer, SKIP_NONE);
+    CHECK_EQ(a2->element[0]->integer, SKIP_NONE);
     freeReplyObject(a);
+    freeReplyObject(a2);
     d = done_with("tok-again", ph, "2");
     CHECK_STR(d->str, "again");
     freeReplyObject(d);
@@ -604,11 +609,17 @@ TEST(frontier_redis_done_without_its_links_fetches_again)
     d = done_with("tok-third", ph, "1");
     CHECK_STR(d->str, "ok");
     freeReplyObject(d);
+    /* The same DONE sent again (its answer lost): finished already. */
+    d = done_with("tok-third", ph, "1");
+    CHECK_STR(d->str, "dup");
+    freeReplyObject(d);
     CHECK_EQ(redis_int("LLEN", "weft:test:rec", NULL), 1);
     CHECK_EQ(redis_int("HGET", "weft:test:c", "q0"), 0);
     CHECK_EQ(redis_int("HGET", "weft:test:c", "q1"), 1); /* its link, queued */
     drop(f);
 }
+
+static void lose_all_but_meta(void);
 
 /* Redis went back to a save made before the seeds went in: nothing is
  * queued, nothing was ever seen. That is not a finished crawl: the
@@ -617,15 +628,7 @@ TEST(frontier_redis_lost_seeds_are_given_again)
 {
     frontier *f = make(5, 0);
     CHECK_OK(frontier_seed(f, "http://h/"));
-    /* Everything but the crawl's description, gone. */
-    const char *kv[] = {"KEYS", "weft:test:*"};
-    char err[256];
-    redisReply *k = redis_argv(rpool, 2, kv, NULL, err, sizeof err);
-    CHECK(k != NULL && k->type == REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < k->elements; i++)
-        if (strcmp(k->element[i]->str, "weft:test:meta") != 0)
-            CHECK_EQ(redis_int("DEL", k->element[i]->str, NULL), 1);
-    freeReplyObject(k);
+    lose_all_but_meta();
     frontier_item it;
     CHECK_OK(frontier_next(f, &it));
     CHECK_EQ(it.kind, FRONTIER_PAGE);
@@ -634,6 +637,44 @@ TEST(frontier_redis_lost_seeds_are_given_again)
     frontier_page_done(f, &it);
     CHECK_EQ(frontier_next(f, &it), ENOENT);
     CHECK_STR(redis_str("HGET", "weft:test:meta", "finished"), "1");
+    drop(f);
+}
+
+/* Everything but the crawl's description, gone from Redis. */
+static void lose_all_but_meta(void)
+{
+    const char *kv[] = {"KEYS", "weft:test:*"};
+    char err[256];
+    redisReply *k = redis_argv(rpool, 2, kv, NULL, err, sizeof err);
+    CHECK(k != NULL && k->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < k->elements; i++)
+        if (strcmp(k->element[i]->str, "weft:test:meta") != 0)
+            CHECK_EQ(redis_int("DEL", k->element[i]->str, NULL), 1);
+    freeReplyObject(k);
+}
+
+/* A seed given again that this process knows robots.txt disallows still
+ * comes out as a robots skip (with its record), not as nothing at all. */
+TEST(frontier_redis_lost_seed_disallowed_is_skipped_with_a_record)
+{
+    frontier_opts o = {.max_depth = 5, .robots = true};
+    frontier *f = open_frontier(&o);
+    CHECK_OK(frontier_seed(f, "http://h/no"));
+    const char *txt = "User-agent: *\nDisallow: /no\n";
+    frontier_item r = take(f, FRONTIER_ROBOTS, "http://h");
+    robots *rb;
+    CHECK_OK(robots_parse(txt, strlen(txt), "weft", &rb));
+    frontier_robots_done(f, &r, rb, 200, txt, strlen(txt));
+    lose_all_but_meta();
+    r = take(f, FRONTIER_ROBOTS, "http://h"); /* the host's state went too */
+    CHECK_OK(robots_parse(txt, strlen(txt), "weft", &rb));
+    frontier_robots_done(f, &r, rb, 200, txt, strlen(txt));
+    frontier_item s = take(f, FRONTIER_SKIP, "http://h/no");
+    CHECK_EQ(s.skip, SKIP_ROBOTS);
+    frontier_skip_done(f, &s);
+    CHECK_EQ(redis_int("LLEN", "weft:test:rec", NULL), 1);
+    frontier_item none;
+    CHECK_RC(frontier_next(f, &none), ENOENT);
     drop(f);
 }
 #endif

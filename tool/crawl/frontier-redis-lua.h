@@ -200,7 +200,8 @@
  * queued would otherwise come back as duplicates. Calls are numbered
  * 1, 2, ... per lease; one that finds the call before it missing (Redis
  * lost it with the writes after its last save, or the lease ended) is
- * kept as 'x', and DONE then sends the page back to be fetched again. */
+ * kept marked ("x<n>|answer"), and DONE then sends the page back to be
+ * fetched again. */
 #define REDIS_LUA_ADD                                                                              \
     REDIS_LUA_PRELUDE                                                                              \
     "if not alive() then return {'lost'} end\n"                                                    \
@@ -212,11 +213,12 @@
     "local mark = call\n"                                                                          \
     "if tok then\n"                                                                                \
     "  local kept = redis.call('HGET', P .. 'ar', tok)\n"                                          \
-    "  local n, ans\n"                                                                             \
-    "  if kept then n, ans = string.match(kept, '^(%d+)|(.*)$') end\n"                             \
-    "  if n and n == call then return cjson.decode(ans) end\n"                                     \
-    "  if not (n and tonumber(n) + 1 == tonumber(call)) and not (call == '1' and not kept) then\n" \
-    "    mark = 'x' end end\n" /* an earlier call of the page's is not in: DONE will refuse */     \
+    "  local x, n, ans\n"                                                                          \
+    "  if kept then x, n, ans = string.match(kept, '^(x?)(%d+)|(.*)$') end\n"                      \
+    "  if n == call then return cjson.decode(ans) end\n"                                           \
+    "  if not (x == '' and tonumber(n) + 1 == tonumber(call)) and not (call == '1' and not kept) " \
+    "then\n"                                                                                       \
+    "    mark = 'x' .. call end end\n" /* an earlier call is not in: DONE will refuse the page */  \
     "local out = {}\n"                                                                             \
     "for i = 9, #ARGV, 4 do\n"                                                                     \
     "  local h, url, origin, pre = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])\n"     \
@@ -261,7 +263,10 @@
     "if adds ~= '0' then\n"                                                                        \
     "  local kept = redis.call('HGET', P .. 'ar', tok)\n"                                          \
     "  if not kept or string.match(kept, '^(%d+)|') ~= adds then\n"                                \
-    "    reclaim(tok); return 'again' end end\n"                                                   \
+    "    reclaim(tok)\n"                                                                           \
+    "    local _, ss = seen_get(h)\n"                                                              \
+    "    if ss == 2 then return 'dup' end\n" /* finished already (a DONE sent again) */            \
+    "    return 'again' end end\n"                                                                 \
     "local data = redis.call('HGET', P .. 'ld', tok)\n"                                            \
     "redis.call('HDEL', P .. 'ar', tok)\n"                                                         \
     "if data then\n"                                                                               \

@@ -265,7 +265,9 @@ static int add(rfrontier *f, ritem *q, unsigned depth_plus_1, frontier_link *lin
         org[i][0] = '\0';
         if (p == SKIP_NONE && !urlnorm_origin(l->url, org[i], sizeof org[i]))
             p = SKIP_SCHEME;
-        if (p == SKIP_NONE) {
+        /* Not for seeds: a disallowed seed gets its skip record when it is
+         * handed out (a seed given again after Redis lost it, too). */
+        if (p == SKIP_NONE && q) {
             bool known;
             robots *rb = rf_rules_of(f, org[i], NULL, &known);
             if (known && !robots_allowed(rb, urlnorm_path(l->url)))
