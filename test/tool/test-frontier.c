@@ -438,10 +438,8 @@ TEST(frontier_per_host_cap)
 }
 
 #ifdef FRONTIER_REDIS
-/* NEXT retried with its token after its answer was lost (Redis went down
- * after running it): the same item comes back, and only one lease and one
- * page in flight are counted. Leasing a second item under the token would
- * orphan the first, in flight forever: a crawl that never ends. */
+/* A plain command's answer, as a number (-1: neither a number nor a
+ * string). */
 static long long redis_int(const char *a, const char *b, const char *c)
 {
     const char *argv[] = {a, b, c};
@@ -464,6 +462,10 @@ static redisReply *next_with(const char *token)
     return r;
 }
 
+/* NEXT retried with its token after its answer was lost (Redis went down
+ * after running it): the same item comes back, and only one lease and one
+ * page in flight are counted. Leasing a second item under the token would
+ * orphan the first, in flight forever: a crawl that never ends. */
 TEST(frontier_redis_next_retried_with_its_token)
 {
     frontier *f = make(5, 0);
@@ -498,18 +500,6 @@ static redisReply *done_with(const char *token, const char *hash, const char *ad
     return d;
 }
 
-static const char *redis_str(const char *a, const char *b, const char *c)
-{
-    static char out[64];
-    const char *argv[] = {a, b, c};
-    char err[256];
-    redisReply *r = redis_argv(rpool, c ? 3 : 2, argv, NULL, err, sizeof err);
-    CHECK(r != NULL);
-    snprintf(out, sizeof out, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
-    return out;
-}
-
 static redisReply *add_with(const char *call, const char *parent_hash, char link_hash[2][17])
 {
     char pre[8];
@@ -523,20 +513,29 @@ static redisReply *add_with(const char *call, const char *parent_hash, char link
     return r;
 }
 
+/* A crawl of http://h/ whose root is leased under token (not through the
+ * frontier: as a process would have it), with the hashes of the root and
+ * of its two links, http://h/x and http://h/r. */
+static frontier *root_leased(const char *token, char ph[17], char lh[2][17])
+{
+    frontier *f = make(5, 0);
+    CHECK_OK(frontier_seed(f, "http://h/"));
+    redisReply *n = next_with(token);
+    CHECK_STR(n->element[0]->str, "page");
+    freeReplyObject(n);
+    snprintf(ph, 17, "%016llx", frontier_hash("http://h/"));
+    snprintf(lh[0], 17, "%016llx", frontier_hash("http://h/x"));
+    snprintf(lh[1], 17, "%016llx", frontier_hash("http://h/r"));
+    return f;
+}
+
 /* ADD sent again after its answer was lost: the same answer (the link it
  * queued is not called a duplicate, the skipped one keeps its reason),
  * while a new call of the same page sees both as seen. */
 TEST(frontier_redis_add_retried_gets_its_answer)
 {
-    frontier *f = make(5, 0);
-    CHECK_OK(frontier_seed(f, "http://h/"));
-    redisReply *n = next_with("tok-add");
-    CHECK_STR(n->element[0]->str, "page");
-    freeReplyObject(n);
     char ph[17], lh[2][17];
-    snprintf(ph, sizeof ph, "%016llx", frontier_hash("http://h/"));
-    snprintf(lh[0], sizeof lh[0], "%016llx", frontier_hash("http://h/x"));
-    snprintf(lh[1], sizeof lh[1], "%016llx", frontier_hash("http://h/r"));
+    frontier *f = root_leased("tok-add", ph, lh);
     redisReply *a = add_with("tok-add:1", ph, lh);
     CHECK_EQ(a->element[0]->integer, SKIP_NONE);
     CHECK_EQ(a->element[4]->integer, SKIP_ROBOTS);
@@ -567,15 +566,8 @@ TEST(frontier_redis_add_retried_gets_its_answer)
  * "again" and the page is queued to be fetched again, its record dropped. */
 TEST(frontier_redis_done_without_its_links_fetches_again)
 {
-    frontier *f = make(5, 0);
-    CHECK_OK(frontier_seed(f, "http://h/"));
-    redisReply *n = next_with("tok-lost");
-    CHECK_STR(n->element[0]->str, "page");
-    freeReplyObject(n);
     char ph[17], lh[2][17];
-    snprintf(ph, sizeof ph, "%016llx", frontier_hash("http://h/"));
-    snprintf(lh[0], sizeof lh[0], "%016llx", frontier_hash("http://h/x"));
-    snprintf(lh[1], sizeof lh[1], "%016llx", frontier_hash("http://h/r"));
+    frontier *f = root_leased("tok-lost", ph, lh);
     /* The client made one ADD call, which the restored Redis never saw. */
     redisReply *d = done_with("tok-lost", ph, "1");
     CHECK_STR(d->str, "again");
@@ -585,7 +577,7 @@ TEST(frontier_redis_done_without_its_links_fetches_again)
     CHECK_EQ(redis_int("HGET", "weft:test:c", "f0"), 0);
     CHECK_EQ(redis_int("HGET", "weft:test:c", "q0"), 1);
     /* The page comes back, at its depth, and this time its links go in. */
-    n = next_with("tok-again");
+    redisReply *n = next_with("tok-again");
     CHECK_STR(n->element[0]->str, "page");
     CHECK_STR(n->element[1]->str, "http://h/");
     CHECK_EQ(n->element[3]->integer, 0);
@@ -619,7 +611,18 @@ TEST(frontier_redis_done_without_its_links_fetches_again)
     drop(f);
 }
 
-static void lose_all_but_meta(void);
+/* Everything but the crawl's description, gone from Redis. */
+static void lose_all_but_meta(void)
+{
+    const char *kv[] = {"KEYS", "weft:test:*"};
+    char err[256];
+    redisReply *k = redis_argv(rpool, 2, kv, NULL, err, sizeof err);
+    CHECK(k != NULL && k->type == REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < k->elements; i++)
+        if (strcmp(k->element[i]->str, "weft:test:meta") != 0)
+            CHECK_EQ(redis_int("DEL", k->element[i]->str, NULL), 1);
+    freeReplyObject(k);
+}
 
 /* Redis went back to a save made before the seeds went in: nothing is
  * queued, nothing was ever seen. That is not a finished crawl: the
@@ -636,21 +639,8 @@ TEST(frontier_redis_lost_seeds_are_given_again)
     CHECK_EQ(it.depth, 0);
     frontier_page_done(f, &it);
     CHECK_EQ(frontier_next(f, &it), ENOENT);
-    CHECK_STR(redis_str("HGET", "weft:test:meta", "finished"), "1");
+    CHECK_EQ(redis_int("HGET", "weft:test:meta", "finished"), 1);
     drop(f);
-}
-
-/* Everything but the crawl's description, gone from Redis. */
-static void lose_all_but_meta(void)
-{
-    const char *kv[] = {"KEYS", "weft:test:*"};
-    char err[256];
-    redisReply *k = redis_argv(rpool, 2, kv, NULL, err, sizeof err);
-    CHECK(k != NULL && k->type == REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < k->elements; i++)
-        if (strcmp(k->element[i]->str, "weft:test:meta") != 0)
-            CHECK_EQ(redis_int("DEL", k->element[i]->str, NULL), 1);
-    freeReplyObject(k);
 }
 
 /* A seed given again that this process knows robots.txt disallows still

@@ -218,21 +218,31 @@ static bool transient(const char *e)
     return false;
 }
 
-/* Loads every script on c. The SHAs are the same each time (they are the
- * scripts' SHA1s), but threads that met NOSCRIPT together load at once:
- * the table is written under the lock. Returns 0, EAGAIN when Redis said
- * it cannot answer yet (transient), or EIO. */
+static redisReply *call(redis_pool *p, int script, const char *prefix, int argc, const char **argv,
+                        const size_t *lens, char *err, size_t errlen);
+
+/* Loads every script, on c (after NOSCRIPT on it), or with c NULL through
+ * call(), whose retries wait out a Redis that is not ready yet (LOADING
+ * after a restart, BUSY) or drops the connection, within the timeout. The
+ * SHAs are the same each time (they are the scripts' SHA1s), but threads
+ * that met NOSCRIPT together load at once: the table is written under the
+ * lock. Returns 0 or EIO. */
 static int load_scripts(redis_pool *p, redisContext *c, char *err, size_t errlen)
 {
     char sha[RS_N][41];
     for (int i = 0; i < RS_N; i++) {
-        redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
+        const char *argv[] = {"SCRIPT", "LOAD", scripts[i]};
+        redisReply *r =
+            c ? redisCommandArgv(c, 3, argv, NULL) : call(p, -1, NULL, 3, argv, NULL, err, errlen);
         if (!r || r->type != REDIS_REPLY_STRING || r->len != 40) {
-            bool later = r && r->type == REDIS_REPLY_ERROR && transient(r->str);
-            snprintf(err, errlen, "cannot load the crawl's scripts: %s",
-                     r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+            char why[256];
+            snprintf(why, sizeof why, "%s",
+                     r && r->type == REDIS_REPLY_ERROR ? r->str
+                     : c                               ? c->errstr
+                                                       : err);
+            snprintf(err, errlen, "cannot load the crawl's scripts: %s", why);
             freeReplyObject(r);
-            return later ? EAGAIN : EIO;
+            return EIO;
         }
         memcpy(sha[i], r->str, 40);
         sha[i][40] = '\0';
@@ -289,28 +299,16 @@ int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic
         redis_pool_free(p);
         return EINVAL;
     }
-    /* A Redis that answers but cannot serve yet (LOADING its data after a
-     * restart, BUSY): waited for, as for one that goes away later, within
-     * the same timeout. A crawl or a --dump started right after Redis
-     * came back must not fail for that. */
-    double t0 = weft_monotonic(), backoff = 0.05;
-    int rc;
-    while ((rc = load_scripts(p, c, err, errlen)) == EAGAIN) {
-        double waited = weft_monotonic() - t0;
-        if (waited >= timeout || (stop && atomic_load(stop))) {
-            size_t used = strlen(err);
-            snprintf(err + used, errlen - used, " (gave up after %.0f s)", waited);
-            break;
-        }
-        weft_sleep(backoff);
-        backoff = backoff * 2 > 1 ? 1 : backoff * 2;
-    }
-    if (rc != 0) {
-        redisFree(c);
-        redis_pool_free(p);
-        return rc == EAGAIN ? EIO : rc;
-    }
+    /* Through call(): a Redis that answers but cannot serve yet (LOADING
+     * its data after a restart) is waited for, as one that goes away
+     * later, so a crawl or a --dump started right after Redis came back
+     * does not fail for that. */
     give(p, c);
+    int rc = load_scripts(p, NULL, err, errlen);
+    if (rc != 0) {
+        redis_pool_free(p);
+        return rc;
+    }
     *out = p;
     return 0;
 }

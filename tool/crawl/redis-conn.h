@@ -57,8 +57,9 @@ enum {
  * once) and loads the scripts. Returns 0, or an errno with a sentence in
  * err (ECONNREFUSED and the like: unreachable; EACCES: refused the
  * password; EINVAL: no such DB, or Redis older than 5; EIO: the scripts
- * could not be loaded). A Redis that answers but cannot serve yet (LOADING
- * its data, BUSY) is waited for, blocking up to timeout. timeout: seconds
+ * could not be loaded). Once connected, a Redis that cannot serve yet
+ * (LOADING its data, BUSY) or drops the connection while the scripts load
+ * is waited for, blocking up to timeout. timeout: seconds
  * to keep retrying when Redis is not ready or goes away later; stop (may
  * be NULL) ends a retry early. */
 int redis_pool_new(redis_pool **out, const redis_addr *a, double timeout, atomic_bool *stop,
